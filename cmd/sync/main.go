@@ -1,0 +1,23 @@
+// Command sync (built as wxc-sync) keeps a PostgreSQL inventory of Webex
+// Calling devices. See the README for its commands and exit codes.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/wxc-inventory/wxc-sync/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := cli.Run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !cli.Silent(err) {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", cli.Name, err)
+	}
+	os.Exit(cli.ExitCode(err))
+}

@@ -1,0 +1,99 @@
+// Package cli is the command-line face of the job: subcommands, flags and
+// environment, logging setup, and the mapping from outcomes to exit codes.
+// cmd/sync only wires it to the process.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Exit codes. Scripts and Kubernetes pod failure policies act on them, so
+// they are part of the contract (README, "Exit codes").
+const (
+	ExitOK          = 0 // every device synced (not-found devices count as synced)
+	ExitFailed      = 1 // the run failed: configuration, database, authentication
+	ExitUsage       = 2 // bad command line or configuration value
+	ExitPartial     = 3 // the run finished but some devices failed
+	ExitInterrupted = 4 // stopped by a signal before it finished
+)
+
+// Name is the name the binary is built under. Not "sync", which would
+// shadow the system command.
+const Name = "wxc-sync"
+
+// exitError carries an exit code to main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// errSilent marks an exit whose cause was already reported (a run summary
+// logged, help printed): main prints nothing more.
+var errSilent = errors.New("already reported")
+
+// ExitCode maps the error returned by Run to the process exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return ExitFailed
+}
+
+// Silent reports whether main should not print err again.
+func Silent(err error) bool { return errors.Is(err, errSilent) }
+
+// Env is how the program reads its environment (os.Getenv in main, a map in
+// tests).
+type Env func(string) string
+
+// Run executes the command line args (without the program name).
+func Run(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, topUsage)
+		return usageErr("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, topUsage)
+		return nil
+	default:
+		fmt.Fprint(stderr, topUsage)
+		return usageErr("unknown command %q", cmd)
+	}
+}
+
+var topUsage = strings.ReplaceAll(`Usage: NAME <command> [flags]
+
+Keeps a PostgreSQL inventory of Webex Calling devices, with an audit trail of
+every change of activation state, IP and MAC.
+
+Commands:
+  run              sync every tracked device once, then exit
+  migrate          apply the database migrations
+  migrate status   show which migrations are applied
+
+Run "NAME <command> --help" for a command's flags.
+
+Exit codes: 0 all devices synced, 1 the run failed, 2 usage error,
+3 some devices failed, 4 interrupted by a signal.
+`, "NAME", Name)

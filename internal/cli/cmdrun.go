@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"golang.org/x/time/rate"
+
+	"github.com/wxc-inventory/wxc-sync/internal/fetch"
+	"github.com/wxc-inventory/wxc-sync/internal/store"
+	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
+)
+
+func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
+	var o runOptions
+	fs := newFlagSet("run", "Syncs every tracked device once and exits. Pending migrations are applied\nfirst unless --no-migrate is given.", stderr)
+	o.register(fs)
+	if err := fs.parse(args, getenv); err != nil {
+		return err
+	}
+	if err := o.validate(getenv); err != nil {
+		return err
+	}
+	log := newLogger(o.logOptions, stderr)
+
+	tokens, err := tokenSource(o.TokenFile, getenv)
+	if err != nil {
+		return err
+	}
+	client, err := fetch.NewClient(fetch.Options{
+		BaseURL:        o.APIURL,
+		Tokens:         tokens,
+		Limiter:        rate.NewLimiter(rate.Limit(o.Rate), o.Burst),
+		MaxAttempts:    o.MaxAttempts,
+		RequestTimeout: o.RequestTimeout,
+		Logger:         log,
+	})
+	if err != nil {
+		return err
+	}
+	pool, err := store.Open(ctx, o.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	st := store.New(pool)
+	if err := prepareSchema(ctx, st, o.NoMigrate, log); err != nil {
+		return err
+	}
+	sum, err := syncrun.Run(ctx, st, client, syncrun.Config{
+		Concurrency:  o.Concurrency,
+		BatchSize:    o.BatchSize,
+		DefaultOrgID: o.OrgID,
+		Logger:       log,
+		OnProgress:   newProgress(stderr, log),
+	})
+	if err != nil {
+		return err
+	}
+	logSummary(ctx, log, sum)
+	return summaryErr(sum)
+}
+
+func tokenSource(file string, getenv Env) (fetch.TokenSource, error) {
+	if file != "" {
+		return fetch.NewFileToken(file)
+	}
+	return fetch.StaticToken(getenv("WEBEX_TOKEN")), nil
+}
+
+// logSummary writes the one line an operator reads after a run.
+func logSummary(ctx context.Context, log *slog.Logger, s syncrun.Summary) {
+	level := slog.LevelInfo
+	switch s.Status {
+	case store.RunPartial, store.RunInterrupted:
+		level = slog.LevelWarn
+	case store.RunFailed:
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{
+		slog.Int64("run_id", s.RunID), slog.String("status", string(s.Status)),
+		slog.Int("devices_total", s.Total), slog.Int("devices_ok", s.Counts.OK),
+		slog.Int("devices_changed", s.Counts.Changed), slog.Int("devices_not_found", s.Counts.NotFound),
+		slog.Int("devices_failed", s.Counts.Failed), slog.Int("devices_skipped", s.Skipped),
+		slog.Int("changes_recorded", s.Counts.Changes), slog.Int64("requests", s.Requests),
+		slog.Int64("throttled", s.Throttled), slog.Duration("duration", s.Duration),
+	}
+	if s.Err != nil {
+		attrs = append(attrs, slog.String("error", s.Err.Error()))
+	}
+	log.LogAttrs(ctx, level, "run finished", attrs...)
+}
+
+// summaryErr maps a run's end to the exit code; the summary line has
+// already said why.
+func summaryErr(s syncrun.Summary) error {
+	switch s.Status {
+	case store.RunSucceeded:
+		return nil
+	case store.RunPartial:
+		return &exitError{code: ExitPartial, err: errSilent}
+	case store.RunInterrupted:
+		return &exitError{code: ExitInterrupted, err: errSilent}
+	default:
+		if s.Err == nil {
+			return errors.New("run failed")
+		}
+		return &exitError{code: ExitFailed, err: fmt.Errorf("%w: %w", errSilent, s.Err)}
+	}
+}

@@ -1,0 +1,223 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/wxc-inventory/wxc-sync/internal/fetch"
+)
+
+// envFlag binds a flag to an environment variable. Precedence: the flag if
+// given, else the variable if set, else the default.
+type envFlag struct {
+	flag, env string
+}
+
+// flagSet is a flag.FlagSet that knows which flags fall back to which
+// environment variables, and prints them in its help.
+type flagSet struct {
+	*flag.FlagSet
+	envs []envFlag
+}
+
+func newFlagSet(name, summary string, stderr io.Writer) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError)}
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "Usage: %s %s [flags]\n\n%s\n\nFlags (flag > environment > default):\n", Name, name, summary)
+		fs.VisitAll(func(f *flag.Flag) {
+			name, usage := flag.UnquoteUsage(f)
+			fmt.Fprintf(out, "  --%s %s\n    \t%s", f.Name, name, strings.ReplaceAll(usage, "\n", "\n    \t"))
+			if env := fs.envOf(f.Name); env != "" {
+				fmt.Fprintf(out, " (env %s)", env)
+			}
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+				fmt.Fprintf(out, " (default %s)", f.DefValue)
+			}
+			fmt.Fprintln(out)
+		})
+	}
+	return fs
+}
+
+func (fs *flagSet) envOf(name string) string {
+	for _, e := range fs.envs {
+		if e.flag == name {
+			return e.env
+		}
+	}
+	return ""
+}
+
+// bindEnv declares that flag name falls back to environment variable env.
+func (fs *flagSet) bindEnv(name, env string) {
+	fs.envs = append(fs.envs, envFlag{flag: name, env: env})
+}
+
+// parse parses args, then fills every flag not given from its environment
+// variable. The environment is applied after parsing, so that --help never
+// shows an environment value (it may be a secret URL).
+func (fs *flagSet) parse(args []string, getenv Env) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errSilent
+		}
+		return &exitError{code: ExitUsage, err: err}
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	for _, e := range fs.envs {
+		if given[e.flag] {
+			continue
+		}
+		v := getenv(e.env)
+		if v == "" {
+			continue
+		}
+		if err := fs.Set(e.flag, v); err != nil {
+			// Do not echo the value: the variable may hold a secret.
+			errs = append(errs, fmt.Errorf("environment variable %s (for --%s) is not valid: %v", e.env, e.flag, redactFlagErr(err, v)))
+		}
+	}
+	if len(errs) > 0 {
+		return &exitError{code: ExitUsage, err: errors.Join(errs...)}
+	}
+	return nil
+}
+
+func redactFlagErr(err error, value string) string {
+	return strings.ReplaceAll(err.Error(), value, "…")
+}
+
+// dbOptions are the flags of every command that talks to PostgreSQL.
+type dbOptions struct {
+	DatabaseURL string
+}
+
+func (o *dbOptions) register(fs *flagSet) {
+	fs.StringVar(&o.DatabaseURL, "database-url", "",
+		"PostgreSQL connection URL or keyword/value string; empty means the libpq\nenvironment (PGHOST, PGUSER, PGPASSWORD, ...) and its defaults")
+	fs.bindEnv("database-url", "DATABASE_URL")
+}
+
+// logOptions choose the log output.
+type logOptions struct {
+	Format string
+	Level  string
+}
+
+func (o *logOptions) register(fs *flagSet) {
+	fs.StringVar(&o.Format, "log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
+	fs.bindEnv("log-format", "LOG_FORMAT")
+	fs.StringVar(&o.Level, "log-level", "info", "log level: debug, info, warn or error")
+	fs.bindEnv("log-level", "LOG_LEVEL")
+}
+
+func (o *logOptions) validate() []error {
+	var errs []error
+	switch o.Format {
+	case "auto", "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format %q: want auto, text or json", o.Format))
+	}
+	if _, err := parseLevel(o.Level); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// runOptions are the flags of "run".
+type runOptions struct {
+	dbOptions
+	logOptions
+	TokenFile      string
+	APIURL         string
+	OrgID          string
+	Rate           float64
+	Burst          int
+	Concurrency    int
+	RequestTimeout time.Duration
+	MaxAttempts    int
+	BatchSize      int
+	NoMigrate      bool
+}
+
+// Defaults safe for a real Webex org: Webex publishes no limit for these
+// APIs; 5 requests per second is the figure it documents for its other
+// admin APIs (300 a minute), and a burst of 5 keeps the worst second at 10.
+const (
+	defaultRate        = 5.0
+	defaultBurst       = 5
+	defaultConcurrency = 8
+)
+
+func (o *runOptions) register(fs *flagSet) {
+	o.dbOptions.register(fs)
+	fs.StringVar(&o.TokenFile, "token-file", "",
+		"file holding the Webex access token (re-read when Webex rejects the token);\nwithout it the token comes from WEBEX_TOKEN. No flag takes the token itself.")
+	fs.bindEnv("token-file", "WEBEX_TOKEN_FILE")
+	fs.StringVar(&o.APIURL, "api-url", fetch.DefaultBaseURL, "Webex API base URL; plain http only to a loopback host")
+	fs.bindEnv("api-url", "WEBEX_API_URL")
+	fs.StringVar(&o.OrgID, "org-id", "", "orgId sent for devices whose row has no org_id (partner admins)")
+	fs.bindEnv("org-id", "WEBEX_ORG_ID")
+	fs.Float64Var(&o.Rate, "rate", defaultRate, "requests per second to Webex, fractional allowed (shared by all workers and retries)")
+	fs.bindEnv("rate", "SYNC_RATE")
+	fs.IntVar(&o.Burst, "burst", defaultBurst, "requests that may be sent at once above the rate")
+	fs.bindEnv("burst", "SYNC_BURST")
+	fs.IntVar(&o.Concurrency, "concurrency", defaultConcurrency, "requests in flight at most")
+	fs.bindEnv("concurrency", "SYNC_CONCURRENCY")
+	fs.DurationVar(&o.RequestTimeout, "request-timeout", 30*time.Second, "time limit of one request, body included")
+	fs.bindEnv("request-timeout", "SYNC_REQUEST_TIMEOUT")
+	fs.IntVar(&o.MaxAttempts, "max-attempts", 5, "attempts per device for 5xx, timeouts and connection errors")
+	fs.bindEnv("max-attempts", "SYNC_MAX_ATTEMPTS")
+	fs.IntVar(&o.BatchSize, "batch-size", 500, "results written per database transaction")
+	fs.bindEnv("batch-size", "SYNC_BATCH_SIZE")
+	fs.BoolVar(&o.NoMigrate, "no-migrate", false, "do not apply pending migrations; fail if any are pending")
+	o.logOptions.register(fs)
+}
+
+// validate reports every bad value at once, before any I/O.
+func (o *runOptions) validate(getenv Env) error {
+	errs := o.logOptions.validate()
+	if math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) || o.Rate <= 0 {
+		errs = append(errs, fmt.Errorf("--rate %v: want a number of requests per second above 0", o.Rate))
+	}
+	if o.Burst < 1 || o.Burst > 10000 {
+		errs = append(errs, fmt.Errorf("--burst %d: want 1 to 10000", o.Burst))
+	}
+	if o.Concurrency < 1 || o.Concurrency > 1000 {
+		errs = append(errs, fmt.Errorf("--concurrency %d: want 1 to 1000", o.Concurrency))
+	}
+	if o.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--request-timeout %v: want a positive duration such as 30s", o.RequestTimeout))
+	}
+	if o.MaxAttempts < 1 || o.MaxAttempts > 100 {
+		errs = append(errs, fmt.Errorf("--max-attempts %d: want 1 to 100", o.MaxAttempts))
+	}
+	if o.BatchSize < 1 || o.BatchSize > 10000 {
+		errs = append(errs, fmt.Errorf("--batch-size %d: want 1 to 10000", o.BatchSize))
+	}
+	if err := fetch.ValidateBaseURL(o.APIURL); err != nil {
+		errs = append(errs, fmt.Errorf("--api-url: %w", err))
+	}
+	switch hasEnvToken := getenv("WEBEX_TOKEN") != ""; {
+	case o.TokenFile != "" && hasEnvToken:
+		errs = append(errs, errors.New("both WEBEX_TOKEN and a token file (--token-file / WEBEX_TOKEN_FILE) are set: set only one"))
+	case o.TokenFile == "" && !hasEnvToken:
+		errs = append(errs, errors.New("no Webex token: set WEBEX_TOKEN, or name a file holding it with --token-file / WEBEX_TOKEN_FILE"))
+	}
+	if len(errs) > 0 {
+		return &exitError{code: ExitUsage, err: errors.Join(errs...)}
+	}
+	return nil
+}

@@ -1,0 +1,425 @@
+package fetch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode"
+
+	"golang.org/x/time/rate"
+
+	"github.com/wxc-inventory/wxc-sync/internal/device"
+)
+
+// DefaultBaseURL is the real Webex API.
+const DefaultBaseURL = "https://webexapis.com/v1"
+
+// Options configure a Client. Zero values take the documented defaults.
+type Options struct {
+	BaseURL        string        // default DefaultBaseURL
+	Tokens         TokenSource   // required
+	HTTPClient     *http.Client  // default: a client with sane transport limits
+	Limiter        *rate.Limiter // shared by every request, retries included; required
+	MaxAttempts    int           // attempts per device for transient failures; default 5
+	RequestTimeout time.Duration // per attempt, body included; default 30s
+	// MaxRetryAfter caps a Retry-After wait; default 5m.
+	MaxRetryAfter time.Duration
+	// MaxThrottled bounds how many 429/423 answers one device may receive
+	// before it is given up for this run; default 20. Throttling is a pacing
+	// signal, so it does not count against MaxAttempts.
+	MaxThrottled int
+	BackoffBase  time.Duration // first transient back-off; default 500ms
+	BackoffMax   time.Duration // default 30s
+	UserAgent    string
+	Logger       *slog.Logger
+}
+
+// Client fetches device details from Webex. It is safe for concurrent use;
+// every goroutine shares its limiter and its pause.
+type Client struct {
+	base    string
+	opts    Options
+	http    *http.Client
+	limiter *rate.Limiter
+	pause   pauseGate
+	log     *slog.Logger
+
+	requests  atomic.Int64
+	throttled atomic.Int64
+	retries   atomic.Int64
+}
+
+// Stats are the client's counters since it was created.
+type Stats struct {
+	Requests  int64 // HTTP requests sent
+	Throttled int64 // 429 and 423 answers
+	Retries   int64 // requests that repeated an earlier one
+}
+
+// NewClient validates opts and builds a Client.
+func NewClient(opts Options) (*Client, error) {
+	if opts.BaseURL == "" {
+		opts.BaseURL = DefaultBaseURL
+	}
+	if err := ValidateBaseURL(opts.BaseURL); err != nil {
+		return nil, err
+	}
+	if opts.Tokens == nil {
+		return nil, errors.New("fetch: no token source")
+	}
+	if opts.Limiter == nil {
+		return nil, errors.New("fetch: no rate limiter")
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 5
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 30 * time.Second
+	}
+	if opts.MaxRetryAfter <= 0 {
+		opts.MaxRetryAfter = 5 * time.Minute
+	}
+	if opts.MaxThrottled <= 0 {
+		opts.MaxThrottled = 20
+	}
+	if opts.BackoffBase <= 0 {
+		opts.BackoffBase = 500 * time.Millisecond
+	}
+	if opts.BackoffMax <= 0 {
+		opts.BackoffMax = 30 * time.Second
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "wxc-sync"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 256
+		hc = &http.Client{Transport: tr}
+	}
+	return &Client{
+		base:    strings.TrimRight(opts.BaseURL, "/"),
+		opts:    opts,
+		http:    hc,
+		limiter: opts.Limiter,
+		log:     opts.Logger,
+	}, nil
+}
+
+// ValidateBaseURL accepts https URLs, and http only for a loopback host (a
+// local simulator): a bearer token must never cross a network in clear text.
+func ValidateBaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("API URL %q is not a URL: %w", raw, err)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("API URL %q has no host", raw)
+	}
+	if u.User != nil {
+		return fmt.Errorf("API URL must not carry credentials")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("API URL %q must not have a query or fragment", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("API URL %q uses plain http to a non-loopback host; use https", raw)
+	default:
+		return fmt.Errorf("API URL %q must use https", raw)
+	}
+}
+
+// Stats returns the client's counters.
+func (c *Client) Stats() Stats {
+	return Stats{Requests: c.requests.Load(), Throttled: c.throttled.Load(), Retries: c.retries.Load()}
+}
+
+// ValidateID rejects IDs that cannot be a Webex ID before a request is built
+// from them. Escaping alone keeps any ID inside its path segment, but "." and
+// ".." are dot-segments that proxies resolve, and control characters have no
+// business in a request line.
+func ValidateID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("device ID is empty")
+	case len(id) > 1024:
+		return fmt.Errorf("device ID is %d bytes long; at most 1024", len(id))
+	case id == "." || id == "..":
+		return fmt.Errorf("device ID %q is a path dot-segment", id)
+	}
+	for _, r := range id {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == unicode.ReplacementChar {
+			return fmt.Errorf("device ID contains whitespace, a control character or invalid UTF-8")
+		}
+	}
+	return nil
+}
+
+// Device fetches one device's details. orgID may be empty. On failure the
+// error is an *Error, or the context's error when ctx ended first.
+func (c *Client) Device(ctx context.Context, id, orgID string) (device.Device, error) {
+	if err := ValidateID(id); err != nil {
+		return device.Device{}, &Error{Kind: KindRequest, Message: err.Error()}
+	}
+	u := c.base + "/telephony/config/devices/" + url.PathEscape(id)
+	if orgID != "" {
+		u += "?orgId=" + url.QueryEscape(orgID)
+	}
+
+	var (
+		attempts, transient, throttled int
+		refreshed                      bool
+	)
+	for {
+		if err := c.pause.wait(ctx); err != nil {
+			return device.Device{}, err
+		}
+		if err := c.limiter.Wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return device.Device{}, context.Cause(ctx)
+			}
+			// The wait would outlast the deadline: the same as running out
+			// of time.
+			return device.Device{}, context.DeadlineExceeded
+		}
+		if attempts > 0 {
+			c.retries.Add(1)
+		}
+		attempts++
+		dev, ferr, tok := c.attempt(ctx, u, id)
+		if ferr == nil {
+			return dev, nil
+		}
+		if ctx.Err() != nil {
+			return device.Device{}, context.Cause(ctx)
+		}
+		ferr.Attempts = attempts
+		switch ferr.Kind {
+		case KindRateLimited:
+			throttled++
+			if throttled >= c.opts.MaxThrottled {
+				return device.Device{}, ferr
+			}
+			continue // the pause was extended in attempt
+		case KindTransient:
+			transient++
+			if transient >= c.opts.MaxAttempts {
+				return device.Device{}, ferr
+			}
+			wait := c.backoff(transient)
+			c.log.LogAttrs(ctx, slog.LevelDebug, "retrying device after transient failure",
+				slog.String("device_id", id), slog.Int("status", ferr.Status),
+				slog.String("tracking_id", ferr.TrackingID), slog.Int("attempt", attempts),
+				slog.Duration("backoff", wait), slog.String("error", ferr.Error()))
+			if err := sleep(ctx, wait); err != nil {
+				return device.Device{}, err
+			}
+		case KindUnauthorized:
+			if refreshed {
+				return device.Device{}, ferr
+			}
+			refreshed = true
+			changed, err := c.opts.Tokens.Refresh(tok)
+			if err != nil {
+				ferr.Message += "; re-reading the token failed: " + err.Error()
+				return device.Device{}, ferr
+			}
+			if !changed {
+				return device.Device{}, ferr
+			}
+			c.log.LogAttrs(ctx, slog.LevelInfo, "Webex rejected the token; retrying with the rotated one",
+				slog.String("device_id", id), slog.String("tracking_id", ferr.TrackingID))
+		default:
+			return device.Device{}, ferr
+		}
+	}
+}
+
+// attempt sends one request. It returns the token it used, so that a 401
+// can tell whether the token has rotated since.
+func (c *Client) attempt(ctx context.Context, u, id string) (device.Device, *Error, string) {
+	tok, err := c.opts.Tokens.Token()
+	if err != nil {
+		return device.Device{}, &Error{Kind: KindUnauthorized, Message: err.Error()}, ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return device.Device{}, &Error{Kind: KindRequest, Message: "build request", Err: err}, tok
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.opts.UserAgent)
+
+	c.requests.Add(1)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return device.Device{}, &Error{Kind: KindTransient, Message: describeTransportError(ctx, err), Err: stripURL(err)}, tok
+	}
+	defer resp.Body.Close()
+	tracking := resp.Header.Get("TrackingID")
+
+	if resp.StatusCode == http.StatusOK {
+		body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
+		if err != nil {
+			return device.Device{}, &Error{Kind: KindTransient, Status: resp.StatusCode, TrackingID: tracking,
+				Message: "reading the response body: " + describeTransportError(ctx, err), Err: stripURL(err)}, tok
+		}
+		if len(body) > MaxBodyBytes {
+			return device.Device{}, &Error{Kind: KindBadPayload, Status: resp.StatusCode, TrackingID: tracking,
+				Message: fmt.Sprintf("response body exceeds %d bytes", MaxBodyBytes)}, tok
+		}
+		if ct := resp.Header.Get("Content-Type"); !isJSON(ct) {
+			return device.Device{}, &Error{Kind: KindBadPayload, Status: resp.StatusCode, TrackingID: tracking,
+				Message: fmt.Sprintf("response content type %q is not JSON", truncate(ct, 60))}, tok
+		}
+		dev, err := DecodeDevice(body, id)
+		if err != nil {
+			return device.Device{}, &Error{Kind: KindBadPayload, Status: resp.StatusCode, TrackingID: tracking,
+				Message: err.Error(), Err: err}, tok
+		}
+		return dev, nil, tok
+	}
+
+	ferr := &Error{Status: resp.StatusCode, TrackingID: tracking}
+	msg, bodyTracking := readErrorBody(resp.Body)
+	ferr.Message = msg
+	if ferr.TrackingID == "" {
+		ferr.TrackingID = bodyTracking
+	}
+	switch resp.StatusCode {
+	case http.StatusNotFound, http.StatusGone:
+		ferr.Kind = KindNotFound
+	case http.StatusForbidden:
+		ferr.Kind = KindForbidden
+	case http.StatusUnauthorized:
+		ferr.Kind = KindUnauthorized
+		if ferr.Message == "" {
+			ferr.Message = "Webex rejected the token"
+		} else {
+			ferr.Message = "Webex rejected the token: " + ferr.Message
+		}
+	case http.StatusTooManyRequests, http.StatusLocked:
+		ferr.Kind = KindRateLimited
+		c.throttled.Add(1)
+		c.throttle(ctx, id, resp, tracking)
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable,
+		http.StatusGatewayTimeout, http.StatusRequestTimeout:
+		ferr.Kind = KindTransient
+	default:
+		ferr.Kind = KindRequest
+	}
+	return device.Device{}, ferr, tok
+}
+
+// throttle pauses the whole client: Webex applies a 429 to the token, so a
+// request sent during the pause would only earn another one.
+func (c *Client) throttle(ctx context.Context, id string, resp *http.Response, tracking string) {
+	raw := resp.Header.Get("Retry-After")
+	wait, ok := ParseRetryAfter(raw, time.Now())
+	if !ok {
+		// No usable value: back off by how often this has happened lately,
+		// with jitter so that a fleet of clients does not resynchronise.
+		wait = jitter(c.pause.fallback(c.opts.BackoffBase * 4))
+	}
+	wait = min(wait, c.opts.MaxRetryAfter)
+	if c.pause.extend(wait) {
+		c.log.LogAttrs(ctx, slog.LevelWarn, "Webex is throttling; pausing all requests",
+			slog.Int("status", resp.StatusCode), slog.String("device_id", id),
+			slog.String("tracking_id", tracking), slog.String("retry_after", truncate(raw, 40)),
+			slog.Duration("pause", wait))
+	}
+}
+
+func (c *Client) backoff(n int) time.Duration {
+	d := c.opts.BackoffBase << min(n-1, 20)
+	if d <= 0 || d > c.opts.BackoffMax {
+		d = c.opts.BackoffMax
+	}
+	return jitter(d)
+}
+
+// jitter returns a duration in [d/2, d).
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// readErrorBody extracts Webex's error message and tracking ID, if the body
+// has them. It reads a bounded amount: error bodies are small.
+func readErrorBody(r io.Reader) (msg, tracking string) {
+	body, _ := io.ReadAll(io.LimitReader(r, 64<<10))
+	var e struct {
+		Message string `json:"message"`
+		Errors  []struct {
+			Description string `json:"description"`
+		} `json:"errors"`
+		TrackingID string `json:"trackingId"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return "", ""
+	}
+	msg = e.Message
+	if msg == "" && len(e.Errors) > 0 {
+		msg = e.Errors[0].Description
+	}
+	return truncate(msg, 300), truncate(e.TrackingID, 100)
+}
+
+func describeTransportError(ctx context.Context, err error) string {
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		return "request timed out"
+	}
+	return stripURL(err).Error()
+}
+
+// stripURL drops the request URL that net/http puts in its errors: it is
+// long and says nothing the device ID does not.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

@@ -1,0 +1,95 @@
+package fetch
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Kind says what went wrong with a request, in the terms the job acts on.
+type Kind int
+
+const (
+	// KindNotFound: 404 or 410, the device no longer exists.
+	KindNotFound Kind = iota + 1
+	// KindForbidden: 403, the device is not visible to this token (a location
+	// admin) or the scope is missing. Other devices may still succeed.
+	KindForbidden
+	// KindUnauthorized: 401, the token is missing, expired or wrong. Nothing
+	// else will succeed.
+	KindUnauthorized
+	// KindRateLimited: 429 or 423 that was still being returned when the
+	// client ran out of patience for this device.
+	KindRateLimited
+	// KindTransient: 5xx, a timeout or a connection error that persisted
+	// through every attempt.
+	KindTransient
+	// KindBadPayload: a 200 whose body could not be used (not JSON, truncated,
+	// too large, the wrong device).
+	KindBadPayload
+	// KindRequest: the request itself was refused (another 4xx) or could not be
+	// built (a malformed device ID); retrying cannot help.
+	KindRequest
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindNotFound:
+		return "not found"
+	case KindForbidden:
+		return "forbidden"
+	case KindUnauthorized:
+		return "unauthorized"
+	case KindRateLimited:
+		return "rate limited"
+	case KindTransient:
+		return "transient"
+	case KindBadPayload:
+		return "bad payload"
+	case KindRequest:
+		return "bad request"
+	default:
+		return fmt.Sprintf("kind(%d)", int(k))
+	}
+}
+
+// Error is the error the client returns for a device it could not fetch.
+// It never contains the token.
+type Error struct {
+	Kind       Kind
+	Status     int    // HTTP status of the last response, 0 when none came back
+	TrackingID string // Webex's tracking ID of the last response, for support cases
+	Message    string // what Webex or the decoder said
+	Attempts   int    // requests sent for this device
+	Err        error  // underlying cause, if any (a net error, a JSON error)
+}
+
+func (e *Error) Error() string {
+	msg := e.Kind.String()
+	if e.Status != 0 {
+		msg += fmt.Sprintf(" (HTTP %d %s)", e.Status, http.StatusText(e.Status))
+	}
+	if e.Message != "" {
+		msg += ": " + e.Message
+	} else if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	if e.TrackingID != "" {
+		msg += " [trackingId " + e.TrackingID + "]"
+	}
+	if e.Attempts > 1 {
+		msg += fmt.Sprintf(" after %d attempts", e.Attempts)
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// KindOf returns the Kind of err, or 0 when err is not an *Error.
+func KindOf(err error) Kind {
+	var fe *Error
+	if errors.As(err, &fe) {
+		return fe.Kind
+	}
+	return 0
+}

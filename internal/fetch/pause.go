@@ -1,0 +1,72 @@
+package fetch
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"time"
+)
+
+// pauseGate holds every request of a client until a Retry-After has passed.
+type pauseGate struct {
+	mu    sync.Mutex
+	until time.Time
+	// streak counts throttles without a usable Retry-After, for the fallback
+	// back-off; it resets once a pause has passed.
+	streak int
+}
+
+// extend moves the end of the pause to now+d if that is later. It reports
+// whether it did, so that a burst of 429s logs once.
+func (p *pauseGate) extend(d time.Duration) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	end := time.Now().Add(d)
+	if end.After(p.until) {
+		p.until = end
+		return true
+	}
+	return false
+}
+
+// fallback returns the next wait for a throttle without a usable
+// Retry-After: base, doubling per throttle in a row, at most 32×base.
+func (p *pauseGate) fallback(base time.Duration) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Now().After(p.until) {
+		p.streak = 0
+	}
+	p.streak++
+	return base << min(p.streak-1, 5)
+}
+
+// wait blocks until no pause is in force. A pause that would outlast the
+// context's deadline returns context.DeadlineExceeded at once rather than
+// sleeping to the deadline: the time is better spent storing what is done.
+func (p *pauseGate) wait(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		until := p.until
+		p.mu.Unlock()
+		d := time.Until(until)
+		if d <= 0 {
+			return nil
+		}
+		if dl, ok := ctx.Deadline(); ok && until.After(dl) {
+			return context.DeadlineExceeded
+		}
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,261 @@
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wxc-inventory/wxc-sync/migrations"
+)
+
+var (
+	// mainRan is set by Main. Without Main nothing would stop the container or
+	// cluster, so the harness refuses to start one.
+	mainRan atomic.Bool
+
+	serverOnce sync.Once
+	srv        *server
+	srvErr     error
+
+	templateOnce sync.Once
+	templateName string
+	templateErr  error
+
+	// skipped counts the tests skipped for want of a server, for Main's
+	// summary: a skip's message alone shows only under -v.
+	skipped atomic.Int64
+
+	// createMu serialises CREATE DATABASE within the process: clones of one
+	// template taken at the same moment can trip over each other's hold on it.
+	createMu sync.Mutex
+	dbSeq    atomic.Int64
+
+	// namePrefix makes this process's database names unique on a server
+	// shared with the other test packages that go test runs at the same time.
+	namePrefix = fmt.Sprintf("pgtest_%d_%s", os.Getpid(), randomHex(4))
+)
+
+// DB returns a pool on a fresh, isolated, fully migrated database for this
+// test, dropped at cleanup.
+func DB(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	dsn := DBURL(t)
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("pgtest: open pool on %s: %v", redact(dsn), err)
+	}
+	// Registered after DBURL's drop, so it runs before it: the pool is closed
+	// before its database goes.
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// DBURL is the same as DB but returns the connection string of the fresh
+// database, for code under test that opens its own pool (a CLI run, say).
+func DBURL(t testing.TB) string {
+	t.Helper()
+	s := requireServer(t)
+	templateOnce.Do(func() {
+		start := time.Now()
+		templateName, templateErr = buildTemplate(s)
+		if templateErr == nil {
+			t.Logf("pgtest: migrated template %s built in %s", templateName, time.Since(start).Round(time.Millisecond))
+		}
+	})
+	if templateErr != nil {
+		t.Fatalf("pgtest: %v", templateErr)
+	}
+	return clone(t, s, templateName)
+}
+
+// EmptyDBURL returns the connection string of a fresh database with no
+// migrations applied, for tests of the migrations themselves. It is cloned
+// from template0, which accepts no connections and so can always be copied,
+// and which holds nothing a server's administrator added to template1.
+func EmptyDBURL(t testing.TB) string {
+	t.Helper()
+	return clone(t, requireServer(t), "template0")
+}
+
+// Main runs the tests and then removes what the harness started: the template
+// database, and the container or cluster. Use it as
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m) }
+func Main(m *testing.M) {
+	mainRan.Store(true)
+	code := m.Run()
+	if n := skipped.Load(); n > 0 {
+		fmt.Fprintf(os.Stderr, "pgtest: SKIPPED %d tests: no PostgreSQL server (run with -v to see what was tried)\n", n)
+	}
+	if err := teardown(); err != nil {
+		// The tests have already reported; a teardown failure leaves at most
+		// a stray database or directory behind, which is worth a line but not
+		// a red run.
+		fmt.Fprintf(os.Stderr, "pgtest: teardown: %v\n", err)
+	}
+	os.Exit(code)
+}
+
+// requireServer returns the process's server, starting it on first use, and
+// skips or fails the test when there is none.
+func requireServer(t testing.TB) *server {
+	t.Helper()
+	if !mainRan.Load() {
+		t.Fatal("pgtest: this test package has no TestMain calling pgtest.Main; add\n\n" +
+			"\tfunc TestMain(m *testing.M) { pgtest.Main(m) }\n\n" +
+			"so that the database server the harness starts is stopped when the tests end")
+	}
+	serverOnce.Do(func() {
+		start := time.Now()
+		srv, srvErr = startServer(context.Background())
+		if srvErr == nil {
+			t.Logf("pgtest: using %s (ready in %s)", srv.desc, time.Since(start).Round(time.Millisecond))
+		}
+	})
+	if srvErr != nil {
+		var none *noServerError
+		if errors.As(srvErr, &none) && !none.broken && os.Getenv("CI") == "" {
+			skipped.Add(1)
+			t.Skip(srvErr.Error())
+		}
+		t.Fatal(srvErr.Error())
+	}
+	return srv
+}
+
+// clone creates a database from template, registers its drop, and returns
+// its connection string.
+func clone(t testing.TB, s *server, template string) string {
+	t.Helper()
+	name := fmt.Sprintf("%s_%d", namePrefix, dbSeq.Add(1))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := createDatabase(ctx, s.admin, name, template); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := dropDatabase(ctx, s.admin, name); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	dsn, err := withDatabase(s.url, name)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Logf("pgtest: database %s", name)
+	return dsn
+}
+
+// buildTemplate creates the process's template database and migrates it.
+func buildTemplate(s *server) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	name := namePrefix + "_tpl"
+	if err := createDatabase(ctx, s.admin, name, "template0"); err != nil {
+		return "", err
+	}
+	err := migrateTemplate(ctx, s, name)
+	if err != nil {
+		if dropErr := dropDatabase(ctx, s.admin, name); dropErr != nil {
+			err = errors.Join(err, dropErr)
+		}
+		return "", err
+	}
+	return name, nil
+}
+
+func migrateTemplate(ctx context.Context, s *server, name string) error {
+	dsn, err := withDatabase(s.url, name)
+	if err != nil {
+		return err
+	}
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("open pool on template %s: %w", name, err)
+	}
+	err = migrations.Up(ctx, pool)
+	// A database with open connections cannot be cloned: close them all now.
+	pool.Close()
+	if err != nil {
+		return fmt.Errorf("migrate template %s: %w", name, err)
+	}
+	// A stray connection to the template, from a test that guessed its name,
+	// would make every later clone fail; refuse them outright. CREATE DATABASE
+	// ... TEMPLATE still copies it.
+	if _, err := s.admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" ALLOW_CONNECTIONS false"); err != nil {
+		return fmt.Errorf("close template %s to connections: %w", name, err)
+	}
+	return nil
+}
+
+// createDatabase runs CREATE DATABASE name TEMPLATE template, retrying while
+// the template is still held: the backends of a just-closed pool take a moment
+// to exit, and until they do PostgreSQL refuses the copy.
+func createDatabase(ctx context.Context, admin *pgxpool.Pool, name, template string) error {
+	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize() + " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+	createMu.Lock()
+	defer createMu.Unlock()
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		_, err := admin.Exec(ctx, sql)
+		var pgErr *pgconn.PgError
+		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "55006" || attempt == 6 {
+			if err != nil {
+				return fmt.Errorf("create database %s from %s: %w", name, template, err)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("create database %s from %s: %w", name, template, err)
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
+}
+
+// dropDatabase drops name, ending any sessions still on it (a pool the code
+// under test forgot to close must not turn into a failed cleanup).
+func dropDatabase(ctx context.Context, admin *pgxpool.Pool, name string) error {
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	return nil
+}
+
+// teardown drops the template and stops the server, if this process used one.
+func teardown() error {
+	if srv == nil {
+		return nil
+	}
+	var errs []error
+	if templateName != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		errs = append(errs, dropDatabase(ctx, srv.admin, templateName))
+		cancel()
+	}
+	srv.admin.Close()
+	if srv.stop != nil {
+		errs = append(errs, srv.stop())
+	}
+	return errors.Join(errs...)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,110 @@
+// Package migrations owns the database schema: the embedded goose migrations
+// and the functions that apply them.
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed *.sql
+var files embed.FS
+
+// FS is the set of migration files, for tools that want to read them.
+func FS() embed.FS { return files }
+
+// provider builds a goose Provider over the pool. The session locker takes a
+// PostgreSQL advisory lock so that two pods migrating at once take turns
+// instead of colliding.
+func provider(pool *pgxpool.Pool) (*goose.Provider, *sql.DB, error) {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, nil, fmt.Errorf("create migration locker: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files,
+		goose.WithSessionLocker(locker),
+		goose.WithLogger(goose.NopLogger()),
+	)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("create migration provider: %w", err)
+	}
+	return p, db, nil
+}
+
+// Up applies every pending migration.
+func Up(ctx context.Context, pool *pgxpool.Pool) error {
+	_, err := UpLogged(ctx, pool, nil)
+	return err
+}
+
+// UpLogged applies every pending migration and logs each one applied. It
+// returns how many were applied.
+func UpLogged(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (int, error) {
+	p, db, err := provider(pool)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	results, err := p.Up(ctx)
+	if err != nil {
+		return len(results), fmt.Errorf("apply migrations: %w", err)
+	}
+	for _, r := range results {
+		if logger != nil {
+			logger.LogAttrs(ctx, slog.LevelInfo, "migration applied",
+				slog.Int64("version", r.Source.Version),
+				slog.String("file", r.Source.Path),
+				slog.Duration("duration", r.Duration))
+		}
+	}
+	return len(results), nil
+}
+
+// Pending reports whether any migration has not been applied yet.
+func Pending(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
+	p, db, err := provider(pool)
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	has, err := p.HasPending(ctx)
+	if err != nil {
+		return false, fmt.Errorf("check pending migrations: %w", err)
+	}
+	return has, nil
+}
+
+// WriteStatus prints one line per migration: its version, file and when it
+// was applied (or "pending").
+func WriteStatus(ctx context.Context, pool *pgxpool.Pool, w io.Writer) error {
+	p, db, err := provider(pool)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	statuses, err := p.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("read migration status: %w", err)
+	}
+	for _, s := range statuses {
+		applied := "pending"
+		if s.State == goose.StateApplied {
+			applied = "applied " + s.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
+		}
+		if _, err := fmt.Fprintf(w, "%05d  %-40s %s\n", s.Source.Version, s.Source.Path, applied); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+-- Statements of the sync run. Parameters are pgx named arguments (@name).
+
+-- name: StartRun
+-- A run counts its devices when it starts: every tracked device is due.
+INSERT INTO sync_runs (devices_total)
+SELECT count(*) FROM devices
+RETURNING run_id, started_at, devices_total;
+
+-- name: DueDevices
+-- One page of the devices a run still has to fetch, stalest first. The run
+-- pages by key (the last row of the previous page), not by OFFSET, and a
+-- device it has already written has last_attempt_at after the run started,
+-- so it never comes back in the same run.
+SELECT device_id,
+       coalesce(org_id, '') AS org_id,
+       coalesce(last_attempt_at, '-infinity'::timestamptz) AS due_key
+FROM devices
+WHERE coalesce(last_attempt_at, '-infinity'::timestamptz) < @run_started
+  AND (coalesce(last_attempt_at, '-infinity'::timestamptz), device_id) > (@after_key::timestamptz, @after_id::text)
+ORDER BY coalesce(last_attempt_at, '-infinity'::timestamptz), device_id
+LIMIT @page_size;
+
+-- name: ApplyResults
+-- Stores one batch of fetch results and its history in one statement, so
+-- they commit together. A device whose details did not change keeps its
+-- detail columns and last_changed_at; only its sync timestamps move. The
+-- run's counters move in the same statement, so sync_runs always equals
+-- what the tables hold.
+WITH input AS (
+    -- Values arrive as text arrays and are cast here, once, in SQL.
+    SELECT t.device_id, t.outcome, t.manufacturer, t.managed_by, t.model,
+           t.ip::inet AS ip, t.mac::macaddr AS mac, t.activation_state,
+           t.tags::jsonb AS tags, t.upgrade_channel_enabled, t.owner_sip_user_name,
+           t.owner_line_port, t.outbound_proxy, t.details::jsonb AS details, t.last_error
+    FROM unnest(
+        @device_ids::text[], @outcomes::text[], @manufacturers::text[], @managed_bys::text[],
+        @models::text[], @ips::text[], @macs::text[], @activation_states::text[],
+        @tags::text[], @upgrade_channel_enableds::boolean[], @owner_sip_user_names::text[],
+        @owner_line_ports::text[], @outbound_proxies::text[], @details::text[], @errors::text[]
+    ) AS t (device_id, outcome, manufacturer, managed_by,
+            model, ip, mac, activation_state,
+            tags, upgrade_channel_enabled, owner_sip_user_name,
+            owner_line_port, outbound_proxy, details, last_error)
+),
+-- Lock the rows and keep their state before the update: UPDATE ... RETURNING
+-- only sees the new values.
+prev AS (
+    SELECT d.device_id, d.ip, d.mac, d.activation_state
+    FROM devices d
+    JOIN input i USING (device_id)
+    ORDER BY d.device_id
+    FOR UPDATE OF d
+),
+synced AS (
+    UPDATE devices d
+    SET manufacturer            = i.manufacturer,
+        managed_by              = i.managed_by,
+        model                   = i.model,
+        ip                      = i.ip,
+        mac                     = i.mac,
+        activation_state        = i.activation_state,
+        tags                    = CASE WHEN i.tags IS NULL THEN NULL
+                                       ELSE ARRAY(SELECT jsonb_array_elements_text(i.tags)) END,
+        upgrade_channel_enabled = i.upgrade_channel_enabled,
+        owner_sip_user_name     = i.owner_sip_user_name,
+        owner_line_port         = i.owner_line_port,
+        outbound_proxy          = i.outbound_proxy,
+        details                 = i.details,
+        sync_status             = 'ok',
+        last_error              = NULL,
+        consecutive_failures    = 0,
+        first_synced_at         = coalesce(d.first_synced_at, now()),
+        last_synced_at          = now(),
+        last_attempt_at         = now(),
+        last_changed_at         = CASE WHEN d.details IS DISTINCT FROM i.details THEN now()
+                                       ELSE d.last_changed_at END
+    FROM input i
+    JOIN prev p USING (device_id)
+    WHERE d.device_id = i.device_id
+      AND i.outcome = 'ok'
+    RETURNING d.device_id,
+              p.activation_state AS old_activation_state, d.activation_state AS new_activation_state,
+              p.ip AS old_ip, d.ip AS new_ip,
+              p.mac AS old_mac, d.mac AS new_mac
+),
+failed AS (
+    UPDATE devices d
+    SET sync_status          = i.outcome,
+        last_error           = i.last_error,
+        last_attempt_at      = now(),
+        consecutive_failures = CASE WHEN i.outcome = 'not_found' THEN 0
+                                    ELSE d.consecutive_failures + 1 END
+    FROM input i
+    JOIN prev p USING (device_id)
+    WHERE d.device_id = i.device_id
+      AND i.outcome <> 'ok'
+    RETURNING d.device_id, d.sync_status
+),
+changes AS (
+    INSERT INTO device_changes (device_id, run_id, field, old_value, new_value, changed_at)
+    SELECT s.device_id, @run_id, v.field, v.old_value, v.new_value, now()
+    FROM synced s
+    CROSS JOIN LATERAL (VALUES
+        ('activation_state', s.old_activation_state, s.new_activation_state),
+        ('ip', host(s.old_ip), host(s.new_ip)),
+        ('mac', s.old_mac::text, s.new_mac::text)
+    ) AS v (field, old_value, new_value)
+    WHERE v.old_value IS DISTINCT FROM v.new_value
+    ORDER BY s.device_id, v.field
+    RETURNING device_id
+),
+counts AS (
+    SELECT (SELECT count(*) FROM synced)::int AS ok,
+           (SELECT count(*) FROM failed WHERE sync_status = 'not_found')::int AS not_found,
+           (SELECT count(*) FROM failed WHERE sync_status <> 'not_found')::int AS failed,
+           (SELECT count(DISTINCT device_id) FROM changes)::int AS changed,
+           (SELECT count(*) FROM changes)::int AS changes
+)
+UPDATE sync_runs r
+SET devices_ok        = r.devices_ok + c.ok,
+    devices_not_found = r.devices_not_found + c.not_found,
+    devices_failed    = r.devices_failed + c.failed,
+    devices_changed   = r.devices_changed + c.changed,
+    changes_recorded  = r.changes_recorded + c.changes
+FROM counts c
+WHERE r.run_id = @run_id
+RETURNING c.ok, c.not_found, c.failed, c.changed, c.changes;
+
+-- name: FinishRun
+UPDATE sync_runs
+SET status = @status, finished_at = now(), error = @error
+WHERE run_id = @run_id;
