@@ -66,7 +66,7 @@ func (fs *flagSet) bindEnv(name, env string) {
 func (fs *flagSet) parse(args []string, getenv Env) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return errSilent
+			return &exitError{code: ExitOK, err: errSilent}
 		}
 		return &exitError{code: ExitUsage, err: err}
 	}

@@ -52,6 +52,7 @@ type Client struct {
 	http    *http.Client
 	limiter *rate.Limiter
 	pause   pauseGate
+	gov     *governor
 	log     *slog.Logger
 
 	requests  atomic.Int64
@@ -115,6 +116,7 @@ func NewClient(opts Options) (*Client, error) {
 		opts:    opts,
 		http:    hc,
 		limiter: opts.Limiter,
+		gov:     newGovernor(opts.Limiter),
 		log:     opts.Logger,
 	}, nil
 }
@@ -207,6 +209,7 @@ func (c *Client) Device(ctx context.Context, id, orgID string) (device.Device, e
 		attempts++
 		dev, ferr, tok := c.attempt(ctx, u, id)
 		if ferr == nil {
+			c.gov.success(time.Now())
 			return dev, nil
 		}
 		if ctx.Err() != nil {
@@ -343,11 +346,13 @@ func (c *Client) throttle(ctx context.Context, id string, resp *http.Response, t
 		wait = jitter(c.pause.fallback(c.opts.BackoffBase * 4))
 	}
 	wait = min(wait, c.opts.MaxRetryAfter)
-	if c.pause.extend(wait) {
+	extended, end := c.pause.extend(wait)
+	c.gov.throttled(time.Now(), end)
+	if extended {
 		c.log.LogAttrs(ctx, slog.LevelWarn, "Webex is throttling; pausing all requests",
 			slog.Int("status", resp.StatusCode), slog.String("device_id", id),
 			slog.String("tracking_id", tracking), slog.String("retry_after", truncate(raw, 40)),
-			slog.Duration("pause", wait))
+			slog.Duration("pause", wait), slog.Float64("rate_now", float64(c.gov.limit())))
 	}
 }
 

@@ -281,21 +281,22 @@ func TestThrottlePausesWholeClient(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		name       string
-		retryAfter string
+		retryAfter func() string // evaluated when the 429 is sent
 		minPause   time.Duration
 	}{
-		{"delta seconds", "1", 950 * time.Millisecond},
-		{"http date", time.Now().Add(2 * time.Second).UTC().Format(http.TimeFormat), 900 * time.Millisecond},
-		{"rand expression falls back", "rand(30),add(30)", 95 * time.Millisecond},
-		{"absent falls back", "", 95 * time.Millisecond},
+		{"delta seconds", func() string { return "1" }, 950 * time.Millisecond},
+		// Two seconds ahead at one-second resolution: at least one second.
+		{"http date", func() string { return time.Now().Add(2 * time.Second).UTC().Format(http.TimeFormat) }, 900 * time.Millisecond},
+		{"rand expression falls back", func() string { return "rand(30),add(30)" }, 95 * time.Millisecond},
+		{"absent falls back", func() string { return "" }, 95 * time.Millisecond},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var throttledAt atomic.Int64
 			f := newFakeWebex(t, func(w http.ResponseWriter, r *http.Request, n int) {
 				if n == 1 {
-					if tt.retryAfter != "" {
-						w.Header().Set("Retry-After", tt.retryAfter)
+					if v := tt.retryAfter(); v != "" {
+						w.Header().Set("Retry-After", v)
 					}
 					throttledAt.Store(time.Now().UnixNano())
 					writeError(w, http.StatusTooManyRequests, "slow down")

@@ -18,16 +18,16 @@ type pauseGate struct {
 }
 
 // extend moves the end of the pause to now+d if that is later. It reports
-// whether it did, so that a burst of 429s logs once.
-func (p *pauseGate) extend(d time.Duration) bool {
+// whether it did (so that a burst of 429s logs once), and the pause's end.
+func (p *pauseGate) extend(d time.Duration) (bool, time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	end := time.Now().Add(d)
 	if end.After(p.until) {
 		p.until = end
-		return true
+		return true, end
 	}
-	return false
+	return false, p.until
 }
 
 // fallback returns the next wait for a throttle without a usable

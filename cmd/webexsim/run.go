@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
+)
+
+// usageError marks a bad command line, which main reports with exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// envPrefix: every flag --foo-bar can also come from WEBEXSIM_FOO_BAR; a flag on
+// the command line wins over the environment.
+const envPrefix = "WEBEXSIM_"
+
+type options struct {
+	listen     string
+	idsOut     string
+	logFormat  string
+	tokens     string
+	faultRates map[webexsim.FaultKind]*float64
+	cfg        webexsim.Config
+	retryForm  string
+}
+
+func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("webexsim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8089", "address to serve on (loopback by default: the simulator has no real auth)")
+	fs.IntVar(&o.cfg.Devices, "devices", 1000, "number of devices to generate")
+	fs.Int64Var(&o.cfg.Seed, "seed", 1, "seed for devices, tracking IDs and random faults")
+	fs.StringVar(&o.tokens, "token", webexsim.DefaultToken, "accepted bearer token(s), comma-separated (a fake demo token, not a secret)")
+	fs.StringVar(&o.cfg.OrgID, "org-id", "", "organisation ID reported in listings (default: derived from --seed)")
+	fs.Float64Var(&o.cfg.RateLimit, "rate", 0, "requests per second allowed per token (0 = unlimited)")
+	fs.IntVar(&o.cfg.Burst, "burst", 0, "rate-limit bucket size (0 = ceil(--rate))")
+	forms := make([]string, len(webexsim.RetryAfterForms))
+	for i, f := range webexsim.RetryAfterForms {
+		forms[i] = string(f)
+	}
+	fs.StringVar(&o.retryForm, "retry-after-form", string(webexsim.RetryAfterSeconds), "Retry-After spelling on 429/423: "+strings.Join(forms, ", "))
+	fs.DurationVar(&o.cfg.LockedRetryAfter, "locked-retry-after", time.Second, "wait advertised by injected 423s")
+	fs.DurationVar(&o.cfg.Latency, "latency", 0, "latency added to every /v1 request")
+	fs.DurationVar(&o.cfg.Jitter, "jitter", 0, "uniform random extra latency in [0, jitter)")
+	fs.BoolVar(&o.cfg.DropFiltersOnNext, "drop-filters-on-next", false, "listing next links drop the type and orgId filters (a quirk seen in the wild)")
+	fs.StringVar(&o.idsOut, "ids-out", "", "write the device IDs to this file, one per line")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
+	o.faultRates = make(map[webexsim.FaultKind]*float64)
+	for _, k := range webexsim.FaultKinds {
+		o.faultRates[k] = fs.Float64("fault-rate-"+string(k), 0, fmt.Sprintf("probability that a device-details request gets the %q fault", k))
+	}
+	return fs
+}
+
+// parse fills options from args, then the environment for flags not given.
+func parse(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	var o options
+	fs := newFlagSet(&o, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return o, usageError{fmt.Errorf("unexpected arguments: %q", fs.Args())}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(env); v != "" && !set[f.Name] {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", env, v, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return o, usageError{err}
+	}
+	o.cfg.RetryAfterForm = webexsim.RetryAfterForm(o.retryForm)
+	o.cfg.Tokens = nil
+	for _, t := range strings.Split(o.tokens, ",") {
+		o.cfg.Tokens = append(o.cfg.Tokens, strings.TrimSpace(t))
+	}
+	o.cfg.FaultRates = make(map[webexsim.FaultKind]float64)
+	for k, r := range o.faultRates {
+		if *r != 0 {
+			o.cfg.FaultRates[k] = *r
+		}
+	}
+	if err := o.validate(); err != nil {
+		return o, usageError{err}
+	}
+	return o, nil
+}
+
+// validate names the flag behind every bad value, before anything is bound.
+func (o options) validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(o.listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q: %w", o.listen, err))
+	}
+	if o.cfg.Devices < 0 || o.cfg.Devices > webexsim.MaxDevices {
+		errs = append(errs, fmt.Errorf("--devices %d: must be between 0 and %d", o.cfg.Devices, webexsim.MaxDevices))
+	}
+	for _, t := range o.cfg.Tokens {
+		if t == "" || strings.ContainsAny(t, " \t") {
+			errs = append(errs, fmt.Errorf("--token %q: tokens must be non-empty and contain no whitespace", o.tokens))
+			break
+		}
+	}
+	if o.cfg.RateLimit < 0 {
+		errs = append(errs, fmt.Errorf("--rate %v: must be >= 0", o.cfg.RateLimit))
+	}
+	if o.cfg.Burst < 0 {
+		errs = append(errs, fmt.Errorf("--burst %d: must be >= 0", o.cfg.Burst))
+	}
+	valid := false
+	for _, f := range webexsim.RetryAfterForms {
+		valid = valid || f == o.cfg.RetryAfterForm
+	}
+	if !valid {
+		errs = append(errs, fmt.Errorf("--retry-after-form %q: must be one of %v", o.retryForm, webexsim.RetryAfterForms))
+	}
+	for name, d := range map[string]time.Duration{"--latency": o.cfg.Latency, "--jitter": o.cfg.Jitter, "--locked-retry-after": o.cfg.LockedRetryAfter} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s %v: must be >= 0", name, d))
+		}
+	}
+	sum := 0.0
+	for _, k := range webexsim.FaultKinds {
+		r := o.cfg.FaultRates[k]
+		if r < 0 || r > 1 {
+			errs = append(errs, fmt.Errorf("--fault-rate-%s %v: must be between 0 and 1", k, r))
+		}
+		sum += r
+	}
+	if sum > 1 {
+		errs = append(errs, fmt.Errorf("--fault-rate-*: rates sum to %v, must be at most 1", sum))
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q: must be text or json", o.logFormat))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// Anything the flags above do not cover is still checked by the package.
+	return o.cfg.Validate()
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	o, err := parse(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	var h slog.Handler = slog.NewTextHandler(stderr, nil)
+	if o.logFormat == "json" {
+		h = slog.NewJSONHandler(stderr, nil)
+	}
+	log := slog.New(h)
+	o.cfg.Logger = log
+
+	sim, err := webexsim.New(o.cfg)
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+	if o.idsOut != "" {
+		if err := writeIDs(o.idsOut, sim.IDs()); err != nil {
+			return err
+		}
+	}
+	base, err := sim.Start(o.listen)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(stdout, "WEBEX_API_URL=%s\nWEBEX_TOKEN=%s\n", base, o.cfg.Tokens[0]); err != nil {
+		return fmt.Errorf("write stdout: %w", err)
+	}
+	log.Info("serving", slog.String("url", base), slog.Int("devices", sim.Len()), slog.Int64("seed", o.cfg.Seed))
+	<-ctx.Done()
+	log.Info("shutting down")
+	return sim.Close()
+}
+
+func writeIDs(path string, ids []string) error {
+	var b strings.Builder
+	b.Grow(len(ids) * 93)
+	for _, id := range ids {
+		b.WriteString(id)
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("--ids-out: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envMap(m map[string]string) Env { return func(k string) string { return m[k] } }
+
+func TestRunOptionsPrecedence(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want func(o runOptions) bool
+		desc string
+	}{
+		{"defaults", nil, map[string]string{"WEBEX_TOKEN": "t"},
+			func(o runOptions) bool {
+				return o.APIURL == "https://webexapis.com/v1" && o.Rate == 5 && o.Burst == 5 && o.Concurrency == 8 &&
+					o.RequestTimeout == 30*time.Second && o.MaxAttempts == 5 && o.DatabaseURL == ""
+			}, "documented defaults"},
+		{"environment over default", nil, map[string]string{"WEBEX_TOKEN": "t", "SYNC_RATE": "0.5", "WEBEX_ORG_ID": "ORG", "DATABASE_URL": "postgres://x@h/db"},
+			func(o runOptions) bool {
+				return o.Rate == 0.5 && o.OrgID == "ORG" && o.DatabaseURL == "postgres://x@h/db"
+			},
+			"rate 0.5, org ORG, database URL from the environment"},
+		{"flag over environment", []string{"--rate", "2.5", "--org-id", "FLAGORG"}, map[string]string{"WEBEX_TOKEN": "t", "SYNC_RATE": "0.5", "WEBEX_ORG_ID": "ORG"},
+			func(o runOptions) bool { return o.Rate == 2.5 && o.OrgID == "FLAGORG" }, "flags win"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var o runOptions
+			fs := newFlagSet("run", "", &bytes.Buffer{})
+			o.register(fs)
+			if err := fs.parse(tt.args, envMap(tt.env)); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.validate(envMap(tt.env)); err != nil {
+				t.Fatal(err)
+			}
+			if !tt.want(o) {
+				t.Errorf("options = %+v; want %s", o, tt.desc)
+			}
+		})
+	}
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	t.Parallel()
+	const secret = "postgres://admin:hunter2@db.example/inventory"
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		wantMsgs []string
+	}{
+		{"no command", nil, nil, []string{"no command given"}},
+		{"unknown command", []string{"frobnicate"}, nil, []string{`unknown command "frobnicate"`}},
+		{"unknown flag", []string{"run", "--token", "abc"}, map[string]string{"WEBEX_TOKEN": "t"}, []string{"flag provided but not defined: -token"}},
+		{"bad values all reported", []string{"run", "--rate", "0", "--burst", "0", "--concurrency", "0", "--max-attempts", "0", "--request-timeout", "-1s", "--log-format", "xml"},
+			map[string]string{"WEBEX_TOKEN": "t"},
+			[]string{"--rate 0", "--burst 0", "--concurrency 0", "--max-attempts 0", "--request-timeout -1s", `--log-format "xml"`}},
+		{"no token", []string{"run"}, nil, []string{"no Webex token"}},
+		{"two tokens", []string{"run", "--token-file", "/x"}, map[string]string{"WEBEX_TOKEN": "t"}, []string{"both WEBEX_TOKEN and a token file"}},
+		{"plain http to a remote host", []string{"run", "--api-url", "http://webexapis.com/v1"}, map[string]string{"WEBEX_TOKEN": "t"}, []string{"plain http to a non-loopback host"}},
+		{"bad environment value names the variable, not the value", []string{"run"}, map[string]string{"WEBEX_TOKEN": "t", "SYNC_RATE": "fast"}, []string{"environment variable SYNC_RATE (for --rate) is not valid"}},
+		{"stray argument", []string{"run", "extra"}, map[string]string{"WEBEX_TOKEN": "t"}, []string{`unexpected argument "extra"`}},
+		{"migrate bad log level", []string{"migrate", "--log-level", "loud", "--database-url", secret}, nil, []string{`--log-level "loud"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			err := Run(context.Background(), tt.args, envMap(tt.env), &stdout, &stderr)
+			if code := ExitCode(err); code != ExitUsage {
+				t.Fatalf("exit code = %d (err %v), want %d", code, err, ExitUsage)
+			}
+			for _, m := range tt.wantMsgs {
+				if !strings.Contains(err.Error(), m) && !strings.Contains(stderr.String(), m) {
+					t.Errorf("error %q (stderr %q) does not mention %q", err, stderr.String(), m)
+				}
+			}
+			if strings.Contains(err.Error()+stderr.String()+stdout.String(), "hunter2") {
+				t.Errorf("output reveals a secret")
+			}
+		})
+	}
+}
+
+func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	err := Run(context.Background(), []string{"run", "--help"}, envMap(map[string]string{"DATABASE_URL": "postgres://u:hunter2@h/db"}), &stdout, &stderr)
+	if ExitCode(err) != ExitOK || !Silent(err) {
+		t.Fatalf("--help: %v", err)
+	}
+	help := stderr.String()
+	for _, want := range []string{
+		"--database-url", "DATABASE_URL", "--token-file", "WEBEX_TOKEN_FILE", "--api-url", "WEBEX_API_URL",
+		"https://webexapis.com/v1", "--org-id", "WEBEX_ORG_ID", "--rate", "--burst", "--concurrency",
+		"--request-timeout", "--max-attempts", "--no-migrate", "--log-format",
+	} {
+		if !strings.Contains(help, want) {
+			t.Errorf("help does not mention %s", want)
+		}
+	}
+	if strings.Contains(help, "hunter2") {
+		t.Errorf("help shows an environment value")
+	}
+}
