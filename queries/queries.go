@@ -12,7 +12,7 @@ import (
 	"strings"
 )
 
-//go:embed *.sql
+//go:embed *.sql reports/*.sql
 var files embed.FS
 
 var statements = mustParse(files)
@@ -92,4 +92,13 @@ func parse(fsys fs.FS) (map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// Reports is the folder of reporting SQL files, as shipped.
+func Reports() fs.FS {
+	sub, err := fs.Sub(files, "reports")
+	if err != nil {
+		panic(err)
+	}
+	return sub
 }

@@ -73,6 +73,8 @@ func Run(ctx context.Context, args []string, getenv Env, stdout, stderr io.Write
 		return cmdRun(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, rest, getenv, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, topUsage)
 		return nil
@@ -88,6 +90,7 @@ Keeps a PostgreSQL inventory of Webex Calling devices, with an audit trail of
 every change of activation state, IP and MAC.
 
 Commands:
+  demo             try it: sync a simulated Webex fleet into a demo database
   run              sync every tracked device once, then exit
   migrate          apply the database migrations
   migrate status   show which migrations are applied

@@ -8,9 +8,10 @@
 //  1. TEST_DATABASE_URL, naming a database on a server where the role may
 //     CREATE DATABASE (for example postgres://postgres@127.0.0.1:5432/postgres);
 //  2. a postgres:16-alpine container from testcontainers-go, where Docker answers;
-//  3. a throwaway cluster built with the local initdb and pg_ctl (on PATH or
-//     under /usr/lib/postgresql/*/bin), run as the postgres user when the tests
-//     run as root, because PostgreSQL refuses to run as root.
+//  3. a throwaway cluster that internal/localpg builds with the local initdb
+//     and pg_ctl (on PATH or under /usr/lib/postgresql/*/bin), run as the
+//     postgres user when the tests run as root, because PostgreSQL refuses to
+//     run as root.
 //
 // When none of these is there, the tests that need a database are skipped with
 // a loud message, or fail when CI is set: a CI run that quietly covers less is

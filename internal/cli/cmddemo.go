@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"context"
+	"io"
+
+	"github.com/wxc-inventory/wxc-sync/internal/demo"
+)
+
+func cmdDemo(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
+	var o struct {
+		dbOptions
+		logOptions
+		devices int
+		seed    int64
+		keep    bool
+	}
+	fs := newFlagSet("demo", "Runs the whole job against a built-in Webex simulator, on a database of its own\n("+demo.DefaultDatabaseName+"): sync, churn, sync again, then a short report.\nNeeds no configuration: without DATABASE_URL it uses the local server libpq's\ndefaults reach, else a throwaway cluster from the local PostgreSQL binaries.", stderr)
+	o.dbOptions.register(fs)
+	fs.IntVar(&o.devices, "devices", 3000, "simulated devices")
+	fs.Int64Var(&o.seed, "seed", 1, "seed of the simulated fleet and its churn")
+	fs.BoolVar(&o.keep, "keep", false, "leave a throwaway cluster running afterwards, to explore it with psql")
+	o.logOptions.register(fs)
+	fs.Lookup("log-level").DefValue = "warn"
+	o.Level = "warn"
+	if err := fs.parse(args, getenv); err != nil {
+		return err
+	}
+	if errs := o.logOptions.validate(); len(errs) > 0 {
+		return usageErr("%v", errs[0])
+	}
+	if o.devices < 1 || o.devices > 1_000_000 {
+		return usageErr("--devices %d: want 1 to 1000000", o.devices)
+	}
+	log := newLogger(o.logOptions, stderr)
+	progressLog := newLogger(logOptions{Format: o.Format, Level: "info"}, stderr)
+	_, err := demo.Run(ctx, demo.Options{
+		DatabaseURL: o.DatabaseURL,
+		Devices:     o.devices,
+		Seed:        o.seed,
+		Keep:        o.keep,
+		Logger:      log,
+		Progress:    newProgress(stderr, progressLog),
+	}, stdout)
+	return err
+}

@@ -1,0 +1,151 @@
+package report_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
+	"github.com/wxc-inventory/wxc-sync/internal/report"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	r, err := report.Parse("x", `-- Things in a window.
+-- Parameters: days (default 7), device_id (required)
+\if :{?days} \else \set days 7 \endif
+SELECT :'device_id' AS id, :'days'::int AS days, ':not_a_var' AS literal, now()::date
+WHERE :'days'::int > 0;
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []report.Param{{Name: "device_id", Required: true}, {Name: "days", Default: "7"}}
+	if diff := cmp.Diff(want, r.Params); diff != "" {
+		t.Errorf("params (-want +got):\n%s", diff)
+	}
+	if r.Description != "Things in a window." {
+		t.Errorf("description %q", r.Description)
+	}
+	if _, err := report.Parse("bad", "SELECT :days;"); err == nil {
+		t.Errorf("an unquoted psql variable was accepted")
+	}
+}
+
+func TestReportsRunAndMatchIndependentQueries(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.DB(t)
+	ctx := context.Background()
+	_, err := pool.Exec(ctx, `
+		INSERT INTO sync_runs (status) VALUES ('succeeded'), ('succeeded');
+		INSERT INTO devices (device_id, model, manufacturer, sync_status, ip, activation_state) VALUES
+		  ('A', 'DMS Cisco 8811', 'CISCO', 'ok', '10.0.0.2', 'activated'),
+		  ('B', 'DMS Cisco 8811', 'CISCO', 'error', '10.0.0.9', NULL),
+		  ('C', 'Yealink T54W', 'THIRD_PARTY', 'ok', NULL, 'activating');
+		INSERT INTO device_changes (device_id, run_id, field, old_value, new_value, changed_at) VALUES
+		  ('A', 1, 'ip', NULL, '10.0.0.1', now() - interval '20 days'),
+		  ('A', 1, 'ip', '10.0.0.1', '10.0.0.2', now() - interval '1 hour'),
+		  ('B', 1, 'ip', '10.0.0.8', '10.0.0.9', now() - interval '8 days'),
+		  ('C', 2, 'activation_state', 'activated', 'activating', now() - interval '2 hours');`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := report.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) < 5 {
+		t.Fatalf("only %d reports shipped", len(all))
+	}
+	for _, r := range all {
+		params := map[string]string{}
+		for _, p := range r.Params {
+			if p.Required {
+				params[p.Name] = "A"
+			}
+		}
+		if _, err := r.Run(ctx, pool, params); err != nil {
+			t.Errorf("report %s: %v", r.Name, err)
+		}
+	}
+
+	// ip_changes with its default window (7 days) against a query written
+	// independently of the report file.
+	ipr, err := report.Find("ip_changes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, days := range []string{"", "10"} {
+		params := map[string]string{}
+		want := `SELECT device_id, old_value, new_value FROM device_changes
+		         WHERE field = 'ip' AND old_value IS NOT NULL AND changed_at > now() - interval '7 days' ORDER BY changed_at DESC`
+		if days != "" {
+			params["days"] = days
+			want = strings.Replace(want, "7 days", days+" days", 1)
+		}
+		res, err := ipr.Run(ctx, pool, params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, _ := pool.Query(ctx, want)
+		wantRows, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct{ ID, Old, New string }])
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := map[string]int{}
+		for i, c := range res.Columns {
+			col[c] = i
+		}
+		var got []struct{ ID, Old, New string }
+		for _, row := range res.Rows {
+			got = append(got, struct{ ID, Old, New string }{*row[col["device_id"]], *row[col["old_ip"]], *row[col["new_ip"]]})
+		}
+		if diff := cmp.Diff(wantRows, got); diff != "" || len(got) == 0 {
+			t.Errorf("ip_changes days=%q (-independent +report):\n%s", days, diff)
+		}
+	}
+
+	// Formats carry the same rows.
+	res, err := report.Find("inventory_by_model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := res.Run(ctx, pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var csvBuf, jsonBuf, tableBuf bytes.Buffer
+	for f, buf := range map[string]*bytes.Buffer{"csv": &csvBuf, "json": &jsonBuf, "table": &tableBuf} {
+		if err := out.Write(buf, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := csv.NewReader(&csvBuf).ReadAll()
+	if err != nil || len(recs) != 3 || recs[1][0] != "DMS Cisco 8811" || recs[1][2] != "2" {
+		t.Errorf("csv = %v (err %v)", recs, err)
+	}
+	var js []map[string]*string
+	if err := json.Unmarshal(jsonBuf.Bytes(), &js); err != nil || len(js) != 2 || *js[1]["model"] != "Yealink T54W" {
+		t.Errorf("json = %s (err %v)", jsonBuf.String(), err)
+	}
+	if !strings.Contains(tableBuf.String(), "(2 rows)") {
+		t.Errorf("table = %s", tableBuf.String())
+	}
+
+	// Bad parameters are named.
+	tl, _ := report.Find("device_timeline")
+	if _, err := tl.Run(ctx, pool, nil); err == nil || !strings.Contains(err.Error(), "device_id") {
+		t.Errorf("missing required parameter: %v", err)
+	}
+	if _, err := tl.Run(ctx, pool, map[string]string{"device_id": "A", "nope": "1"}); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("unknown parameter: %v", err)
+	}
+}

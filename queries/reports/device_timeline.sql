@@ -1,0 +1,12 @@
+-- One device's full history: every change of activation state, IP and MAC,
+-- oldest first, with the run that saw it.
+-- Parameters: device_id (required)
+-- Run: psql -v device_id=Y2lzY29... -f queries/reports/device_timeline.sql
+SELECT c.changed_at,
+       c.field,
+       c.old_value,
+       c.new_value,
+       c.run_id
+FROM device_changes c
+WHERE c.device_id = :'device_id'
+ORDER BY c.changed_at, c.change_id;

@@ -1,0 +1,11 @@
+-- Devices whose last sync did not succeed, and why; the longest failing first.
+-- Run: psql -f queries/reports/failing_devices.sql
+SELECT device_id,
+       sync_status,
+       consecutive_failures,
+       last_synced_at,
+       last_attempt_at,
+       last_error
+FROM devices
+WHERE sync_status IN ('forbidden', 'error')
+ORDER BY consecutive_failures DESC, last_synced_at NULLS FIRST, device_id;
