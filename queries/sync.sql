@@ -1,9 +1,27 @@
 -- Statements of the sync run. Parameters are pgx named arguments (@name).
 
+-- name: AbandonRuns
+-- Runs left 'running' in a scope whose lock this run now holds belong to
+-- processes that died: a live one would still hold the lock. A whole-fleet
+-- run holds every scope; a shard run holds its own and excludes
+-- whole-fleet runs.
+UPDATE sync_runs
+SET status = 'abandoned',
+    finished_at = now(),
+    updated_at = now(),
+    error = 'the process running it stopped without finishing (killed or crashed); found by run ' || @found_by::text
+WHERE status = 'running'
+  AND run_id <> @found_by
+  AND (@scope::text = 'all' OR scope IN (@scope::text, 'all'))
+RETURNING run_id;
+
 -- name: StartRun
--- A run counts its devices when it starts: every tracked device is due.
-INSERT INTO sync_runs (devices_total)
-SELECT count(*) FROM devices
+-- A run counts its devices when it starts: every tracked device of its
+-- scope is due.
+INSERT INTO sync_runs (scope, devices_total)
+SELECT @scope::text, count(*)
+FROM devices
+WHERE @shard_count::int = 0 OR mod(shard_hash::bigint + 2147483648, @shard_count::int) = @shard_index::int
 RETURNING run_id, started_at, devices_total;
 
 -- name: DueDevices
@@ -16,6 +34,7 @@ SELECT device_id,
        coalesce(last_attempt_at, '-infinity'::timestamptz) AS due_key
 FROM devices
 WHERE coalesce(last_attempt_at, '-infinity'::timestamptz) < @run_started
+  AND (@shard_count::int = 0 OR mod(shard_hash::bigint + 2147483648, @shard_count::int) = @shard_index::int)
   AND (coalesce(last_attempt_at, '-infinity'::timestamptz), device_id) > (@after_key::timestamptz, @after_id::text)
 ORDER BY coalesce(last_attempt_at, '-infinity'::timestamptz), device_id
 LIMIT @page_size;
@@ -67,6 +86,7 @@ synced AS (
         outbound_proxy          = i.outbound_proxy,
         details                 = i.details,
         sync_status             = 'ok',
+        last_run_id             = @run_id,
         last_error              = NULL,
         consecutive_failures    = 0,
         first_synced_at         = coalesce(d.first_synced_at, now()),
@@ -86,6 +106,7 @@ synced AS (
 failed AS (
     UPDATE devices d
     SET sync_status          = i.outcome,
+        last_run_id          = @run_id,
         last_error           = i.last_error,
         last_attempt_at      = now(),
         consecutive_failures = CASE WHEN i.outcome = 'not_found' THEN 0
@@ -121,12 +142,39 @@ SET devices_ok        = r.devices_ok + c.ok,
     devices_not_found = r.devices_not_found + c.not_found,
     devices_failed    = r.devices_failed + c.failed,
     devices_changed   = r.devices_changed + c.changed,
-    changes_recorded  = r.changes_recorded + c.changes
+    changes_recorded  = r.changes_recorded + c.changes,
+    updated_at        = now()
 FROM counts c
 WHERE r.run_id = @run_id
 RETURNING c.ok, c.not_found, c.failed, c.changed, c.changes;
 
 -- name: FinishRun
-UPDATE sync_runs
-SET status = @status, finished_at = now(), error = @error
-WHERE run_id = @run_id;
+-- The final accounting is recounted from the rows the run wrote, so it
+-- holds even if a batch was sent twice after a lost connection.
+WITH stored AS (
+    SELECT count(*) FILTER (WHERE sync_status = 'ok')::int AS ok,
+           count(*) FILTER (WHERE sync_status = 'not_found')::int AS not_found,
+           count(*) FILTER (WHERE sync_status IN ('forbidden', 'error'))::int AS failed
+    FROM devices
+    WHERE last_run_id = @run_id
+),
+history AS (
+    SELECT count(DISTINCT device_id)::int AS changed, count(*)::int AS changes
+    FROM device_changes
+    WHERE run_id = @run_id
+)
+UPDATE sync_runs r
+SET status            = @status,
+    finished_at       = now(),
+    updated_at        = now(),
+    error             = @error,
+    throttled         = @throttled,
+    devices_ok        = s.ok,
+    devices_not_found = s.not_found,
+    devices_failed    = s.failed,
+    devices_changed   = h.changed,
+    changes_recorded  = h.changes,
+    devices_skipped   = greatest(r.devices_total - s.ok - s.not_found - s.failed, 0)
+FROM stored s, history h
+WHERE r.run_id = @run_id
+RETURNING r.devices_ok, r.devices_not_found, r.devices_failed, r.devices_changed, r.changes_recorded, r.devices_skipped;

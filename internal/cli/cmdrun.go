@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"golang.org/x/time/rate"
 
 	"github.com/wxc-inventory/wxc-sync/internal/fetch"
+	"github.com/wxc-inventory/wxc-sync/internal/logctx"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
 )
@@ -24,7 +26,7 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 	if err := o.validate(getenv); err != nil {
 		return err
 	}
-	log := newLogger(o.logOptions, stderr)
+	log := logctx.Wrap(newLogger(o.logOptions, stderr))
 
 	tokens, err := tokenSource(o.TokenFile, getenv)
 	if err != nil {
@@ -47,13 +49,29 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 	}
 	defer pool.Close()
 	st := store.New(pool)
+
+	// The lock comes first: a second run of the same scope touches nothing,
+	// not even the schema.
+	lock, err := st.LockRun(ctx, o.scope, o.WaitForLock)
+	if errors.Is(err, store.ErrLocked) {
+		log.LogAttrs(ctx, slog.LevelInfo, "another run of this scope is in progress; nothing to do",
+			slog.String("scope", o.scope.String()), slog.Duration("waited", o.WaitForLock))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	if err := prepareSchema(ctx, st, o.NoMigrate, log); err != nil {
 		return err
 	}
 	sum, err := syncrun.Run(ctx, st, client, syncrun.Config{
+		Scope:        o.scope,
+		Lock:         lock,
 		Concurrency:  o.Concurrency,
 		BatchSize:    o.BatchSize,
 		DefaultOrgID: o.OrgID,
+		MaxDuration:  o.MaxDuration,
 		Logger:       log,
 		OnProgress:   newProgress(stderr, log),
 	})
@@ -61,6 +79,14 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 		return err
 	}
 	logSummary(ctx, log, sum)
+	if o.PushgatewayURL != "" {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		if err := pushMetrics(pctx, o.PushgatewayURL, sum, time.Now()); err != nil {
+			// Monitoring trouble must not change what the run did.
+			log.LogAttrs(ctx, slog.LevelError, "could not push metrics", slog.Int64("run_id", sum.RunID), slog.String("error", err.Error()))
+		}
+	}
 	return summaryErr(sum)
 }
 
@@ -82,9 +108,10 @@ func logSummary(ctx context.Context, log *slog.Logger, s syncrun.Summary) {
 	}
 	attrs := []slog.Attr{
 		slog.Int64("run_id", s.RunID), slog.String("status", string(s.Status)),
+		slog.String("scope", s.Scope.String()),
 		slog.Int("devices_total", s.Total), slog.Int("devices_ok", s.Counts.OK),
 		slog.Int("devices_changed", s.Counts.Changed), slog.Int("devices_not_found", s.Counts.NotFound),
-		slog.Int("devices_failed", s.Counts.Failed), slog.Int("devices_skipped", s.Skipped),
+		slog.Int("devices_failed", s.Counts.Failed), slog.Int("devices_skipped", s.Counts.Skipped),
 		slog.Int("changes_recorded", s.Counts.Changes), slog.Int64("requests", s.Requests),
 		slog.Int64("throttled", s.Throttled), slog.Duration("duration", s.Duration),
 	}
@@ -101,6 +128,9 @@ func summaryErr(s syncrun.Summary) error {
 	case store.RunSucceeded:
 		return nil
 	case store.RunPartial:
+		if s.BudgetReached && s.Counts.Failed == 0 {
+			return nil // a planned stop: the rest is the next run's
+		}
 		return &exitError{code: ExitPartial, err: errSilent}
 	case store.RunInterrupted:
 		return &exitError{code: ExitInterrupted, err: errSilent}

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wxc-inventory/wxc-sync/internal/fetch"
+	"github.com/wxc-inventory/wxc-sync/internal/store"
 )
 
 // envFlag binds a flag to an environment variable. Precedence: the flag if
@@ -150,6 +153,13 @@ type runOptions struct {
 	MaxAttempts    int
 	BatchSize      int
 	NoMigrate      bool
+	Shard          string
+	ShardCount     int
+	WaitForLock    time.Duration
+	MaxDuration    time.Duration
+	PushgatewayURL string
+
+	scope store.Scope // from Shard, or JOB_COMPLETION_INDEX and ShardCount
 }
 
 // Defaults safe for a real Webex org: Webex publishes no limit for these
@@ -183,6 +193,16 @@ func (o *runOptions) register(fs *flagSet) {
 	fs.IntVar(&o.BatchSize, "batch-size", 500, "results written per database transaction")
 	fs.bindEnv("batch-size", "SYNC_BATCH_SIZE")
 	fs.BoolVar(&o.NoMigrate, "no-migrate", false, "do not apply pending migrations; fail if any are pending")
+	fs.StringVar(&o.Shard, "shard", "", "sync only shard INDEX/COUNT of the fleet (0-based, e.g. 0/4), with its own lock")
+	fs.bindEnv("shard", "SYNC_SHARD")
+	fs.IntVar(&o.ShardCount, "shard-count", 0, "in a Kubernetes Indexed Job: the number of shards; the index comes from\nJOB_COMPLETION_INDEX (--shard wins over both)")
+	fs.bindEnv("shard-count", "SYNC_SHARD_COUNT")
+	fs.DurationVar(&o.WaitForLock, "wait-for-lock", 0, "wait this long for a run of the same scope to finish; 0: exit at once (status 0)")
+	fs.bindEnv("wait-for-lock", "SYNC_WAIT_FOR_LOCK")
+	fs.DurationVar(&o.MaxDuration, "max-duration", 0, "time budget of the run (e.g. 50m): stop cleanly when it runs out, leaving the\nstalest-first rest for the next run; 0: no budget")
+	fs.bindEnv("max-duration", "SYNC_MAX_DURATION")
+	fs.StringVar(&o.PushgatewayURL, "pushgateway-url", "", "push the run's metrics to this Prometheus Pushgateway when it ends")
+	fs.bindEnv("pushgateway-url", "PUSHGATEWAY_URL")
 	o.logOptions.register(fs)
 }
 
@@ -207,6 +227,22 @@ func (o *runOptions) validate(getenv Env) error {
 	if o.BatchSize < 1 || o.BatchSize > 10000 {
 		errs = append(errs, fmt.Errorf("--batch-size %d: want 1 to 10000", o.BatchSize))
 	}
+	if o.WaitForLock < 0 {
+		errs = append(errs, fmt.Errorf("--wait-for-lock %v: want 0 or a positive duration", o.WaitForLock))
+	}
+	if o.MaxDuration < 0 {
+		errs = append(errs, fmt.Errorf("--max-duration %v: want 0 or a positive duration", o.MaxDuration))
+	}
+	if sc, err := o.resolveScope(getenv); err != nil {
+		errs = append(errs, err)
+	} else {
+		o.scope = sc
+	}
+	if o.PushgatewayURL != "" {
+		if u, err := url.Parse(o.PushgatewayURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--pushgateway-url: want an http or https URL"))
+		}
+	}
 	if err := fetch.ValidateBaseURL(o.APIURL); err != nil {
 		errs = append(errs, fmt.Errorf("--api-url: %w", err))
 	}
@@ -220,4 +256,28 @@ func (o *runOptions) validate(getenv Env) error {
 		return &exitError{code: ExitUsage, err: errors.Join(errs...)}
 	}
 	return nil
+}
+
+// resolveScope picks the run's scope: --shard, else an Indexed Job's
+// JOB_COMPLETION_INDEX with --shard-count, else the whole fleet.
+func (o *runOptions) resolveScope(getenv Env) (store.Scope, error) {
+	if o.Shard != "" {
+		sc, err := store.ParseScope(o.Shard)
+		if err != nil {
+			return store.Scope{}, fmt.Errorf("--shard: %w", err)
+		}
+		return sc, nil
+	}
+	if o.ShardCount == 0 {
+		return store.All, nil
+	}
+	idx := getenv("JOB_COMPLETION_INDEX")
+	if idx == "" {
+		return store.Scope{}, errors.New("--shard-count is set but JOB_COMPLETION_INDEX is not: give --shard INDEX/COUNT, or run as a Kubernetes Indexed Job")
+	}
+	sc, err := store.ParseScope(idx + "/" + strconv.Itoa(o.ShardCount))
+	if err != nil {
+		return store.Scope{}, fmt.Errorf("JOB_COMPLETION_INDEX with --shard-count: %w", err)
+	}
+	return sc, nil
 }

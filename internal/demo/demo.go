@@ -165,7 +165,7 @@ func syncOnce(ctx context.Context, st *store.Store, client *fetch.Client, cfg sy
 func printSummary(out io.Writer, s syncrun.Summary) {
 	fmt.Fprintf(out, "   run %d %s in %s: %d devices, %d ok, %d not found, %d failed; %d history rows on %d devices; %d requests (%d retried or throttled)\n",
 		s.RunID, s.Status, s.Duration.Round(time.Millisecond), s.Total, s.Counts.OK, s.Counts.NotFound, s.Counts.Failed,
-		s.Counts.Changes, s.Counts.Changed, s.Requests, s.Requests-int64(s.Total-s.Skipped))
+		s.Counts.Changes, s.Counts.Changed, s.Requests, s.Requests-int64(s.Total-s.Counts.Skipped))
 }
 
 func showReport(ctx context.Context, db *demoDB, name string, out io.Writer, maxRows int) error {

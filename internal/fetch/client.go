@@ -203,6 +203,12 @@ func (c *Client) Device(ctx context.Context, id, orgID string) (device.Device, e
 			// of time.
 			return device.Device{}, context.DeadlineExceeded
 		}
+		// A pause may have begun while this request queued for a token:
+		// sending it now would only earn another 429, and sending it when
+		// the pause ends would exceed the burst. Queue again afterwards.
+		if c.pause.active() {
+			continue
+		}
 		if attempts > 0 {
 			c.retries.Add(1)
 		}

@@ -30,6 +30,13 @@ func (p *pauseGate) extend(d time.Duration) (bool, time.Time) {
 	return false, p.until
 }
 
+// active reports whether a pause is in force.
+func (p *pauseGate) active() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return time.Now().Before(p.until)
+}
+
 // fallback returns the next wait for a throttle without a usable
 // Retry-After: base, doubling per throttle in a row, at most 32×base.
 func (p *pauseGate) fallback(base time.Duration) time.Duration {

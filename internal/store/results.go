@@ -131,7 +131,7 @@ func (s *Store) applyOnce(ctx context.Context, runID int64, results []Result) (B
 		}
 	}
 	var c BatchCounts
-	err := s.pool.QueryRow(ctx, queries.Get("ApplyResults"), pgx.NamedArgs{
+	args := pgx.NamedArgs{
 		"run_id":                   runID,
 		"device_ids":               ids,
 		"outcomes":                 outcomes,
@@ -148,7 +148,13 @@ func (s *Store) applyOnce(ctx context.Context, runID int64, results []Result) (B
 		"outbound_proxies":         proxies,
 		"details":                  details,
 		"errors":                   errs,
-	}).Scan(&c.OK, &c.NotFound, &c.Failed, &c.Changed, &c.Changes)
+	}
+	// One statement: it commits whole or not at all, so sending it again
+	// after a lost connection cannot half-write a batch. Devices already
+	// written compare equal the second time and add no history.
+	err := withRetry(ctx, func() error {
+		return s.pool.QueryRow(ctx, queries.Get("ApplyResults"), args).Scan(&c.OK, &c.NotFound, &c.Failed, &c.Changed, &c.Changes)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return BatchCounts{}, fmt.Errorf("store results: run %d does not exist", runID)
 	}

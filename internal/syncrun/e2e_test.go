@@ -170,7 +170,7 @@ func TestFirstSyncMatchesSimulatorTruth(t *testing.T) {
 	if diff := cmp.Diff(wantRun, got); diff != "" {
 		t.Errorf("sync_runs row (-want +got):\n%s", diff)
 	}
-	if sum.Counts.Changes != len(wantChanges) || sum.Skipped != 0 {
+	if sum.Counts.Changes != len(wantChanges) || sum.Counts.Skipped != 0 {
 		t.Errorf("summary %+v, want %d changes and none skipped", sum, len(wantChanges))
 	}
 }
@@ -384,8 +384,8 @@ func TestCancelledRunStoresWhatItHasAndTheNextFinishes(t *testing.T) {
 	if first.OK < 100 || first.OK >= 400 || first.OK != sum.Counts.OK || !first.Finished {
 		t.Errorf("interrupted run stored %d (summary %d); want between 100 and 399, recorded as finished", first.OK, sum.Counts.OK)
 	}
-	if sum.Skipped != 400-first.OK {
-		t.Errorf("skipped = %d, want %d", sum.Skipped, 400-first.OK)
+	if sum.Counts.Skipped != 400-first.OK {
+		t.Errorf("skipped = %d, want %d", sum.Counts.Skipped, 400-first.OK)
 	}
 	next := e.run(t, context.Background(), syncrun.Config{})
 	if next.Status != store.RunSucceeded || next.Total != 400 {
@@ -421,7 +421,7 @@ func TestServerLimitBelowClientRate(t *testing.T) {
 	}
 	st := e.sim.Stats()
 	t.Logf("requests %d, 429s %d, client throttled %d", st.Requests, st.RateLimited, sum.Throttled)
-	if st.RateLimited > 30 {
+	if st.RateLimited > 10 {
 		t.Errorf("server sent %d 429s for 300 devices; the client should back off after the first few", st.RateLimited)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/time/rate"
 
@@ -31,6 +32,8 @@ type env struct {
 	sim    *webexsim.Sim
 	srv    *httptest.Server
 	pool   *pgxpool.Pool
+	admin  *pgx.Conn // outside the pool, for what a test does behind the job's back
+	dbName string
 	st     *store.Store
 	client *fetch.Client
 	logs   *syncBuffer
@@ -64,10 +67,20 @@ func newEnv(t *testing.T, o envOpts) *env {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 
-	pool := pgtest.DB(t)
+	url := pgtest.DBURL(t)
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	admin, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close(context.Background()) })
 	trackAll(t, pool, sim.IDs())
 
-	e := &env{sim: sim, srv: srv, pool: pool, st: store.New(pool), logs: &syncBuffer{}}
+	e := &env{sim: sim, srv: srv, pool: pool, admin: admin, dbName: admin.Config().Database, st: store.New(pool), logs: &syncBuffer{}}
 	e.log = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if o.clientRate == 0 {
 		o.clientRate, o.clientBurst = 2000, 50

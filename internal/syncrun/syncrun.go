@@ -16,20 +16,32 @@ import (
 
 	"github.com/wxc-inventory/wxc-sync/internal/device"
 	"github.com/wxc-inventory/wxc-sync/internal/fetch"
+	"github.com/wxc-inventory/wxc-sync/internal/logctx"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 )
 
 // Config tunes a run. Zero values take the defaults.
 type Config struct {
+	Scope         store.Scope   // the whole fleet, or one shard
 	Concurrency   int           // requests in flight at most; default 8
 	BatchSize     int           // results per write; default 500
 	FlushInterval time.Duration // longest a result waits to be written; default 1s
 	PageSize      int           // due IDs read per query; default 1000
 	DefaultOrgID  string        // sent for devices whose row has no org_id
+	// MaxDuration is the run's time budget (0: none). When it runs out, no
+	// new request is sent, what was received is stored, and the devices not
+	// reached are left for the next run, which takes the stalest first.
+	MaxDuration time.Duration
+	// Lock is the scope's run lock, if the caller took it already (to
+	// migrate under it, say). Otherwise Run takes it without waiting.
+	Lock *store.RunLock
 	// WriteTimeout bounds one batch write. Writes do not stop when the run is
 	// cancelled, so that every result already received is stored.
-	WriteTimeout time.Duration // default 30s
-	Logger       *slog.Logger
+	WriteTimeout time.Duration // default 15s
+	// LockCheckInterval is how often the run checks that its lock's
+	// connection is alive; default 2s.
+	LockCheckInterval time.Duration
+	Logger            *slog.Logger
 	// OnProgress, if set, is called after each batch is stored.
 	OnProgress func(Progress)
 }
@@ -48,11 +60,15 @@ func (c *Config) defaults() {
 		c.PageSize = 1000
 	}
 	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 30 * time.Second
+		c.WriteTimeout = 15 * time.Second
+	}
+	if c.LockCheckInterval <= 0 {
+		c.LockCheckInterval = 2 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.Logger = logctx.Wrap(c.Logger)
 }
 
 // Progress is a run's state after a batch was stored.
@@ -67,37 +83,67 @@ type Progress struct {
 // Summary is how a run ended.
 type Summary struct {
 	RunID     int64
+	Scope     store.Scope
 	Status    store.RunStatus
 	Total     int // devices due when the run started
-	Counts    store.BatchCounts
-	Skipped   int   // due devices not stored: the run stopped before them, or they were deleted
+	Counts    store.FinalCounts
 	Requests  int64 // HTTP requests sent
 	Throttled int64 // 429 and 423 answers
 	Duration  time.Duration
-	Err       error // why the run failed or stopped; nil when it finished
+	// BudgetReached says the time budget ended the run; the devices not
+	// reached (Counts.Skipped) are left for the next run.
+	BudgetReached bool
+	Abandoned     []int64 // earlier runs found dead and marked abandoned
+	Err           error   // why the run failed or stopped; nil when it finished
 }
 
 // ErrUnauthorized is returned (wrapped) when Webex rejects the token.
 var ErrUnauthorized = errors.New("Webex rejected the token")
 
-// Run syncs every due device once. It returns an error only when the run
-// could not be recorded at all; otherwise the Summary says how it ended,
+// ErrLocked is returned (wrapped) when another run holds the scope's lock.
+var ErrLocked = store.ErrLocked
+
+// Run syncs every due device of the scope once. It returns an error when
+// the run could not start (the lock is held elsewhere: ErrLocked; the
+// database is down); once started, the Summary says how it ended,
 // including its Err.
 func Run(ctx context.Context, st *store.Store, client *fetch.Client, cfg Config) (Summary, error) {
 	cfg.defaults()
 	start := time.Now()
 	before := client.Stats()
 
-	run, err := st.StartRun(ctx)
+	lock := cfg.Lock
+	if lock == nil {
+		var err error
+		if lock, err = st.LockRun(ctx, cfg.Scope, 0); err != nil {
+			return Summary{}, err
+		}
+		defer lock.Release()
+	}
+
+	run, err := st.StartRun(ctx, cfg.Scope)
 	if err != nil {
 		return Summary{}, err
 	}
-	log := cfg.Logger.With(slog.Int64("run_id", run.ID))
-	log.LogAttrs(ctx, slog.LevelInfo, "run started", slog.Int("devices_due", run.Total),
-		slog.Int("concurrency", cfg.Concurrency))
+	ctx = logctx.With(ctx, slog.Int64("run_id", run.ID))
+	log := cfg.Logger
+	abandoned, err := st.AbandonRuns(ctx, run)
+	if err != nil {
+		log.LogAttrs(ctx, slog.LevelWarn, "could not mark dead runs abandoned", slog.String("error", err.Error()))
+	}
+	for _, id := range abandoned {
+		log.LogAttrs(ctx, slog.LevelWarn, "an earlier run died without finishing; marked abandoned", slog.Int64("abandoned_run_id", id))
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "run started", slog.String("scope", run.Scope.String()),
+		slog.Int("devices_due", run.Total), slog.Int("concurrency", cfg.Concurrency))
 
 	fetchCtx, cancelFetch := context.WithCancelCause(ctx)
 	defer cancelFetch(nil)
+	if cfg.MaxDuration > 0 {
+		var cancel context.CancelFunc
+		fetchCtx, cancel = context.WithTimeoutCause(fetchCtx, cfg.MaxDuration, errBudget)
+		defer cancel()
+	}
 
 	w := &writer{st: st, run: run, cfg: cfg, log: log, client: client, start: start,
 		results: make(chan store.Result, cfg.BatchSize), done: make(chan struct{})}
@@ -112,6 +158,7 @@ func Run(ctx context.Context, st *store.Store, client *fetch.Client, cfg Config)
 	}()
 
 	g, gctx := errgroup.WithContext(fetchCtx)
+	g.Go(func() error { return keepLock(gctx, lock, cfg.LockCheckInterval, log) })
 	due := make(chan store.DueDevice, cfg.Concurrency*2)
 	g.Go(func() error {
 		defer close(due)
@@ -124,24 +171,35 @@ func Run(ctx context.Context, st *store.Store, client *fetch.Client, cfg Config)
 			}
 		})
 	})
+	workers, wctx := errgroup.WithContext(gctx)
 	for range cfg.Concurrency {
-		g.Go(func() error { return fetchLoop(gctx, client, cfg, log, due, w) })
+		workers.Go(func() error { return fetchLoop(wctx, client, cfg, log, due, w, cancelFetch) })
 	}
+	g.Go(func() error {
+		err := workers.Wait()
+		if err == nil {
+			err = errDone // stops the lock keeper
+		}
+		return err
+	})
 	fetchErr := g.Wait()
+	if errors.Is(fetchErr, errDone) {
+		fetchErr = nil
+	}
 	close(w.results)
 	<-w.done
 
 	after := client.Stats()
 	sum := Summary{
 		RunID:     run.ID,
+		Scope:     run.Scope,
 		Total:     run.Total,
-		Counts:    w.counts,
 		Requests:  after.Requests - before.Requests,
 		Throttled: after.Throttled - before.Throttled,
-		Duration:  time.Since(start),
+		Abandoned: abandoned,
 	}
-	sum.Skipped = run.Total - w.counts.OK - w.counts.NotFound - w.counts.Failed
-	sum.Status, sum.Err = outcome(ctx, fetchErr, w.err, w.counts)
+	sum.Status, sum.Err = outcome(ctx, fetchCtx, fetchErr, w.err, w.counts)
+	sum.BudgetReached = errors.Is(context.Cause(fetchCtx), errBudget) && ctx.Err() == nil
 
 	errMsg := ""
 	if sum.Err != nil {
@@ -149,25 +207,63 @@ func Run(ctx context.Context, st *store.Store, client *fetch.Client, cfg Config)
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.WriteTimeout)
 	defer cancel()
-	if err := st.FinishRun(fctx, run.ID, sum.Status, errMsg); err != nil {
+	final, err := st.FinishRun(fctx, run.ID, sum.Status, errMsg, sum.Throttled)
+	if err != nil {
 		if sum.Err == nil {
 			sum.Status, sum.Err = store.RunFailed, err
 		} else {
 			sum.Err = fmt.Errorf("%w (and recording the run's end failed: %v)", sum.Err, err)
 		}
+		// The database could not recount: report what the writer stored.
+		final = store.FinalCounts{OK: w.counts.OK, NotFound: w.counts.NotFound, Failed: w.counts.Failed,
+			Changed: w.counts.Changed, Changes: w.counts.Changes,
+			Skipped: max(run.Total-w.counts.OK-w.counts.NotFound-w.counts.Failed, 0)}
 	}
+	sum.Counts = final
+	if sum.BudgetReached && sum.Err == nil {
+		sum.Err = fmt.Errorf("time budget of %s reached; %d devices left for the next run", cfg.MaxDuration, final.Skipped)
+	}
+	sum.Duration = time.Since(start)
 	return sum, nil
 }
 
+var (
+	errBudget = errors.New("time budget reached")
+	errDone   = errors.New("every due device was fetched")
+)
+
+// keepLock checks the run lock's connection until ctx ends. If the lock is
+// lost and cannot be taken back, another run may start: this one stops.
+func keepLock(ctx context.Context, lock *store.RunLock, every time.Duration, log *slog.Logger) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := lock.Check(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				log.LogAttrs(ctx, slog.LevelError, "lost the run lock; stopping", slog.String("error", err.Error()))
+				return err
+			}
+		}
+	}
+}
+
 // outcome decides a run's status from how its parts ended.
-func outcome(ctx context.Context, fetchErr, writeErr error, c store.BatchCounts) (store.RunStatus, error) {
+func outcome(ctx, fetchCtx context.Context, fetchErr, writeErr error, c store.BatchCounts) (store.RunStatus, error) {
 	switch {
 	case writeErr != nil:
 		return store.RunFailed, writeErr
-	case errors.Is(fetchErr, ErrUnauthorized):
+	case errors.Is(fetchErr, ErrUnauthorized), errors.Is(fetchErr, store.ErrLockLost):
 		return store.RunFailed, fetchErr
 	case ctx.Err() != nil:
 		return store.RunInterrupted, fmt.Errorf("run interrupted: %w", context.Cause(ctx))
+	case errors.Is(context.Cause(fetchCtx), errBudget):
+		return store.RunPartial, nil // the message is set once the skipped devices are counted
 	case fetchErr != nil:
 		return store.RunFailed, fetchErr
 	case c.Failed > 0:
@@ -177,7 +273,9 @@ func outcome(ctx context.Context, fetchErr, writeErr error, c store.BatchCounts)
 	}
 }
 
-func fetchLoop(ctx context.Context, client *fetch.Client, cfg Config, log *slog.Logger, due <-chan store.DueDevice, w *writer) error {
+// fetchLoop fetches due devices until there are none or the run stops.
+// stop ends the whole run's fetching with a cause.
+func fetchLoop(ctx context.Context, client *fetch.Client, cfg Config, log *slog.Logger, due <-chan store.DueDevice, w *writer, stop context.CancelCauseFunc) error {
 	for d := range due {
 		if ctx.Err() != nil {
 			return nil
@@ -187,6 +285,13 @@ func fetchLoop(ctx context.Context, client *fetch.Client, cfg Config, log *slog.
 			org = cfg.DefaultOrgID
 		}
 		dev, err := client.Device(ctx, d.ID, org)
+		if fetch.KindOf(err) == 0 && errors.Is(err, context.DeadlineExceeded) {
+			// The client will not start a wait (a Retry-After, the rate
+			// limit) that outlasts the budget: the budget is spent for every
+			// device, not just this one.
+			stop(errBudget)
+			return nil
+		}
 		res, fatal := classify(ctx, log, d.ID, dev, err)
 		if fatal != nil {
 			return fatal

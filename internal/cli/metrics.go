@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/push"
+
+	"github.com/wxc-inventory/wxc-sync/internal/store"
+	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
+)
+
+// pushMetrics sends a finished run's metrics to a Prometheus Pushgateway,
+// as Prometheus advises for batch jobs: the last success timestamp is
+// pushed only on success, with POST (Add), so that a failed run leaves the
+// previous success in place and an alert on its age fires.
+func pushMetrics(ctx context.Context, gatewayURL string, s syncrun.Summary, now time.Time) error {
+	reg := prometheus.NewRegistry()
+	gauge := func(name, help string, v float64) {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+		g.Set(v)
+		reg.MustRegister(g)
+	}
+	gauge("wxc_sync_last_completion_timestamp_seconds", "When the last run ended, whatever its outcome.", float64(now.Unix()))
+	if s.Status == store.RunSucceeded || (s.Status == store.RunPartial && s.BudgetReached && s.Counts.Failed == 0) {
+		gauge("wxc_sync_last_success_timestamp_seconds", "When the last run ended with every device it reached synced.", float64(now.Unix()))
+	}
+	gauge("wxc_sync_last_duration_seconds", "How long the last run took.", s.Duration.Seconds())
+	gauge("wxc_sync_last_throttled", "429 and 423 answers the last run received.", float64(s.Throttled))
+	gauge("wxc_sync_last_requests", "HTTP requests the last run sent.", float64(s.Requests))
+	gauge("wxc_sync_last_run_id", "The sync_runs.run_id of the last run.", float64(s.RunID))
+	devices := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "wxc_sync_last_devices", Help: "Devices of the last run, by outcome.",
+	}, []string{"outcome"})
+	for outcome, n := range map[string]int{
+		"ok": s.Counts.OK, "not_found": s.Counts.NotFound, "failed": s.Counts.Failed,
+		"skipped": s.Counts.Skipped, "changed": s.Counts.Changed,
+	} {
+		devices.WithLabelValues(outcome).Set(float64(n))
+	}
+	reg.MustRegister(devices)
+	status := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "wxc_sync_last_status", Help: "1 for the status the last run ended with.",
+	}, []string{"status"})
+	for _, st := range []store.RunStatus{store.RunSucceeded, store.RunPartial, store.RunFailed, store.RunInterrupted} {
+		v := 0.0
+		if st == s.Status {
+			v = 1
+		}
+		status.WithLabelValues(string(st)).Set(v)
+	}
+	reg.MustRegister(status)
+
+	hc := &http.Client{Timeout: 10 * time.Second}
+	p := push.New(gatewayURL, "wxc_sync").Gatherer(reg).Grouping("scope", s.Scope.String()).Client(hc)
+	if err := p.AddContext(ctx); err != nil {
+		return fmt.Errorf("push metrics to the Pushgateway: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,249 @@
+package syncrun_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wxc-inventory/wxc-sync/internal/store"
+	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
+	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
+)
+
+func countRuns(t *testing.T, e *env) int {
+	t.Helper()
+	var n int
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM sync_runs`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestSecondRunOfTheSameScopeWritesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{devices: 20})
+	ctx := context.Background()
+	held, err := e.st.LockRun(ctx, store.All, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = syncrun.Run(ctx, e.st, e.client, syncrun.Config{})
+	if !errors.Is(err, syncrun.ErrLocked) {
+		t.Fatalf("err = %v, want ErrLocked", err)
+	}
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Errorf("the second run took %v to give up; it must not wait", waited)
+	}
+	if n := countRuns(t, e); n != 0 {
+		t.Errorf("the skipped run wrote %d sync_runs rows", n)
+	}
+	if n := e.sim.Stats().Requests; n != 0 {
+		t.Errorf("the skipped run sent %d requests", n)
+	}
+
+	// A shard run is excluded by a whole-fleet run, and the other way round;
+	// shards run side by side.
+	if _, err := e.st.LockRun(ctx, store.Scope{Index: 0, Count: 2}, 0); !errors.Is(err, store.ErrLocked) {
+		t.Errorf("shard lock while the fleet is locked: %v", err)
+	}
+	// With --wait-for-lock, the lock is taken once the holder lets go.
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		held.Release()
+	}()
+	waited, err := e.st.LockRun(ctx, store.All, 5*time.Second)
+	if err != nil {
+		t.Fatalf("waiting for the lock: %v", err)
+	}
+	waited.Release()
+	s0, err := e.st.LockRun(ctx, store.Scope{Index: 0, Count: 2}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s0.Release()
+	s1, err := e.st.LockRun(ctx, store.Scope{Index: 1, Count: 2}, 0)
+	if err != nil {
+		t.Fatalf("two shards must run side by side: %v", err)
+	}
+	defer s1.Release()
+	if _, err := e.st.LockRun(ctx, store.All, 0); !errors.Is(err, store.ErrLocked) {
+		t.Errorf("fleet lock while shards run: %v", err)
+	}
+}
+
+func TestShardsCoverTheFleetOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{devices: 300})
+	total := 0
+	for i := range 3 {
+		sum := e.run(t, context.Background(), syncrun.Config{Scope: store.Scope{Index: i, Count: 3}})
+		if sum.Status != store.RunSucceeded || sum.Counts.OK != sum.Total {
+			t.Fatalf("shard %d: %s, %d of %d", i, sum.Status, sum.Counts.OK, sum.Total)
+		}
+		if sum.Total < 60 || sum.Total > 140 {
+			t.Errorf("shard %d has %d of 300 devices; the hash should spread them", i, sum.Total)
+		}
+		total += sum.Total
+	}
+	if total != 300 {
+		t.Errorf("shards covered %d devices, want 300", total)
+	}
+	if n := e.sim.Stats().Details; n != 300 {
+		t.Errorf("%d requests for 300 devices: a device was fetched by two shards", n)
+	}
+}
+
+func TestRunsLeftRunningAreMarkedAbandoned(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{devices: 10})
+	ctx := context.Background()
+	var dead, otherShard int64
+	if err := e.pool.QueryRow(ctx, `INSERT INTO sync_runs (scope) VALUES ('all') RETURNING run_id`).Scan(&dead); err != nil {
+		t.Fatal(err)
+	}
+	sum := e.run(t, ctx, syncrun.Config{})
+	if len(sum.Abandoned) != 1 || sum.Abandoned[0] != dead {
+		t.Errorf("abandoned = %v, want [%d]", sum.Abandoned, dead)
+	}
+	var status string
+	var finished bool
+	if err := e.pool.QueryRow(ctx, `SELECT status, finished_at IS NOT NULL FROM sync_runs WHERE run_id = $1`, dead).Scan(&status, &finished); err != nil || status != "abandoned" || !finished {
+		t.Errorf("dead run: %s, finished %v (err %v)", status, finished, err)
+	}
+	// A shard run leaves another shard's running run alone: it may be alive.
+	if err := e.pool.QueryRow(ctx, `INSERT INTO sync_runs (scope) VALUES ('1/2') RETURNING run_id`).Scan(&otherShard); err != nil {
+		t.Fatal(err)
+	}
+	sum = e.run(t, ctx, syncrun.Config{Scope: store.Scope{Index: 0, Count: 2}})
+	if len(sum.Abandoned) != 0 {
+		t.Errorf("a shard run abandoned %v", sum.Abandoned)
+	}
+}
+
+func TestRunAccountingMovesAsItGoes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{devices: 200, clientRate: 400, clientBurst: 5})
+	var seen atomic.Bool
+	sum := e.run(t, context.Background(), syncrun.Config{BatchSize: 20, OnProgress: func(p syncrun.Progress) {
+		if p.Done < 100 || seen.Load() {
+			return
+		}
+		var status string
+		var ok int
+		err := e.pool.QueryRow(context.Background(), `SELECT status, devices_ok FROM sync_runs WHERE run_id = $1`, p.RunID).Scan(&status, &ok)
+		if err != nil || status != "running" || ok < 100 {
+			t.Errorf("mid-run sync_runs row: %s, %d ok (err %v); want running with the stored devices counted", status, ok, err)
+		}
+		seen.Store(true)
+	}})
+	if !seen.Load() || sum.Status != store.RunSucceeded {
+		t.Fatalf("run %s; progress check ran: %v", sum.Status, seen.Load())
+	}
+}
+
+func TestTimeBudgetEndsTheRunAndLaterRunsCoverTheRest(t *testing.T) {
+	t.Parallel()
+	// 60 requests a second at most: 300 devices cannot fit a 1 s budget.
+	e := newEnv(t, envOpts{devices: 300, clientRate: 60, clientBurst: 1})
+	stored := map[string]bool{}
+	for i := 0; i < 12 && len(stored) < 300; i++ {
+		sum := e.run(t, context.Background(), syncrun.Config{MaxDuration: time.Second, BatchSize: 20})
+		if sum.Counts.OK == 300 && i == 0 {
+			t.Fatalf("the budget did not bite")
+		}
+		if sum.Counts.OK < 300 && (!sum.BudgetReached || sum.Status != store.RunPartial || sum.Counts.Skipped != sum.Total-sum.Counts.OK) {
+			t.Errorf("run %d: status %s, budget %v, skipped %d of %d with %d ok", i, sum.Status, sum.BudgetReached, sum.Counts.Skipped, sum.Total, sum.Counts.OK)
+		}
+		rows, err := e.pool.Query(context.Background(), `SELECT device_id FROM devices WHERE last_run_id = $1`, sum.RunID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id string
+			rows.Scan(&id)
+			stored[id] = true
+		}
+		rows.Close()
+	}
+	if len(stored) != 300 {
+		t.Errorf("successive budgeted runs covered %d of 300 devices", len(stored))
+	}
+	var dup int
+	e.pool.QueryRow(context.Background(), `SELECT count(*) FROM (SELECT device_id, field FROM device_changes GROUP BY 1, 2 HAVING count(*) > 1) x`).Scan(&dup)
+	if dup != 0 {
+		t.Errorf("%d duplicate history rows after budgeted runs", dup)
+	}
+}
+
+func TestRetryAfterBeyondTheBudgetDoesNotKeepTheRunAsleep(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{devices: 40, clientRate: 1000, clientBurst: 10})
+	ids := e.sim.IDs()
+	e.sim.SetFault(ids[5], webexsim.Fault{Kind: webexsim.FaultLocked, RetryAfter: time.Minute})
+	start := time.Now()
+	sum := e.run(t, context.Background(), syncrun.Config{MaxDuration: 2 * time.Second, Concurrency: 2})
+	if elapsed := time.Since(start); elapsed > 15*time.Second {
+		t.Errorf("the run slept %v on a one-minute Retry-After with a 2 s budget", elapsed)
+	}
+	if !sum.BudgetReached || sum.Counts.Skipped == 0 || sum.Counts.Failed != 0 {
+		t.Errorf("summary %+v; want the budget reached, the throttled devices skipped, none failed", sum)
+	}
+	var status string
+	e.pool.QueryRow(context.Background(), `SELECT sync_status FROM devices WHERE device_id = $1`, ids[5]).Scan(&status)
+	if status != "pending" {
+		t.Errorf("the locked device is %q; it is left for the next run", status)
+	}
+}
+
+func TestDatabaseConnectionsKilledMidRun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{devices: 600, clientRate: 600, clientBurst: 10})
+	var killed atomic.Int32
+	sum := e.run(t, context.Background(), syncrun.Config{BatchSize: 50, LockCheckInterval: 100 * time.Millisecond, OnProgress: func(p syncrun.Progress) {
+		if p.Done >= 200 && killed.CompareAndSwap(0, 1) {
+			// Every connection of the run's database, the lock's included.
+			var n int
+			err := e.admin.QueryRow(context.Background(), `
+				SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+				WHERE datname = $1 AND pid <> pg_backend_pid()`, e.dbName).Scan(&n)
+			if err != nil || n == 0 {
+				t.Errorf("terminated %d backends (err %v)", n, err)
+			}
+		}
+	}})
+	if killed.Load() != 1 {
+		t.Fatal("the connections were never killed")
+	}
+	if sum.Status != store.RunSucceeded || sum.Counts.OK != 600 {
+		t.Fatalf("status %s, %d ok, err %v; want the batch retried on a new connection", sum.Status, sum.Counts.OK, sum.Err)
+	}
+	assertHistoryMatchesDevices(t, e)
+	got := readRun(t, e.pool, sum.RunID)
+	if got.OK != 600 || got.ChangesRecorded != sum.Counts.Changes {
+		t.Errorf("sync_runs %+v, summary %+v", got, sum.Counts)
+	}
+}
+
+// assertHistoryMatchesDevices checks that the newest history row of every
+// field holds the device's current value: no device change lacks its
+// history row, and no history row lacks its device change.
+func assertHistoryMatchesDevices(t *testing.T, e *env) {
+	t.Helper()
+	var bad int
+	err := e.pool.QueryRow(context.Background(), `
+		WITH latest AS (
+		    SELECT DISTINCT ON (device_id, field) device_id, field, new_value
+		    FROM device_changes ORDER BY device_id, field, change_id DESC
+		)
+		SELECT count(*) FROM devices d
+		WHERE d.sync_status = 'ok' AND (
+		      host(d.ip) IS DISTINCT FROM (SELECT new_value FROM latest l WHERE l.device_id = d.device_id AND l.field = 'ip')
+		   OR d.mac::text IS DISTINCT FROM (SELECT new_value FROM latest l WHERE l.device_id = d.device_id AND l.field = 'mac')
+		   OR d.activation_state IS DISTINCT FROM (SELECT new_value FROM latest l WHERE l.device_id = d.device_id AND l.field = 'activation_state'))`).Scan(&bad)
+	if err != nil || bad != 0 {
+		t.Errorf("%d devices whose history does not end at their current values (err %v)", bad, err)
+	}
+}
