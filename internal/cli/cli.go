@@ -75,6 +75,14 @@ func Run(ctx context.Context, args []string, getenv Env, stdout, stderr io.Write
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, rest, getenv, stdout, stderr)
+	case "devices":
+		return cmdDevices(ctx, rest, getenv, stdout, stderr)
+	case "discover":
+		return cmdDiscover(ctx, rest, getenv, stdout, stderr)
+	case "report":
+		return cmdReport(ctx, rest, getenv, stdout, stderr)
+	case "prune-history":
+		return cmdPruneHistory(ctx, rest, getenv, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, topUsage)
 		return nil
@@ -94,6 +102,13 @@ Commands:
   run              sync every tracked device once, then exit
   migrate          apply the database migrations
   migrate status   show which migrations are applied
+  devices add ID...        track devices (validated Webex Calling device IDs)
+  devices import [FILE|-]  track the devices of a file (IDs, or CSV with device_id)
+  devices remove ID...     stop tracking devices (their history stays)
+  devices list             list tracked devices (--status, --failing)
+  discover         track the org's calling devices listed by GET /v1/devices
+  report NAME      run a report (report --list shows them all)
+  prune-history    delete history older than --older-than (the only way it leaves)
 
 Run "NAME <command> --help" for a command's flags.
 

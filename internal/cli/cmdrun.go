@@ -8,9 +8,6 @@ import (
 	"log/slog"
 	"time"
 
-	"golang.org/x/time/rate"
-
-	"github.com/wxc-inventory/wxc-sync/internal/fetch"
 	"github.com/wxc-inventory/wxc-sync/internal/logctx"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
@@ -28,18 +25,7 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 	}
 	log := logctx.Wrap(newLogger(o.logOptions, stderr))
 
-	tokens, err := tokenSource(o.TokenFile, getenv)
-	if err != nil {
-		return err
-	}
-	client, err := fetch.NewClient(fetch.Options{
-		BaseURL:        o.APIURL,
-		Tokens:         tokens,
-		Limiter:        rate.NewLimiter(rate.Limit(o.Rate), o.Burst),
-		MaxAttempts:    o.MaxAttempts,
-		RequestTimeout: o.RequestTimeout,
-		Logger:         log,
-	})
+	client, err := o.newClient(getenv, log)
 	if err != nil {
 		return err
 	}
@@ -88,13 +74,6 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 		}
 	}
 	return summaryErr(sum)
-}
-
-func tokenSource(file string, getenv Env) (fetch.TokenSource, error) {
-	if file != "" {
-		return fetch.NewFileToken(file)
-	}
-	return fetch.StaticToken(getenv("WEBEX_TOKEN")), nil
 }
 
 // logSummary writes the one line an operator reads after a run.

@@ -5,14 +5,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/wxc-inventory/wxc-sync/internal/deviceid"
 	"github.com/wxc-inventory/wxc-sync/internal/fetch"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
+	"golang.org/x/time/rate"
 )
 
 // envFlag binds a flag to an environment variable. Precedence: the flag if
@@ -139,18 +142,23 @@ func (o *logOptions) validate() []error {
 	return errs
 }
 
-// runOptions are the flags of "run".
-type runOptions struct {
-	dbOptions
-	logOptions
+// webexOptions are the flags of every command that talks to Webex.
+type webexOptions struct {
 	TokenFile      string
 	APIURL         string
 	OrgID          string
 	Rate           float64
 	Burst          int
-	Concurrency    int
 	RequestTimeout time.Duration
 	MaxAttempts    int
+}
+
+// runOptions are the flags of "run".
+type runOptions struct {
+	dbOptions
+	logOptions
+	webexOptions
+	Concurrency    int
 	BatchSize      int
 	NoMigrate      bool
 	Shard          string
@@ -171,25 +179,81 @@ const (
 	defaultConcurrency = 8
 )
 
-func (o *runOptions) register(fs *flagSet) {
-	o.dbOptions.register(fs)
+func (o *webexOptions) register(fs *flagSet, orgUsage string) {
 	fs.StringVar(&o.TokenFile, "token-file", "",
 		"file holding the Webex access token (re-read when Webex rejects the token);\nwithout it the token comes from WEBEX_TOKEN. No flag takes the token itself.")
 	fs.bindEnv("token-file", "WEBEX_TOKEN_FILE")
 	fs.StringVar(&o.APIURL, "api-url", fetch.DefaultBaseURL, "Webex API base URL; plain http only to a loopback host")
 	fs.bindEnv("api-url", "WEBEX_API_URL")
-	fs.StringVar(&o.OrgID, "org-id", "", "orgId sent for devices whose row has no org_id (partner admins)")
+	fs.StringVar(&o.OrgID, "org-id", "", orgUsage)
 	fs.bindEnv("org-id", "WEBEX_ORG_ID")
 	fs.Float64Var(&o.Rate, "rate", defaultRate, "requests per second to Webex, fractional allowed (shared by all workers and retries)")
 	fs.bindEnv("rate", "SYNC_RATE")
 	fs.IntVar(&o.Burst, "burst", defaultBurst, "requests that may be sent at once above the rate")
 	fs.bindEnv("burst", "SYNC_BURST")
-	fs.IntVar(&o.Concurrency, "concurrency", defaultConcurrency, "requests in flight at most")
-	fs.bindEnv("concurrency", "SYNC_CONCURRENCY")
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", 30*time.Second, "time limit of one request, body included")
 	fs.bindEnv("request-timeout", "SYNC_REQUEST_TIMEOUT")
-	fs.IntVar(&o.MaxAttempts, "max-attempts", 5, "attempts per device for 5xx, timeouts and connection errors")
+	fs.IntVar(&o.MaxAttempts, "max-attempts", 5, "attempts per request for 5xx, timeouts and connection errors")
 	fs.bindEnv("max-attempts", "SYNC_MAX_ATTEMPTS")
+}
+
+// validate reports every bad Webex value, before any I/O.
+func (o *webexOptions) validate(getenv Env) []error {
+	var errs []error
+	if math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) || o.Rate <= 0 {
+		errs = append(errs, fmt.Errorf("--rate %v: want a number of requests per second above 0", o.Rate))
+	}
+	if o.Burst < 1 || o.Burst > 10000 {
+		errs = append(errs, fmt.Errorf("--burst %d: want 1 to 10000", o.Burst))
+	}
+	if o.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--request-timeout %v: want a positive duration such as 30s", o.RequestTimeout))
+	}
+	if o.MaxAttempts < 1 || o.MaxAttempts > 100 {
+		errs = append(errs, fmt.Errorf("--max-attempts %d: want 1 to 100", o.MaxAttempts))
+	}
+	if err := fetch.ValidateBaseURL(o.APIURL); err != nil {
+		errs = append(errs, fmt.Errorf("--api-url: %w", err))
+	}
+	if o.OrgID != "" {
+		if _, err := deviceid.ParseOrg(o.OrgID); err != nil {
+			errs = append(errs, fmt.Errorf("--org-id: %w", err))
+		}
+	}
+	switch hasEnvToken := getenv("WEBEX_TOKEN") != ""; {
+	case o.TokenFile != "" && hasEnvToken:
+		errs = append(errs, errors.New("both WEBEX_TOKEN and a token file (--token-file / WEBEX_TOKEN_FILE) are set: set only one"))
+	case o.TokenFile == "" && !hasEnvToken:
+		errs = append(errs, errors.New("no Webex token: set WEBEX_TOKEN, or name a file holding it with --token-file / WEBEX_TOKEN_FILE"))
+	}
+	return errs
+}
+
+// newClient builds the Webex client the options describe.
+func (o *webexOptions) newClient(getenv Env, log *slog.Logger) (*fetch.Client, error) {
+	var tokens fetch.TokenSource = fetch.StaticToken(getenv("WEBEX_TOKEN"))
+	if o.TokenFile != "" {
+		ft, err := fetch.NewFileToken(o.TokenFile)
+		if err != nil {
+			return nil, err
+		}
+		tokens = ft
+	}
+	return fetch.NewClient(fetch.Options{
+		BaseURL:        o.APIURL,
+		Tokens:         tokens,
+		Limiter:        rate.NewLimiter(rate.Limit(o.Rate), o.Burst),
+		MaxAttempts:    o.MaxAttempts,
+		RequestTimeout: o.RequestTimeout,
+		Logger:         log,
+	})
+}
+
+func (o *runOptions) register(fs *flagSet) {
+	o.dbOptions.register(fs)
+	o.webexOptions.register(fs, "orgId sent for devices whose row has no org_id (partner admins)")
+	fs.IntVar(&o.Concurrency, "concurrency", defaultConcurrency, "requests in flight at most")
+	fs.bindEnv("concurrency", "SYNC_CONCURRENCY")
 	fs.IntVar(&o.BatchSize, "batch-size", 500, "results written per database transaction")
 	fs.bindEnv("batch-size", "SYNC_BATCH_SIZE")
 	fs.BoolVar(&o.NoMigrate, "no-migrate", false, "do not apply pending migrations; fail if any are pending")
@@ -208,21 +272,9 @@ func (o *runOptions) register(fs *flagSet) {
 
 // validate reports every bad value at once, before any I/O.
 func (o *runOptions) validate(getenv Env) error {
-	errs := o.logOptions.validate()
-	if math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) || o.Rate <= 0 {
-		errs = append(errs, fmt.Errorf("--rate %v: want a number of requests per second above 0", o.Rate))
-	}
-	if o.Burst < 1 || o.Burst > 10000 {
-		errs = append(errs, fmt.Errorf("--burst %d: want 1 to 10000", o.Burst))
-	}
+	errs := append(o.logOptions.validate(), o.webexOptions.validate(getenv)...)
 	if o.Concurrency < 1 || o.Concurrency > 1000 {
 		errs = append(errs, fmt.Errorf("--concurrency %d: want 1 to 1000", o.Concurrency))
-	}
-	if o.RequestTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("--request-timeout %v: want a positive duration such as 30s", o.RequestTimeout))
-	}
-	if o.MaxAttempts < 1 || o.MaxAttempts > 100 {
-		errs = append(errs, fmt.Errorf("--max-attempts %d: want 1 to 100", o.MaxAttempts))
 	}
 	if o.BatchSize < 1 || o.BatchSize > 10000 {
 		errs = append(errs, fmt.Errorf("--batch-size %d: want 1 to 10000", o.BatchSize))
@@ -242,15 +294,6 @@ func (o *runOptions) validate(getenv Env) error {
 		if u, err := url.Parse(o.PushgatewayURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("--pushgateway-url: want an http or https URL"))
 		}
-	}
-	if err := fetch.ValidateBaseURL(o.APIURL); err != nil {
-		errs = append(errs, fmt.Errorf("--api-url: %w", err))
-	}
-	switch hasEnvToken := getenv("WEBEX_TOKEN") != ""; {
-	case o.TokenFile != "" && hasEnvToken:
-		errs = append(errs, errors.New("both WEBEX_TOKEN and a token file (--token-file / WEBEX_TOKEN_FILE) are set: set only one"))
-	case o.TokenFile == "" && !hasEnvToken:
-		errs = append(errs, errors.New("no Webex token: set WEBEX_TOKEN, or name a file holding it with --token-file / WEBEX_TOKEN_FILE"))
 	}
 	if len(errs) > 0 {
 		return &exitError{code: ExitUsage, err: errors.Join(errs...)}

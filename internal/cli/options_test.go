@@ -8,6 +8,12 @@ import (
 	"time"
 )
 
+// Organisation IDs as Webex spells them (base64 of ciscospark://us/ORGANIZATION/<uuid>).
+const (
+	testOrg     = "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi8xZWI2NWZkZi05NjQzLTQxN2YtOTk3NC1hZDcyY2FlMGUxMGY="
+	testFlagOrg = "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi8yZWI2NWZkZi05NjQzLTQxN2YtOTk3NC1hZDcyY2FlMGUxMGY="
+)
+
 func envMap(m map[string]string) Env { return func(k string) string { return m[k] } }
 
 func TestRunOptionsPrecedence(t *testing.T) {
@@ -24,13 +30,13 @@ func TestRunOptionsPrecedence(t *testing.T) {
 				return o.APIURL == "https://webexapis.com/v1" && o.Rate == 5 && o.Burst == 5 && o.Concurrency == 8 &&
 					o.RequestTimeout == 30*time.Second && o.MaxAttempts == 5 && o.DatabaseURL == ""
 			}, "documented defaults"},
-		{"environment over default", nil, map[string]string{"WEBEX_TOKEN": "t", "SYNC_RATE": "0.5", "WEBEX_ORG_ID": "ORG", "DATABASE_URL": "postgres://x@h/db"},
+		{"environment over default", nil, map[string]string{"WEBEX_TOKEN": "t", "SYNC_RATE": "0.5", "WEBEX_ORG_ID": testOrg, "DATABASE_URL": "postgres://x@h/db"},
 			func(o runOptions) bool {
-				return o.Rate == 0.5 && o.OrgID == "ORG" && o.DatabaseURL == "postgres://x@h/db"
+				return o.Rate == 0.5 && o.OrgID == testOrg && o.DatabaseURL == "postgres://x@h/db"
 			},
 			"rate 0.5, org ORG, database URL from the environment"},
-		{"flag over environment", []string{"--rate", "2.5", "--org-id", "FLAGORG"}, map[string]string{"WEBEX_TOKEN": "t", "SYNC_RATE": "0.5", "WEBEX_ORG_ID": "ORG"},
-			func(o runOptions) bool { return o.Rate == 2.5 && o.OrgID == "FLAGORG" }, "flags win"},
+		{"flag over environment", []string{"--rate", "2.5", "--org-id", testFlagOrg}, map[string]string{"WEBEX_TOKEN": "t", "SYNC_RATE": "0.5", "WEBEX_ORG_ID": testOrg},
+			func(o runOptions) bool { return o.Rate == 2.5 && o.OrgID == testFlagOrg }, "flags win"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

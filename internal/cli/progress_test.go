@@ -16,7 +16,7 @@ func TestProgressLogsPeriodicallyWhenNotATerminal(t *testing.T) {
 	var out, logs bytes.Buffer
 	report := newProgress(&out, slog.New(slog.NewJSONHandler(&logs, nil)))
 	report(syncrun.Progress{RunID: 9, Total: 1000, Done: 100, Throttled: 2, Elapsed: 2 * time.Second})
-	report(syncrun.Progress{RunID: 9, Total: 1000, Done: 200, Elapsed: 3 * time.Second}) // within 5 s: quiet
+	report(syncrun.Progress{RunID: 9, Total: 1000, Done: 200, Elapsed: 3 * time.Second})  // within 5 s: quiet
 	report(syncrun.Progress{RunID: 9, Total: 1000, Done: 1000, Elapsed: 9 * time.Second}) // the end: always
 	if out.Len() != 0 {
 		t.Errorf("a bar was drawn on a non-terminal: %q", out.String())

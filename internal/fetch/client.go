@@ -186,22 +186,60 @@ func (c *Client) Device(ctx context.Context, id, orgID string) (device.Device, e
 	if orgID != "" {
 		u += "?orgId=" + url.QueryEscape(orgID)
 	}
+	var dev device.Device
+	err := c.get(ctx, request{
+		url:     u,
+		attrs:   []slog.Attr{slog.String("device_id", id)},
+		maxBody: MaxBodyBytes,
+		decode: func(_ *http.Response, body []byte) *Error {
+			d, err := DecodeDevice(body, id)
+			if err != nil {
+				return &Error{Kind: KindBadPayload, Message: err.Error(), Err: err}
+			}
+			dev = d
+			return nil
+		},
+	})
+	return dev, err
+}
 
+// request is one logical GET, sent through the client's policy by get.
+type request struct {
+	url     string
+	attrs   []slog.Attr // what the request is about, for log lines
+	maxBody int
+	// retryBad retries a damaged 200 like a 5xx: right for a listing page,
+	// which is not the server's last word on anything; wrong for a device,
+	// whose bad payload is reported as it is.
+	retryBad bool
+	// forbidden explains a 403 that came without a message.
+	forbidden string
+	// decode reads a 200's body (already bounded and checked to be JSON).
+	decode func(resp *http.Response, body []byte) *Error
+}
+
+// get sends r until it succeeds or the policy gives up: every attempt waits
+// for the client-wide pause and a token of the shared limiter; 429 and 423
+// pause the whole client; 5xx, timeouts and connection errors are retried
+// with back-off up to MaxAttempts; a 401 re-reads the token once. On
+// failure the error is an *Error, or the context's error when ctx ended (or
+// a wait would outlast its deadline: context.DeadlineExceeded).
+func (c *Client) get(ctx context.Context, r request) error {
 	var (
 		attempts, transient, throttled int
 		refreshed                      bool
 	)
 	for {
 		if err := c.pause.wait(ctx); err != nil {
-			return device.Device{}, err
+			return err
 		}
 		if err := c.limiter.Wait(ctx); err != nil {
 			if ctx.Err() != nil {
-				return device.Device{}, context.Cause(ctx)
+				return context.Cause(ctx)
 			}
 			// The wait would outlast the deadline: the same as running out
 			// of time.
-			return device.Device{}, context.DeadlineExceeded
+			return context.DeadlineExceeded
 		}
 		// A pause may have begun while this request queued for a token:
 		// sending it now would only earn another 429, and sending it when
@@ -213,68 +251,67 @@ func (c *Client) Device(ctx context.Context, id, orgID string) (device.Device, e
 			c.retries.Add(1)
 		}
 		attempts++
-		dev, ferr, tok := c.attempt(ctx, u, id)
+		ferr, tok := c.once(ctx, r)
 		if ferr == nil {
 			c.gov.success(time.Now())
-			return dev, nil
+			return nil
 		}
 		if ctx.Err() != nil {
-			return device.Device{}, context.Cause(ctx)
+			return context.Cause(ctx)
 		}
 		ferr.Attempts = attempts
-		switch ferr.Kind {
-		case KindRateLimited:
+		switch {
+		case ferr.Kind == KindRateLimited:
 			throttled++
 			if throttled >= c.opts.MaxThrottled {
-				return device.Device{}, ferr
+				return ferr
 			}
-			continue // the pause was extended in attempt
-		case KindTransient:
+			// the pause was extended in once
+		case ferr.Kind == KindTransient, ferr.Kind == KindBadPayload && r.retryBad:
 			transient++
 			if transient >= c.opts.MaxAttempts {
-				return device.Device{}, ferr
+				return ferr
 			}
 			wait := c.backoff(transient)
-			c.log.LogAttrs(ctx, slog.LevelDebug, "retrying device after transient failure",
-				slog.String("device_id", id), slog.Int("status", ferr.Status),
-				slog.String("tracking_id", ferr.TrackingID), slog.Int("attempt", attempts),
-				slog.Duration("backoff", wait), slog.String("error", ferr.Error()))
+			c.log.LogAttrs(ctx, slog.LevelDebug, "retrying after a transient failure", append(r.attrs,
+				slog.Int("status", ferr.Status), slog.String("tracking_id", ferr.TrackingID),
+				slog.Int("attempt", attempts), slog.Duration("backoff", wait), slog.String("error", ferr.Error()))...)
 			if err := sleep(ctx, wait); err != nil {
-				return device.Device{}, err
+				return err
 			}
-		case KindUnauthorized:
+		case ferr.Kind == KindUnauthorized:
 			if refreshed {
-				return device.Device{}, ferr
+				return ferr
 			}
 			refreshed = true
 			changed, err := c.opts.Tokens.Refresh(tok)
 			if err != nil {
 				ferr.Message += "; re-reading the token failed: " + err.Error()
-				return device.Device{}, ferr
+				return ferr
 			}
 			if !changed {
-				return device.Device{}, ferr
+				return ferr
 			}
 			c.log.LogAttrs(ctx, slog.LevelInfo, "Webex rejected the token; retrying with the rotated one",
-				slog.String("device_id", id), slog.String("tracking_id", ferr.TrackingID))
+				append(r.attrs, slog.String("tracking_id", ferr.TrackingID))...)
 		default:
-			return device.Device{}, ferr
+			return ferr
 		}
 	}
 }
 
-// attempt sends one request. It returns the token it used, so that a 401
-// can tell whether the token has rotated since.
-func (c *Client) attempt(ctx context.Context, u, id string) (device.Device, *Error, string) {
+// once sends r once. It returns the token it used, so that a 401 can tell
+// whether the token has rotated since.
+func (c *Client) once(ctx context.Context, r request) (*Error, string) {
 	tok, err := c.opts.Tokens.Token()
 	if err != nil {
-		return device.Device{}, &Error{Kind: KindUnauthorized, Message: err.Error()}, ""
+		return &Error{Kind: KindUnauthorized, Message: err.Error()}, ""
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
 	if err != nil {
-		return device.Device{}, &Error{Kind: KindRequest, Message: "build request", Err: err}, tok
+		return &Error{Kind: KindRequest, Message: "build request", Err: err}, tok
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "application/json")
@@ -283,31 +320,17 @@ func (c *Client) attempt(ctx context.Context, u, id string) (device.Device, *Err
 	c.requests.Add(1)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return device.Device{}, &Error{Kind: KindTransient, Message: describeTransportError(ctx, err), Err: stripURL(err)}, tok
+		return &Error{Kind: KindTransient, Message: describeTransportError(ctx, err), Err: stripURL(err)}, tok
 	}
 	defer resp.Body.Close()
 	tracking := resp.Header.Get("TrackingID")
 
 	if resp.StatusCode == http.StatusOK {
-		body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
-		if err != nil {
-			return device.Device{}, &Error{Kind: KindTransient, Status: resp.StatusCode, TrackingID: tracking,
-				Message: "reading the response body: " + describeTransportError(ctx, err), Err: stripURL(err)}, tok
+		ferr := c.readOK(ctx, resp, r)
+		if ferr != nil {
+			ferr.Status, ferr.TrackingID = resp.StatusCode, tracking
 		}
-		if len(body) > MaxBodyBytes {
-			return device.Device{}, &Error{Kind: KindBadPayload, Status: resp.StatusCode, TrackingID: tracking,
-				Message: fmt.Sprintf("response body exceeds %d bytes", MaxBodyBytes)}, tok
-		}
-		if ct := resp.Header.Get("Content-Type"); !isJSON(ct) {
-			return device.Device{}, &Error{Kind: KindBadPayload, Status: resp.StatusCode, TrackingID: tracking,
-				Message: fmt.Sprintf("response content type %q is not JSON", truncate(ct, 60))}, tok
-		}
-		dev, err := DecodeDevice(body, id)
-		if err != nil {
-			return device.Device{}, &Error{Kind: KindBadPayload, Status: resp.StatusCode, TrackingID: tracking,
-				Message: err.Error(), Err: err}, tok
-		}
-		return dev, nil, tok
+		return ferr, tok
 	}
 
 	ferr := &Error{Status: resp.StatusCode, TrackingID: tracking}
@@ -321,6 +344,9 @@ func (c *Client) attempt(ctx context.Context, u, id string) (device.Device, *Err
 		ferr.Kind = KindNotFound
 	case http.StatusForbidden:
 		ferr.Kind = KindForbidden
+		if ferr.Message == "" {
+			ferr.Message = r.forbidden
+		}
 	case http.StatusUnauthorized:
 		ferr.Kind = KindUnauthorized
 		if ferr.Message == "" {
@@ -331,19 +357,34 @@ func (c *Client) attempt(ctx context.Context, u, id string) (device.Device, *Err
 	case http.StatusTooManyRequests, http.StatusLocked:
 		ferr.Kind = KindRateLimited
 		c.throttled.Add(1)
-		c.throttle(ctx, id, resp, tracking)
+		c.throttle(ctx, r.attrs, resp, ferr.TrackingID)
 	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable,
 		http.StatusGatewayTimeout, http.StatusRequestTimeout:
 		ferr.Kind = KindTransient
 	default:
 		ferr.Kind = KindRequest
 	}
-	return device.Device{}, ferr, tok
+	return ferr, tok
+}
+
+// readOK reads and checks a 200's body, then hands it to r.decode.
+func (c *Client) readOK(ctx context.Context, resp *http.Response, r request) *Error {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(r.maxBody)+1))
+	if err != nil {
+		return &Error{Kind: KindTransient, Message: "reading the response body: " + describeTransportError(ctx, err), Err: stripURL(err)}
+	}
+	if len(body) > r.maxBody {
+		return &Error{Kind: KindBadPayload, Message: fmt.Sprintf("response body exceeds %d bytes", r.maxBody)}
+	}
+	if ct := resp.Header.Get("Content-Type"); !isJSON(ct) {
+		return &Error{Kind: KindBadPayload, Message: fmt.Sprintf("response content type %q is not JSON", truncate(ct, 60))}
+	}
+	return r.decode(resp, body)
 }
 
 // throttle pauses the whole client: Webex applies a 429 to the token, so a
 // request sent during the pause would only earn another one.
-func (c *Client) throttle(ctx context.Context, id string, resp *http.Response, tracking string) {
+func (c *Client) throttle(ctx context.Context, attrs []slog.Attr, resp *http.Response, tracking string) {
 	raw := resp.Header.Get("Retry-After")
 	wait, ok := ParseRetryAfter(raw, time.Now())
 	if !ok {
@@ -355,10 +396,10 @@ func (c *Client) throttle(ctx context.Context, id string, resp *http.Response, t
 	extended, end := c.pause.extend(wait)
 	c.gov.throttled(time.Now(), end)
 	if extended {
-		c.log.LogAttrs(ctx, slog.LevelWarn, "Webex is throttling; pausing all requests",
-			slog.Int("status", resp.StatusCode), slog.String("device_id", id),
+		c.log.LogAttrs(ctx, slog.LevelWarn, "Webex is throttling; pausing all requests", append(attrs,
+			slog.Int("status", resp.StatusCode),
 			slog.String("tracking_id", tracking), slog.String("retry_after", truncate(raw, 40)),
-			slog.Duration("pause", wait), slog.Float64("rate_now", float64(c.gov.limit())))
+			slog.Duration("pause", wait), slog.Float64("rate_now", float64(c.gov.limit())))...)
 	}
 }
 

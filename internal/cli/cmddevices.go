@@ -1,0 +1,350 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/wxc-inventory/wxc-sync/internal/deviceid"
+	"github.com/wxc-inventory/wxc-sync/internal/deviceimport"
+	"github.com/wxc-inventory/wxc-sync/internal/report"
+	"github.com/wxc-inventory/wxc-sync/internal/store"
+	"github.com/wxc-inventory/wxc-sync/migrations"
+)
+
+// stdin is what "devices import -" reads. A variable so that main's
+// signature (args, env, stdout, stderr) need not change for one command.
+var stdin io.Reader = os.Stdin
+
+const devicesUsage = `Usage: NAME devices <add|import|remove|list> [flags] [arguments]
+
+  add ID...          start tracking devices (validated Webex Calling device IDs)
+  import [FILE|-]    track the devices of a file (one ID per line, or CSV with a
+                     device_id and optionally an org_id column); - or none: stdin
+  remove ID...       stop tracking devices; their history stays
+  list               list tracked devices, optionally by sync status
+
+Run "NAME devices <subcommand> --help" for its flags.
+`
+
+func cmdDevices(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
+	usage := strings.ReplaceAll(devicesUsage, "NAME", Name)
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usageErr("devices: no subcommand given")
+	}
+	switch sub, rest := args[0], args[1:]; sub {
+	case "add":
+		return cmdDevicesAdd(ctx, rest, getenv, stdout, stderr)
+	case "import":
+		return cmdDevicesImport(ctx, rest, getenv, stdout, stderr)
+	case "remove":
+		return cmdDevicesRemove(ctx, rest, getenv, stdout, stderr)
+	case "list":
+		return cmdDevicesList(ctx, rest, getenv, stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return usageErr("devices: unknown subcommand %q", sub)
+	}
+}
+
+// openStore connects and checks that the schema is current: these commands
+// never migrate, so that a role without DDL rights can run them.
+func openStore(ctx context.Context, databaseURL string) (*store.Store, func(), error) {
+	pool, err := store.Open(ctx, databaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	pending, err := migrations.Pending(ctx, pool)
+	if err == nil && pending {
+		err = fmt.Errorf("the database schema is not up to date: run %q with a role that owns the schema", Name+" migrate")
+	}
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return store.New(pool), pool.Close, nil
+}
+
+func cmdDevicesAdd(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
+	var (
+		o      dbOptions
+		orgID  string
+		dryRun bool
+	)
+	fs := newFlagSet("devices add ID...", "Starts tracking devices. Every ID is validated first (a Webex Calling device\nID: base64 of ciscospark://<region>/DEVICE|CALLING_DEVICE/<id>); one bad ID\nand nothing is added. Adding a tracked device again changes nothing.", stderr)
+	o.register(fs)
+	fs.StringVar(&orgID, "org-id", "", "org_id to store with the devices (partner admins)")
+	fs.BoolVar(&dryRun, "dry-run", false, "show what would change, change nothing")
+	ids, err := fs.parseArgs(args, getenv)
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return usageErr("devices add: no device ID given")
+	}
+	var errs []error
+	if orgID != "" {
+		if _, err := deviceid.ParseOrg(orgID); err != nil {
+			errs = append(errs, fmt.Errorf("--org-id: %w", err))
+		}
+	}
+	var devs []store.NewDevice
+	seen := map[string]bool{}
+	for i, raw := range ids {
+		id, err := deviceid.Parse(strings.TrimSpace(raw))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("argument %d (%s): %w", i+1, shorten(raw), err))
+			continue
+		}
+		if !seen[id.Key()] {
+			seen[id.Key()] = true
+			devs = append(devs, store.NewDevice{ID: id.Raw, OrgID: orgID})
+		}
+	}
+	if err := usageErrs(errs); err != nil {
+		return err
+	}
+	st, closeDB, err := openStore(ctx, o.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	changes, err := st.TrackDevices(ctx, devs, dryRun)
+	if err != nil {
+		return err
+	}
+	writeTrackChanges(stdout, changes, len(devs), dryRun)
+	return nil
+}
+
+func cmdDevicesImport(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
+	var (
+		o           dbOptions
+		dryRun      bool
+		skipInvalid bool
+	)
+	fs := newFlagSet("devices import [FILE|-]", "Tracks the devices listed in FILE (or stdin): one ID per line, or CSV with a\nheader naming device_id and optionally org_id. Blank lines and # comments are\nignored. Every line is validated first and each rejected line reported with\nits number; with any rejected, nothing is imported unless --skip-invalid.\nThe accepted lines go in one transaction; importing a file again changes nothing.", stderr)
+	o.register(fs)
+	fs.BoolVar(&dryRun, "dry-run", false, "show what would change, change nothing")
+	fs.BoolVar(&skipInvalid, "skip-invalid", false, "import the valid lines even if some are rejected (exit status 3)")
+	files, err := fs.parseArgs(args, getenv)
+	if err != nil {
+		return err
+	}
+	if len(files) > 1 {
+		return usageErr("devices import: one file at most, got %d", len(files))
+	}
+	in, name := stdin, "stdin"
+	if len(files) == 1 && files[0] != "-" {
+		f, err := os.Open(files[0])
+		if err != nil {
+			return fmt.Errorf("devices import: %w", err)
+		}
+		defer f.Close()
+		in, name = f, files[0]
+	}
+	parsed, err := deviceimport.Parse(in)
+	if err != nil {
+		return fmt.Errorf("devices import: %s: %w", name, err)
+	}
+	for _, r := range parsed.Rejected {
+		fmt.Fprintf(stderr, "%s: %s\n", name, r)
+	}
+	if len(parsed.Rejected) > 0 && !skipInvalid {
+		return fmt.Errorf("devices import: %s: %s rejected, nothing imported (fix them, or import the rest with --skip-invalid)",
+			name, plural(len(parsed.Rejected), "line"))
+	}
+	devs := make([]store.NewDevice, len(parsed.Entries))
+	for i, e := range parsed.Entries {
+		devs[i] = store.NewDevice{ID: e.ID, OrgID: e.OrgID}
+	}
+	st, closeDB, err := openStore(ctx, o.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	var changes []store.TrackChange
+	if len(devs) > 0 {
+		if changes, err = st.TrackDevices(ctx, devs, dryRun); err != nil {
+			return err
+		}
+	}
+	writeTrackChanges(stdout, changes, len(devs), dryRun)
+	if len(parsed.Rejected) > 0 {
+		return &exitError{code: ExitPartial, err: fmt.Errorf("devices import: %s: %s rejected and not imported", name, plural(len(parsed.Rejected), "line"))}
+	}
+	return nil
+}
+
+func writeTrackChanges(w io.Writer, changes []store.TrackChange, accepted int, dryRun bool) {
+	added, orgs := 0, 0
+	verb := map[bool]string{false: "added", true: "would add"}[dryRun]
+	for _, c := range changes {
+		if c.Added {
+			added++
+			fmt.Fprintf(w, "%s %s\n", verb, c.DeviceID)
+			continue
+		}
+		orgs++
+		fmt.Fprintf(w, "%s %s: org_id %s -> %s\n", map[bool]string{false: "changed", true: "would change"}[dryRun],
+			c.DeviceID, orNone(c.OldOrgID), orNone(c.NewOrgID))
+	}
+	prefix := ""
+	if dryRun {
+		prefix = "dry run, nothing changed: "
+	}
+	fmt.Fprintf(w, "%s%s, %d org_id changed, %d already tracked as given\n",
+		prefix, plural(added, "device")+" "+verb, orgs, accepted-added-orgs)
+}
+
+func orNone(s *string) string {
+	if s == nil {
+		return "(none)"
+	}
+	return *s
+}
+
+// shorten keeps an echoed argument readable: an ID is long, a pasted blob
+// longer.
+func shorten(s string) string {
+	if len(s) > 40 {
+		return fmt.Sprintf("%q…", s[:40])
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+func cmdDevicesRemove(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
+	var (
+		o      dbOptions
+		dryRun bool
+	)
+	fs := newFlagSet("devices remove ID...", "Stops tracking devices. Their history in device_changes stays, and the audit\nreports still show it. IDs are taken as given (not validated), so that a\nrow added by hand with a bad ID can be removed.", stderr)
+	o.register(fs)
+	fs.BoolVar(&dryRun, "dry-run", false, "show what would change, change nothing")
+	ids, err := fs.parseArgs(args, getenv)
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return usageErr("devices remove: no device ID given")
+	}
+	for i, id := range ids {
+		if id == "" {
+			return usageErr("devices remove: argument %d is empty", i+1)
+		}
+	}
+	st, closeDB, err := openStore(ctx, o.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	removed, err := st.UntrackDevices(ctx, ids, dryRun)
+	if err != nil {
+		return err
+	}
+	gone := map[string]bool{}
+	verb := map[bool]string{false: "removed", true: "would remove"}[dryRun]
+	for _, id := range removed {
+		gone[id] = true
+		fmt.Fprintf(stdout, "%s %s\n", verb, id)
+	}
+	notTracked := 0
+	for _, id := range ids {
+		if !gone[id] {
+			notTracked++
+			fmt.Fprintf(stderr, "not tracked: %s\n", id)
+		}
+	}
+	prefix := ""
+	if dryRun {
+		prefix = "dry run, nothing changed: "
+	}
+	fmt.Fprintf(stdout, "%s%s %s (history kept), %d not tracked\n", prefix, plural(len(removed), "device"), verb, notTracked)
+	return nil
+}
+
+var syncStatuses = []string{"pending", "ok", "not_found", "forbidden", "error"}
+
+func cmdDevicesList(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
+	var (
+		o       dbOptions
+		status  string
+		failing bool
+		format  string
+	)
+	fs := newFlagSet("devices list", "Lists the tracked devices, by ID.", stderr)
+	o.register(fs)
+	fs.StringVar(&status, "status", "", "only devices with these sync statuses, comma-separated: "+strings.Join(syncStatuses, ", "))
+	fs.BoolVar(&failing, "failing", false, "only failing devices: the same as --status forbidden,error")
+	fs.StringVar(&format, "format", "table", "output format: table, csv or json")
+	if err := fs.parse(args, getenv); err != nil {
+		return err
+	}
+	var errs []error
+	var statuses []string
+	if status != "" {
+		for _, s := range strings.Split(status, ",") {
+			s = strings.TrimSpace(s)
+			if !contains(syncStatuses, s) {
+				errs = append(errs, fmt.Errorf("--status %q: want one or more of %s", s, strings.Join(syncStatuses, ", ")))
+			}
+			statuses = append(statuses, s)
+		}
+	}
+	if failing {
+		if status != "" {
+			errs = append(errs, errors.New("--failing and --status: give one"))
+		}
+		statuses = []string{"forbidden", "error"}
+	}
+	if err := validFormat(format); err != nil {
+		errs = append(errs, err)
+	}
+	if err := usageErrs(errs); err != nil {
+		return err
+	}
+	st, closeDB, err := openStore(ctx, o.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	devs, err := st.ListDevices(ctx, statuses)
+	if err != nil {
+		return err
+	}
+	res := report.Result{Columns: []string{"device_id", "org_id", "sync_status", "model", "ip", "mac", "last_synced_at", "last_error"}}
+	for _, d := range devs {
+		var synced *string
+		if d.LastSyncedAt != nil {
+			s := d.LastSyncedAt.UTC().Format("2006-01-02 15:04:05Z")
+			synced = &s
+		}
+		id, st := d.DeviceID, d.SyncStatus
+		res.Rows = append(res.Rows, []*string{&id, d.OrgID, &st, d.Model, d.IP, d.MAC, synced, d.LastError})
+	}
+	return res.Write(stdout, format)
+}
+
+func validFormat(f string) error {
+	switch f {
+	case "table", "csv", "json":
+		return nil
+	}
+	return fmt.Errorf("--format %q: want table, csv or json", f)
+}
+
+func contains(ss []string, s string) bool {
+	for _, v := range ss {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

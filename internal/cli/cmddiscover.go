@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/wxc-inventory/wxc-sync/internal/discover"
+	"github.com/wxc-inventory/wxc-sync/internal/store"
+)
+
+// discoverOptions are the flags of "discover". The Webex ones have the
+// names, variables and defaults of "run".
+type discoverOptions struct {
+	dbOptions
+	logOptions
+	webexOptions
+	Type      string
+	PageSize  int
+	Prune     bool
+	DryRun    bool
+	NoMigrate bool
+}
+
+func (o *discoverOptions) register(fs *flagSet) {
+	o.dbOptions.register(fs)
+	o.webexOptions.register(fs, "orgId to list (partner admins); also the org_id of the devices added,\nand the org whose tracked devices are compared with the listing")
+	fs.StringVar(&o.Type, "type", "", "list only devices of this type (phone, ...); empty: every type")
+	fs.IntVar(&o.PageSize, "page-size", 100, "devices per listing page (max), 1 to 1000")
+	fs.BoolVar(&o.Prune, "prune", false, "remove tracked devices of the org that the listing no longer returns\n(their history stays); without it they are only reported")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "show what would change, change nothing (the discovery is still recorded)")
+	fs.BoolVar(&o.NoMigrate, "no-migrate", false, "do not apply pending migrations; fail if any are pending")
+	o.logOptions.register(fs)
+}
+
+func (o *discoverOptions) validate(getenv Env) error {
+	errs := append(o.logOptions.validate(), o.webexOptions.validate(getenv)...)
+	if o.PageSize < 1 || o.PageSize > 1000 {
+		errs = append(errs, fmt.Errorf("--page-size %d: want 1 to 1000", o.PageSize))
+	}
+	return usageErrs(errs)
+}
+
+func cmdDiscover(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
+	var o discoverOptions
+	fs := newFlagSet("discover", "Lists the org's devices (GET /v1/devices, scope spark-admin:devices_read),\nfollowing every next link, and tracks the Webex Calling devices\n(callingDeviceId) not tracked yet. Tracked devices of the org that are no\nlonger listed are reported, and removed with --prune. If any page fails\nafter its retries, nothing changes. Every discovery is recorded in\ndiscovery_runs.", stderr)
+	o.register(fs)
+	if err := fs.parse(args, getenv); err != nil {
+		return err
+	}
+	if err := o.validate(getenv); err != nil {
+		return err
+	}
+	log := newLogger(o.logOptions, stderr)
+	client, err := o.newClient(getenv, log)
+	if err != nil {
+		return err
+	}
+	pool, err := store.Open(ctx, o.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	st := store.New(pool)
+	if err := prepareSchema(ctx, st, o.NoMigrate, log); err != nil {
+		return err
+	}
+	sum, err := discover.Run(ctx, st, client, discover.Config{
+		OrgID: o.OrgID, Type: o.Type, PageSize: o.PageSize, Prune: o.Prune, DryRun: o.DryRun, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	would := func(verb, dry string) string {
+		if o.DryRun {
+			return dry
+		}
+		return verb
+	}
+	for _, id := range sum.Added {
+		fmt.Fprintf(stdout, "%s %s\n", would("added", "would add"), id)
+	}
+	removed := map[string]bool{}
+	for _, id := range sum.Removed {
+		removed[id] = true
+		fmt.Fprintf(stdout, "%s %s (not listed any more; history kept)\n", would("removed", "would remove"), id)
+	}
+	for _, id := range sum.Unlisted {
+		if !removed[id] {
+			fmt.Fprintf(stdout, "not listed %s (tracked; --prune removes it)\n", id)
+		}
+	}
+	for _, r := range sum.Rejected {
+		fmt.Fprintf(stderr, "rejected callingDeviceId %s: %s\n", shorten(r.CallingDeviceID), r.Reason)
+	}
+	prefix := ""
+	if o.DryRun {
+		prefix = "dry run, nothing changed: "
+	}
+	fmt.Fprintf(stdout, "%sdiscovery %d: %s listed on %s, %s; %s, %d not listed, %d removed, %d rejected\n",
+		prefix, sum.DiscoveryID, plural(sum.Listed, "device"), plural(sum.Pages, "page"),
+		plural(sum.Calling, "calling device"), plural(len(sum.Added), "device")+" "+would("added", "would be added"),
+		len(sum.Unlisted), len(sum.Removed), len(sum.Rejected))
+	return nil
+}

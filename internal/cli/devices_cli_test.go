@@ -1,0 +1,304 @@
+package cli
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
+	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
+)
+
+func cliDevID(n int) string {
+	return base64.StdEncoding.EncodeToString([]byte("ciscospark://us/CALLING_DEVICE/bbbbbbbb-0000-4000-8000-0000000000" + string(rune('0'+n/10)) + string(rune('0'+n%10))))
+}
+
+func trackedIDs(t *testing.T, dbURL string) []string {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, _ := conn.Query(context.Background(), `SELECT device_id FROM devices ORDER BY device_id COLLATE "C"`)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "devices.txt")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDevicesCommands(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DBURL(t)
+	env := map[string]string{"DATABASE_URL": db}
+	people := base64.StdEncoding.EncodeToString([]byte("ciscospark://us/PEOPLE/bbbbbbbb-0000-4000-8000-000000000000"))
+
+	// add: one bad ID and nothing is added.
+	r := runCLI(t, env, "devices", "add", cliDevID(1), "Lobby Phone", people)
+	if r.code != ExitUsage || !strings.Contains(r.stderr, `argument 2 ("Lobby Phone"): whitespace`) || !strings.Contains(r.stderr, "argument 3") || !strings.Contains(r.stderr, "PEOPLE") {
+		t.Errorf("add with bad IDs: code %d\n%s", r.code, r.stderr)
+	}
+	if got := trackedIDs(t, db); len(got) != 0 {
+		t.Fatalf("a rejected add tracked %v", got)
+	}
+	// add, flags after the IDs.
+	r = runCLI(t, env, "devices", "add", cliDevID(1), cliDevID(2), "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "would add "+cliDevID(1)) || len(trackedIDs(t, db)) != 0 {
+		t.Errorf("add --dry-run: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, env, "devices", "add", cliDevID(1), cliDevID(2))
+	if r.code != 0 || r.stdout != "added "+cliDevID(1)+"\nadded "+cliDevID(2)+"\n2 devices added, 0 org_id changed, 0 already tracked as given\n" {
+		t.Errorf("add: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// import: every bad line reported with its number, nothing imported.
+	bad := writeFile(t, "# fleet\n"+cliDevID(3)+"\n11223344AAFF\n"+cliDevID(3)+"\n"+people+"\n")
+	r = runCLI(t, env, "devices", "import", bad)
+	for _, want := range []string{bad + ": line 3: a MAC address", bad + ": line 4: duplicate of line 2", bad + ": line 5: wrong kind of Webex ID: it is a PEOPLE ID", "3 lines rejected, nothing imported"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("import of a bad file: stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if r.code != ExitFailed {
+		t.Errorf("import of a bad file: code %d, want %d", r.code, ExitFailed)
+	}
+	if diff := cmp.Diff([]string{cliDevID(1), cliDevID(2)}, trackedIDs(t, db)); diff != "" {
+		t.Errorf("after a rejected import (-want +got):\n%s", diff)
+	}
+	// --skip-invalid imports the rest, exit 3.
+	r = runCLI(t, env, "devices", "import", "--skip-invalid", bad)
+	if r.code != ExitPartial || !strings.Contains(r.stdout, "added "+cliDevID(3)) {
+		t.Errorf("import --skip-invalid: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// A clean CSV: dry run, import, import again.
+	good := writeFile(t, "device_id,name\n"+cliDevID(4)+",desk\n"+cliDevID(1)+",lobby\n\n# end\n")
+	r = runCLI(t, env, "devices", "import", "--dry-run", good)
+	if r.code != 0 || !strings.Contains(r.stdout, "dry run, nothing changed: 1 device would add, 0 org_id changed, 1 already tracked") {
+		t.Errorf("import --dry-run: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for i, want := range []string{"1 device added, 0 org_id changed, 1 already tracked", "0 devices added, 0 org_id changed, 2 already tracked"} {
+		r = runCLI(t, env, "devices", "import", good)
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("import %d: code %d, want %q\n%s%s", i+1, r.code, want, r.stdout, r.stderr)
+		}
+	}
+	if diff := cmp.Diff([]string{cliDevID(1), cliDevID(2), cliDevID(3), cliDevID(4)}, trackedIDs(t, db)); diff != "" {
+		t.Errorf("after the imports (-want +got):\n%s", diff)
+	}
+
+	// remove keeps history.
+	conn, err := pgx.Connect(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `INSERT INTO device_changes (device_id, field, new_value) VALUES ($1, 'ip', '10.0.0.1')`, cliDevID(4)); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, env, "devices", "remove", cliDevID(4), "NOPE")
+	if r.code != 0 || !strings.Contains(r.stdout, "1 device removed (history kept), 1 not tracked") || !strings.Contains(r.stderr, "not tracked: NOPE") {
+		t.Errorf("remove: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, env, "report", "device_timeline", "--param", "device_id="+cliDevID(4), "--format", "csv")
+	if r.code != 0 || !strings.Contains(r.stdout, ",ip,,10.0.0.1,") {
+		t.Errorf("the removed device's timeline: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// list with a status filter, as CSV.
+	if _, err := conn.Exec(context.Background(), `UPDATE devices SET sync_status = 'error', last_error = 'HTTP 500' WHERE device_id = $1`, cliDevID(2)); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, env, "devices", "list", "--failing", "--format", "csv")
+	recs, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if err != nil || r.code != 0 {
+		t.Fatalf("list: code %d err %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	want := [][]string{
+		{"device_id", "org_id", "sync_status", "model", "ip", "mac", "last_synced_at", "last_error"},
+		{cliDevID(2), "", "error", "", "", "", "", "HTTP 500"},
+	}
+	if diff := cmp.Diff(want, recs); diff != "" {
+		t.Errorf("list --failing (-want +got):\n%s", diff)
+	}
+	r = runCLI(t, env, "devices", "list", "--status", "pending", "--format", "json")
+	if r.code != 0 || strings.Count(r.stdout, `"device_id"`) != 2 {
+		t.Errorf("list --status pending: code %d\n%s", r.code, r.stdout)
+	}
+}
+
+func TestDiscoverCommand(t *testing.T) {
+	t.Parallel()
+	sim, err := webexsim.New(webexsim.Config{Devices: 75, Seed: 4, Tokens: []string{cliToken}, DropFiltersOnNext: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	db := pgtest.DBURL(t)
+	track(t, db, []string{cliDevID(9)}) // tracked, not listed
+	env := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}
+	args := []string{"discover", "--api-url", base, "--rate", "1000", "--page-size", "20", "--max-attempts", "2", "--log-format", "json"}
+
+	// A page that keeps failing: nothing changes, exit 1.
+	sim.SetListFault(webexsim.Fault{Kind: webexsim.FaultBadGateway, Skip: 2})
+	r := runCLI(t, env, append(args, "--prune")...)
+	if r.code != ExitFailed || !strings.Contains(r.stderr, "changed nothing") || !strings.Contains(r.stderr, "page 3") {
+		t.Errorf("discover with a failing page: code %d\n%s", r.code, r.stderr)
+	}
+	if diff := cmp.Diff([]string{cliDevID(9)}, trackedIDs(t, db)); diff != "" {
+		t.Errorf("after a failed discovery (-want +got):\n%s", diff)
+	}
+	sim.ClearListFault()
+
+	r = runCLI(t, env, args...)
+	if r.code != 0 || !strings.Contains(r.stdout, "75 devices listed on 4 pages, 75 calling devices; 75 devices added, 1 not listed, 0 removed") ||
+		!strings.Contains(r.stdout, "not listed "+cliDevID(9)) {
+		t.Errorf("discover: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	want := append(sim.IDs(), cliDevID(9))
+	sort.Strings(want)
+	if diff := cmp.Diff(want, trackedIDs(t, db)); diff != "" {
+		t.Errorf("tracked after discover (-want +got):\n%s", diff)
+	}
+	r = runCLI(t, env, append(args, "--prune")...)
+	if r.code != 0 || !strings.Contains(r.stdout, "removed "+cliDevID(9)) || !strings.Contains(r.stdout, "0 devices added, 1 not listed, 1 removed") {
+		t.Errorf("discover --prune: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, env, "report", "recent_discoveries", "--format", "csv")
+	recs, _ := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if len(recs) != 4 || recs[1][1] != "succeeded" || recs[3][1] != "failed" {
+		t.Errorf("recent_discoveries: %v", recs)
+	}
+}
+
+func TestReportCommand(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DBURL(t)
+	env := map[string]string{"DATABASE_URL": db}
+	conn, err := pgx.Connect(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `
+		INSERT INTO devices (device_id, model) VALUES ('A', 'DMS Cisco 8811');
+		INSERT INTO device_changes (device_id, field, old_value, new_value, changed_at) VALUES
+		  ('A', 'ip', '10.0.0.1', '10.0.0.2', now() - interval '2 days'),
+		  ('A', 'ip', '10.0.0.2', '10.0.0.3', now() - interval '9 days')`); err != nil {
+		t.Fatal(err)
+	}
+
+	r := runCLI(t, env, "report", "--list")
+	for _, want := range []string{"state_as_of", "as_of (optional)", "ip_changes", "days=7", "device_timeline", "device_id (required)", "mac_changes", "activation_regressions", "changes_in_window", "stale_devices", "inventory_by_manufacturer"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("report --list lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = runCLI(t, env, "report", "ip_changes", "--param", "days=10", "--format", "csv")
+	recs, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if err != nil || r.code != 0 {
+		t.Fatalf("report: code %d, %v\n%s", r.code, err, r.stderr)
+	}
+	var got [][]string
+	for _, rec := range recs[1:] {
+		got = append(got, []string{rec[1], rec[2], rec[3]})
+	}
+	want := [][]string{{"DMS Cisco 8811", "10.0.0.1", "10.0.0.2"}, {"DMS Cisco 8811", "10.0.0.2", "10.0.0.3"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ip_changes days=10 (-want +got):\n%s", diff)
+	}
+}
+
+func TestPruneHistoryCommand(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DBURL(t)
+	env := map[string]string{"DATABASE_URL": db}
+	conn, err := pgx.Connect(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `INSERT INTO device_changes (device_id, field, new_value, changed_at) VALUES
+		('A', 'ip', '10.0.0.1', now() - interval '500 days'), ('A', 'ip', '10.0.0.2', now() - interval '5 days')`); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, env, "prune-history", "--older-than", "400d", "--dry-run")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "dry run, nothing deleted: would delete 1 history row changed before ") {
+		t.Errorf("dry run: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, env, "prune-history", "--older-than", "400d")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "deleted 1 history row changed before ") {
+		t.Errorf("prune: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var left int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM device_changes`).Scan(&left); err != nil || left != 1 {
+		t.Errorf("%d rows left (%v), want 1", left, err)
+	}
+}
+
+func TestAuditCommandUsageErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{"devices without subcommand", []string{"devices"}, nil, []string{"no subcommand"}},
+		{"devices unknown subcommand", []string{"devices", "frob"}, nil, []string{`unknown subcommand "frob"`}},
+		{"add without IDs", []string{"devices", "add"}, nil, []string{"no device ID given"}},
+		{"add a MAC", []string{"devices", "add", "11:22:33:44:55:66"}, nil, []string{"a MAC address"}},
+		{"add with a bad org", []string{"devices", "add", "--org-id", "acme", cliDevID(1)}, nil, []string{"--org-id"}},
+		{"import two files", []string{"devices", "import", "a", "b"}, nil, []string{"one file at most"}},
+		{"remove without IDs", []string{"devices", "remove"}, nil, []string{"no device ID given"}},
+		{"list bad status and format", []string{"devices", "list", "--status", "ok,broken", "--format", "xml"}, nil, []string{`--status "broken"`, `--format "xml"`}},
+		{"discover without token, bad page size", []string{"discover", "--page-size", "0"}, nil, []string{"no Webex token", "--page-size 0"}},
+		{"discover to a remote http host", []string{"discover", "--api-url", "http://webexapis.com/v1"}, map[string]string{"WEBEX_TOKEN": "t"}, []string{"plain http"}},
+		{"report without a name", []string{"report"}, nil, []string{"no report name"}},
+		{"report unknown", []string{"report", "nope"}, nil, []string{`no report named "nope"`}},
+		{"report missing a required param", []string{"report", "device_timeline"}, nil, []string{"needs --param device_id"}},
+		{"report unknown param and bad format", []string{"report", "ip_changes", "--param", "weeks=2", "--param", "x", "--format", "xml"}, nil, []string{"--param weeks", `--param "x"`, `--format "xml"`}},
+		{"prune without --older-than", []string{"prune-history"}, nil, []string{"--older-than"}},
+		{"prune with 0d", []string{"prune-history", "--older-than", "0d"}, nil, []string{"at least 1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"} // never reached
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			r := runCLI(t, env, tt.args...)
+			if r.code != ExitUsage {
+				t.Fatalf("code %d, want %d\n%s", r.code, ExitUsage, r.stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+		})
+	}
+}

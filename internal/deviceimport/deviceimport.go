@@ -1,0 +1,143 @@
+// Package deviceimport reads a file of device IDs for "devices import": one
+// ID per line, or CSV with a header naming device_id (and optionally
+// org_id). It validates every line before anything is stored, and says of
+// each rejected line its number and why. It knows nothing of SQL.
+package deviceimport
+
+import (
+	"bufio"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/wxc-inventory/wxc-sync/internal/deviceid"
+)
+
+// maxLine bounds a line: far above any valid one (deviceid.MaxLen plus an
+// org ID), low enough that a binary file fed by mistake is refused quickly.
+const maxLine = 64 << 10
+
+// Entry is an accepted line.
+type Entry struct {
+	Line  int
+	ID    string // as written, and as it will be stored
+	OrgID string // empty when the file gives none
+}
+
+// Rejection is a rejected line.
+type Rejection struct {
+	Line   int
+	Reason string
+}
+
+func (r Rejection) String() string { return fmt.Sprintf("line %d: %s", r.Line, r.Reason) }
+
+// Result is a parsed file.
+type Result struct {
+	Format   string // "lines" or "csv"
+	Entries  []Entry
+	Rejected []Rejection
+}
+
+// Parse reads the whole of r. Blank lines and # comments (whole lines, or
+// the rest of a line: a Webex ID never holds '#') are ignored; surrounding
+// whitespace is trimmed, whitespace inside an ID is an error. The format is
+// CSV when the first line that is not blank or a comment names a device_id
+// column. An ID that appears twice (in any base64 spelling) is a duplicate;
+// its second line is rejected. Errors are for the reader only; bad lines are
+// Rejections.
+func Parse(r io.Reader) (Result, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+	var (
+		res     = Result{Format: "lines"}
+		header  map[string]int
+		columns int
+		seen    = map[string]int{} // key -> line
+		n       int
+	)
+	reject := func(reason string, args ...any) {
+		res.Rejected = append(res.Rejected, Rejection{Line: n, Reason: fmt.Sprintf(reason, args...)})
+	}
+	first := true
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		line = strings.TrimSpace(strings.TrimPrefix(line, "\uFEFF"))
+		if line == "" {
+			continue
+		}
+		if first {
+			first = false
+			if h, cols, ok := parseHeader(line); ok {
+				if _, has := h["device_id"]; !has {
+					return Result{}, fmt.Errorf("line %d: the CSV header has no device_id column", n)
+				}
+				header, columns, res.Format = h, cols, "csv"
+				continue
+			}
+		}
+		rawID, rawOrg := line, ""
+		if header != nil {
+			fields, err := csv.NewReader(strings.NewReader(line)).Read()
+			if err != nil {
+				reject("not a CSV record: %v", err)
+				continue
+			}
+			if len(fields) != columns {
+				reject("%d fields, the header has %d", len(fields), columns)
+				continue
+			}
+			rawID = strings.TrimSpace(fields[header["device_id"]])
+			if i, ok := header["org_id"]; ok {
+				rawOrg = strings.TrimSpace(fields[i])
+			}
+		}
+		id, err := deviceid.Parse(rawID)
+		if err != nil {
+			reject("%v", err)
+			continue
+		}
+		if rawOrg != "" {
+			if _, err := deviceid.ParseOrg(rawOrg); err != nil {
+				reject("org_id: %v", err)
+				continue
+			}
+		}
+		if prev, dup := seen[id.Key()]; dup {
+			reject("duplicate of line %d", prev)
+			continue
+		}
+		seen[id.Key()] = n
+		res.Entries = append(res.Entries, Entry{Line: n, ID: id.Raw, OrgID: rawOrg})
+	}
+	if err := sc.Err(); err != nil {
+		if err == bufio.ErrTooLong {
+			return Result{}, fmt.Errorf("line %d is longer than %d bytes: is this a list of device IDs?", n+1, maxLine)
+		}
+		return Result{}, fmt.Errorf("read line %d: %w", n+1, err)
+	}
+	return res, nil
+}
+
+// parseHeader recognises a CSV header: a line of column names one of which
+// is device_id (or, with a comma, any names: a CSV without device_id is an
+// error worth saying, not a list of IDs with commas in them).
+func parseHeader(line string) (map[string]int, int, bool) {
+	if !strings.Contains(line, ",") && !strings.EqualFold(strings.Trim(line, `"`), "device_id") {
+		return nil, 0, false
+	}
+	fields, err := csv.NewReader(strings.NewReader(line)).Read()
+	if err != nil {
+		return nil, 0, false
+	}
+	h := map[string]int{}
+	for i, f := range fields {
+		h[strings.ToLower(strings.TrimSpace(f))] = i
+	}
+	return h, len(fields), true
+}

@@ -1,0 +1,100 @@
+package deviceimport_test
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wxc-inventory/wxc-sync/internal/deviceimport"
+)
+
+func dev(n int) string {
+	return base64.StdEncoding.EncodeToString([]byte("ciscospark://us/CALLING_DEVICE/00000000-0000-4000-8000-00000000000" + string(rune('0'+n))))
+}
+
+func raw(n int) string {
+	return base64.RawStdEncoding.EncodeToString([]byte("ciscospark://us/CALLING_DEVICE/00000000-0000-4000-8000-00000000000" + string(rune('0'+n))))
+}
+
+var (
+	org    = base64.StdEncoding.EncodeToString([]byte("ciscospark://us/ORGANIZATION/11111111-0000-4000-8000-000000000000"))
+	people = base64.StdEncoding.EncodeToString([]byte("ciscospark://us/PEOPLE/11111111-0000-4000-8000-000000000000"))
+)
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		in      string
+		want    deviceimport.Result
+		wantErr string
+	}{
+		{
+			name: "lines, comments, blanks, CRLF",
+			in:   "# exported 2024-05-01\r\n\r\n" + dev(1) + "\r\n  " + dev(2) + "  # lobby\n\n",
+			want: deviceimport.Result{Format: "lines", Entries: []deviceimport.Entry{{Line: 3, ID: dev(1)}, {Line: 4, ID: dev(2)}}},
+		},
+		{
+			name: "every kind of bad line, each with its number",
+			in: strings.Join([]string{
+				dev(1),                           // 1 ok
+				strings.Repeat("QUFB", 300),      // 2 too long
+				dev(2)[:8] + " " + dev(2)[8:],    // 3 space inside
+				dev(2)[:8] + "\x07" + dev(2)[8:], // 4 control character
+				"11:22:33:44:AA:FF",              // 5 MAC
+				"Lobby-Phone",                    // 6 a name
+				people,                           // 7 a person's ID
+				raw(1),                           // 8 duplicate of 1, other spelling
+				dev(3),                           // 9 ok
+				dev(3),                           // 10 duplicate of 9
+			}, "\n"),
+			want: deviceimport.Result{Format: "lines",
+				Entries: []deviceimport.Entry{{Line: 1, ID: dev(1)}, {Line: 9, ID: dev(3)}},
+				Rejected: []deviceimport.Rejection{
+					{Line: 2, Reason: "too long: 1200 bytes, at most 1024"},
+					{Line: 3, Reason: "whitespace or control character inside: U+0020"},
+					{Line: 4, Reason: "whitespace or control character inside: U+0007"},
+					{Line: 5, Reason: "a MAC address, not a Webex ID"},
+					{Line: 6, Reason: "not a Webex ID: not base64"},
+					{Line: 7, Reason: "wrong kind of Webex ID: it is a PEOPLE ID (ciscospark://us/PEOPLE/11111111-0000-4000-8000-000000000000), want DEVICE or CALLING_DEVICE"},
+					{Line: 8, Reason: "duplicate of line 1"},
+					{Line: 10, Reason: "duplicate of line 9"},
+				}},
+		},
+		{
+			name: "CSV with org_id, columns in any order",
+			in:   "# from the portal\nname,org_id,device_id\nlobby," + org + "," + dev(1) + "\n\"desk, 2\",," + dev(2) + "\nbad,x,y,z\nbad org,notanorg," + dev(3) + "\n",
+			want: deviceimport.Result{Format: "csv",
+				Entries:  []deviceimport.Entry{{Line: 3, ID: dev(1), OrgID: org}, {Line: 4, ID: dev(2)}},
+				Rejected: []deviceimport.Rejection{{Line: 5, Reason: "4 fields, the header has 3"}, {Line: 6, Reason: "org_id: not a Webex ID: does not decode to text"}}},
+		},
+		{
+			name: "CSV with device_id alone",
+			in:   "Device_ID\n" + dev(1) + "\n",
+			want: deviceimport.Result{Format: "csv", Entries: []deviceimport.Entry{{Line: 2, ID: dev(1)}}},
+		},
+		{name: "CSV without device_id", in: "id,org\n" + dev(1) + ",x\n", wantErr: "line 1: the CSV header has no device_id column"},
+		{name: "empty file", in: "", want: deviceimport.Result{Format: "lines"}},
+		{name: "a binary file", in: strings.Repeat("x", 70<<10), wantErr: "longer than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := deviceimport.Parse(strings.NewReader(tt.in))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
