@@ -63,11 +63,12 @@ func Parse(r io.Reader) (Result, error) {
 	first := true
 	for sc.Scan() {
 		n++
-		line := sc.Text()
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
+		line := strings.TrimSpace(strings.TrimPrefix(sc.Text(), "\uFEFF"))
+		// A comment is a whole line in a CSV (a field may hold a '#': "desk
+		// #2"), and may also end a line of a plain list (IDs have no '#').
+		if i := strings.IndexByte(line, '#'); i == 0 || (i > 0 && header == nil) {
+			line = strings.TrimSpace(line[:i])
 		}
-		line = strings.TrimSpace(strings.TrimPrefix(line, "\uFEFF"))
 		if line == "" {
 			continue
 		}
@@ -88,9 +89,14 @@ func Parse(r io.Reader) (Result, error) {
 				reject("not a CSV record: %v", err)
 				continue
 			}
-			if len(fields) != columns {
+			if len(fields) > columns {
 				reject("%d fields, the header has %d", len(fields), columns)
 				continue
+			}
+			// Trailing optional columns may be left off ("ID" under
+			// "device_id,org_id").
+			for len(fields) < columns {
+				fields = append(fields, "")
 			}
 			rawID = strings.TrimSpace(fields[header["device_id"]])
 			if i, ok := header["org_id"]; ok {

@@ -65,10 +65,15 @@ func TestParse(t *testing.T) {
 		},
 		{
 			name: "CSV with org_id, columns in any order",
-			in:   "# from the portal\nname,org_id,device_id\nlobby," + org + "," + dev(1) + "\n\"desk, 2\",," + dev(2) + "\nbad,x,y,z\nbad org,notanorg," + dev(3) + "\n",
+			in:   "# from the portal\nname,org_id,device_id\nlobby #1," + org + "," + dev(1) + "\n\"desk, 2\",," + dev(2) + "\nbad,x,y,z\nbad org,notanorg," + dev(3) + "\n",
 			want: deviceimport.Result{Format: "csv",
 				Entries:  []deviceimport.Entry{{Line: 3, ID: dev(1), OrgID: org}, {Line: 4, ID: dev(2)}},
 				Rejected: []deviceimport.Rejection{{Line: 5, Reason: "4 fields, the header has 3"}, {Line: 6, Reason: "org_id: not a Webex ID: does not decode to text"}}},
+		},
+		{
+			name: "CSV rows may leave off trailing optional columns",
+			in:   "device_id,org_id\n" + dev(1) + "\n" + dev(2) + "," + org + "\n# a comment line\n",
+			want: deviceimport.Result{Format: "csv", Entries: []deviceimport.Entry{{Line: 2, ID: dev(1)}, {Line: 3, ID: dev(2), OrgID: org}}},
 		},
 		{
 			name: "CSV with device_id alone",

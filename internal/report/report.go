@@ -33,7 +33,7 @@ type Param struct {
 // Report is one reporting SQL file.
 type Report struct {
 	Name        string // file name without .sql
-	Description string // the header's first comment line
+	Description string // the header's first paragraph of comments
 	Params      []Param
 	sql         string // with psql variables replaced by $n
 	order       []string
@@ -51,6 +51,7 @@ func Parse(name, text string) (Report, error) {
 	r := Report{Name: name}
 	defaults := map[string]string{}
 	var body strings.Builder
+	inHeader := true
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for sc.Scan() {
 		line := sc.Text()
@@ -61,8 +62,17 @@ func Parse(name, text string) (Report, error) {
 				defaults[m[1]] = strings.Trim(m[2], `'`)
 			}
 			continue
-		case strings.HasPrefix(trimmed, "--") && r.Description == "" && body.Len() == 0:
-			r.Description = strings.TrimSpace(strings.TrimPrefix(trimmed, "--"))
+		case strings.HasPrefix(trimmed, "--") && inHeader:
+			// The description is the header's first paragraph: the comment
+			// lines before "Parameters:", "Run:" or a blank comment.
+			text := strings.TrimSpace(strings.TrimPrefix(trimmed, "--"))
+			if text == "" || strings.HasPrefix(text, "Parameters:") || strings.HasPrefix(text, "Run:") {
+				inHeader = false
+			} else {
+				r.Description = strings.TrimSpace(r.Description + " " + text)
+			}
+		default:
+			inHeader = false
 		}
 		body.WriteString(line)
 		body.WriteByte('\n')

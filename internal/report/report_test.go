@@ -19,7 +19,8 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func TestParse(t *testing.T) {
 	t.Parallel()
-	r, err := report.Parse("x", `-- Things in a window.
+	r, err := report.Parse("x", `-- Things in a window,
+-- over two lines.
 -- Parameters: days (default 7), device_id (required)
 \if :{?days} \else \set days 7 \endif
 SELECT :'device_id' AS id, :'days'::int AS days, ':not_a_var' AS literal, now()::date
@@ -32,7 +33,7 @@ WHERE :'days'::int > 0;
 	if diff := cmp.Diff(want, r.Params); diff != "" {
 		t.Errorf("params (-want +got):\n%s", diff)
 	}
-	if r.Description != "Things in a window." {
+	if r.Description != "Things in a window, over two lines." {
 		t.Errorf("description %q", r.Description)
 	}
 	if _, err := report.Parse("bad", "SELECT :days;"); err == nil {
