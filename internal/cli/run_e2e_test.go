@@ -15,7 +15,13 @@ import (
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	pgtest.Main(m, func() {
+		if binPath != "" {
+			os.RemoveAll(filepath.Dir(binPath))
+		}
+	})
+}
 
 const cliToken = "cli-test-token-abcdef123456"
 

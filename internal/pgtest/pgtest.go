@@ -92,9 +92,15 @@ func EmptyDBURL(t testing.TB) string {
 // database, and the container or cluster. Use it as
 //
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
-func Main(m *testing.M) {
+//
+// after runs once the tests have finished, before the harness tears down,
+// for a package's own clean-up (a binary it built, say).
+func Main(m *testing.M, after ...func()) {
 	mainRan.Store(true)
 	code := m.Run()
+	for _, f := range after {
+		f()
+	}
 	if n := skipped.Load(); n > 0 {
 		fmt.Fprintf(os.Stderr, "pgtest: SKIPPED %d tests: no PostgreSQL server (run with -v to see what was tried)\n", n)
 	}
