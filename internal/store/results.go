@@ -83,7 +83,8 @@ func (s *Store) ApplyResults(ctx context.Context, runID int64, results []Result)
 	return total, nil
 }
 
-func (s *Store) applyOnce(ctx context.Context, runID int64, results []Result) (BatchCounts, error) {
+// applyArgs lays a batch out as the column arrays ApplyResults unnests.
+func applyArgs(runID int64, results []Result) (pgx.NamedArgs, error) {
 	n := len(results)
 	var (
 		ids, outcomes                     = make([]string, n), make([]string, n)
@@ -116,7 +117,7 @@ func (s *Store) applyOnce(ctx context.Context, runID int64, results []Result) (B
 		if d.Tags != nil {
 			b, err := json.Marshal(d.Tags)
 			if err != nil {
-				return BatchCounts{}, fmt.Errorf("encode tags of %s: %w", d.ID, err)
+				return nil, fmt.Errorf("encode tags of %s: %w", d.ID, err)
 			}
 			t := string(b)
 			tags[i] = &t
@@ -130,8 +131,7 @@ func (s *Store) applyOnce(ctx context.Context, runID int64, results []Result) (B
 			details[i] = &raw
 		}
 	}
-	var c BatchCounts
-	args := pgx.NamedArgs{
+	return pgx.NamedArgs{
 		"run_id":                   runID,
 		"device_ids":               ids,
 		"outcomes":                 outcomes,
@@ -148,11 +148,19 @@ func (s *Store) applyOnce(ctx context.Context, runID int64, results []Result) (B
 		"outbound_proxies":         proxies,
 		"details":                  details,
 		"errors":                   errs,
+	}, nil
+}
+
+func (s *Store) applyOnce(ctx context.Context, runID int64, results []Result) (BatchCounts, error) {
+	args, err := applyArgs(runID, results)
+	if err != nil {
+		return BatchCounts{}, err
 	}
+	var c BatchCounts
 	// One statement: it commits whole or not at all, so sending it again
 	// after a lost connection cannot half-write a batch. Devices already
 	// written compare equal the second time and add no history.
-	err := withRetry(ctx, func() error {
+	err = withRetry(ctx, func() error {
 		return s.pool.QueryRow(ctx, queries.Get("ApplyResults"), args).Scan(&c.OK, &c.NotFound, &c.Failed, &c.Changed, &c.Changes)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -161,7 +169,7 @@ func (s *Store) applyOnce(ctx context.Context, runID int64, results []Result) (B
 	if err != nil {
 		return BatchCounts{}, fmt.Errorf("store results: %w", err)
 	}
-	c.Missing = n - c.OK - c.NotFound - c.Failed
+	c.Missing = len(results) - c.OK - c.NotFound - c.Failed
 	return c, nil
 }
 
