@@ -111,6 +111,10 @@ func NewClient(opts Options) (*Client, error) {
 		tr.MaxIdleConnsPerHost = 256
 		hc = &http.Client{Transport: tr}
 	}
+	// Start with an empty bucket: a burst at start-up would empty the
+	// server's bucket too, and with the two rates equal it would never
+	// refill, leaving every later request one jitter away from a 429.
+	opts.Limiter.ReserveN(time.Now(), opts.Limiter.Burst())
 	return &Client{
 		base:    strings.TrimRight(opts.BaseURL, "/"),
 		opts:    opts,

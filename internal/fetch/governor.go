@@ -19,9 +19,12 @@ type governor struct {
 	ceiling rate.Limit
 	floor   rate.Limit
 
-	// Acceptance is measured over the time the client was free to send:
-	// from the end of the last pause to the next 429.
-	activeSince time.Time
+	// Acceptance is measured over the time the client was sending: from
+	// the first success after the last pause (not before: idle time before
+	// a run, or answers to requests sent before the pause, say nothing of
+	// the server's rate) to the next 429.
+	pauseEnd    time.Time
+	activeSince time.Time // zero until the first success after pauseEnd
 	accepted    int
 
 	lastCut   time.Time
@@ -29,7 +32,7 @@ type governor struct {
 }
 
 const (
-	// quietBeforeRaise is how long after a cut the rate holds still.
+	// quietBeforeRaise is how long after a cut's pause the rate holds still.
 	quietBeforeRaise = 3 * time.Second
 	// raiseStep is the relative increase per second of quiet: slow, so that
 	// the rate stays below a fixed server limit for many seconds per 429.
@@ -48,7 +51,7 @@ const (
 func newGovernor(lim *rate.Limiter) *governor {
 	ceiling := lim.Limit()
 	floor := min(ceiling, 0.05) // one request in 20 s at the least
-	return &governor{lim: lim, ceiling: ceiling, floor: floor, activeSince: time.Now()}
+	return &governor{lim: lim, ceiling: ceiling, floor: floor}
 }
 
 // success records an accepted request and raises the rate after a quiet
@@ -59,11 +62,20 @@ func (g *governor) success(now time.Time) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !now.Before(g.activeSince) {
+	if !now.Before(g.pauseEnd) {
+		if g.activeSince.IsZero() {
+			g.activeSince = now
+		}
 		g.accepted++
 	}
 	limit := g.lim.Limit()
-	if limit >= g.ceiling || now.Sub(g.lastCut) < quietBeforeRaise || now.Sub(g.lastRaise) < time.Second {
+	// Quiet is counted from the end of the pause: a paused client proves
+	// nothing about the rate.
+	quietSince := g.lastCut
+	if g.pauseEnd.After(quietSince) {
+		quietSince = g.pauseEnd
+	}
+	if limit >= g.ceiling || now.Sub(quietSince) < quietBeforeRaise || now.Sub(g.lastRaise) < time.Second {
 		return
 	}
 	g.lastRaise = now
@@ -79,9 +91,13 @@ func (g *governor) throttled(now, pauseEnd time.Time) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	measured, accepted := now.Sub(g.activeSince), g.accepted
-	if pauseEnd.After(g.activeSince) {
-		g.activeSince, g.accepted = pauseEnd, 0
+	var measured time.Duration
+	if !g.activeSince.IsZero() {
+		measured = now.Sub(g.activeSince)
+	}
+	accepted := g.accepted
+	if pauseEnd.After(g.pauseEnd) {
+		g.pauseEnd, g.activeSince, g.accepted = pauseEnd, time.Time{}, 0
 	}
 	if now.Sub(g.lastCut) < time.Second {
 		return
