@@ -61,10 +61,13 @@ WITH input AS (
             tags, upgrade_channel_enabled, owner_sip_user_name,
             owner_line_port, outbound_proxy, details, last_error)
 ),
--- Lock the rows and keep their state before the update: UPDATE ... RETURNING
--- only sees the new values.
+-- Lock the rows and keep their state before the update (UPDATE ...
+-- RETURNING only sees the new values), carrying the input along: the
+-- updates below then join this one CTE to devices by primary key. (unnest
+-- is estimated at a handful of rows, so joining input and prev again made
+-- the planner rescan prev once per input row: O(batch²).)
 prev AS (
-    SELECT d.device_id, d.ip, d.mac, d.activation_state
+    SELECT i.*, d.ip AS old_ip, d.mac AS old_mac, d.activation_state AS old_activation_state
     FROM devices d
     JOIN input i USING (device_id)
     ORDER BY d.device_id
@@ -72,19 +75,19 @@ prev AS (
 ),
 synced AS (
     UPDATE devices d
-    SET manufacturer            = i.manufacturer,
-        managed_by              = i.managed_by,
-        model                   = i.model,
-        ip                      = i.ip,
-        mac                     = i.mac,
-        activation_state        = i.activation_state,
-        tags                    = CASE WHEN i.tags IS NULL THEN NULL
-                                       ELSE ARRAY(SELECT jsonb_array_elements_text(i.tags)) END,
-        upgrade_channel_enabled = i.upgrade_channel_enabled,
-        owner_sip_user_name     = i.owner_sip_user_name,
-        owner_line_port         = i.owner_line_port,
-        outbound_proxy          = i.outbound_proxy,
-        details                 = i.details,
+    SET manufacturer            = p.manufacturer,
+        managed_by              = p.managed_by,
+        model                   = p.model,
+        ip                      = p.ip,
+        mac                     = p.mac,
+        activation_state        = p.activation_state,
+        tags                    = CASE WHEN p.tags IS NULL THEN NULL
+                                       ELSE ARRAY(SELECT jsonb_array_elements_text(p.tags)) END,
+        upgrade_channel_enabled = p.upgrade_channel_enabled,
+        owner_sip_user_name     = p.owner_sip_user_name,
+        owner_line_port         = p.owner_line_port,
+        outbound_proxy          = p.outbound_proxy,
+        details                 = p.details,
         sync_status             = 'ok',
         last_run_id             = @run_id,
         last_error              = NULL,
@@ -92,29 +95,27 @@ synced AS (
         first_synced_at         = coalesce(d.first_synced_at, now()),
         last_synced_at          = now(),
         last_attempt_at         = now(),
-        last_changed_at         = CASE WHEN d.details IS DISTINCT FROM i.details THEN now()
+        last_changed_at         = CASE WHEN d.details IS DISTINCT FROM p.details THEN now()
                                        ELSE d.last_changed_at END
-    FROM input i
-    JOIN prev p USING (device_id)
-    WHERE d.device_id = i.device_id
-      AND i.outcome = 'ok'
+    FROM prev p
+    WHERE d.device_id = p.device_id
+      AND p.outcome = 'ok'
     RETURNING d.device_id,
-              p.activation_state AS old_activation_state, d.activation_state AS new_activation_state,
-              p.ip AS old_ip, d.ip AS new_ip,
-              p.mac AS old_mac, d.mac AS new_mac
+              p.old_activation_state, d.activation_state AS new_activation_state,
+              p.old_ip, d.ip AS new_ip,
+              p.old_mac, d.mac AS new_mac
 ),
 failed AS (
     UPDATE devices d
-    SET sync_status          = i.outcome,
+    SET sync_status          = p.outcome,
         last_run_id          = @run_id,
-        last_error           = i.last_error,
+        last_error           = p.last_error,
         last_attempt_at      = now(),
-        consecutive_failures = CASE WHEN i.outcome = 'not_found' THEN 0
+        consecutive_failures = CASE WHEN p.outcome = 'not_found' THEN 0
                                     ELSE d.consecutive_failures + 1 END
-    FROM input i
-    JOIN prev p USING (device_id)
-    WHERE d.device_id = i.device_id
-      AND i.outcome <> 'ok'
+    FROM prev p
+    WHERE d.device_id = p.device_id
+      AND p.outcome <> 'ok'
     RETURNING d.device_id, d.sync_status
 ),
 changes AS (
