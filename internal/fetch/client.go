@@ -255,7 +255,7 @@ func (c *Client) get(ctx context.Context, r request) error {
 			c.retries.Add(1)
 		}
 		attempts++
-		ferr, tok := c.once(ctx, r)
+		ferr, tok := c.once(ctx, r, c.gov.sent(time.Now()))
 		if ferr == nil {
 			c.gov.success(time.Now())
 			return nil
@@ -306,7 +306,7 @@ func (c *Client) get(ctx context.Context, r request) error {
 
 // once sends r once. It returns the token it used, so that a 401 can tell
 // whether the token has rotated since.
-func (c *Client) once(ctx context.Context, r request) (*Error, string) {
+func (c *Client) once(ctx context.Context, r request, mark sendMark) (*Error, string) {
 	tok, err := c.opts.Tokens.Token()
 	if err != nil {
 		return &Error{Kind: KindUnauthorized, Message: err.Error()}, ""
@@ -361,7 +361,7 @@ func (c *Client) once(ctx context.Context, r request) (*Error, string) {
 	case http.StatusTooManyRequests, http.StatusLocked:
 		ferr.Kind = KindRateLimited
 		c.throttled.Add(1)
-		c.throttle(ctx, r.attrs, resp, ferr.TrackingID)
+		c.throttle(ctx, r.attrs, resp, ferr.TrackingID, mark)
 	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable,
 		http.StatusGatewayTimeout, http.StatusRequestTimeout:
 		ferr.Kind = KindTransient
@@ -388,7 +388,7 @@ func (c *Client) readOK(ctx context.Context, resp *http.Response, r request) *Er
 
 // throttle pauses the whole client: Webex applies a 429 to the token, so a
 // request sent during the pause would only earn another one.
-func (c *Client) throttle(ctx context.Context, attrs []slog.Attr, resp *http.Response, tracking string) {
+func (c *Client) throttle(ctx context.Context, attrs []slog.Attr, resp *http.Response, tracking string, mark sendMark) {
 	raw := resp.Header.Get("Retry-After")
 	wait, ok := ParseRetryAfter(raw, time.Now())
 	if !ok {
@@ -398,7 +398,7 @@ func (c *Client) throttle(ctx context.Context, attrs []slog.Attr, resp *http.Res
 	}
 	wait = min(wait, c.opts.MaxRetryAfter)
 	extended, end := c.pause.extend(wait)
-	c.gov.throttled(time.Now(), end)
+	c.gov.throttled(time.Now(), end, mark)
 	if extended {
 		c.log.LogAttrs(ctx, slog.LevelWarn, "Webex is throttling; pausing all requests", append(attrs,
 			slog.Int("status", resp.StatusCode),

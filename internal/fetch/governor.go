@@ -9,26 +9,37 @@ import (
 
 // governor adapts the limiter's rate to what Webex accepts. Webex publishes
 // no limit and changes it without notice, so the configured rate is a
-// ceiling, not a target: after a 429 the rate drops below the rate Webex was
-// accepting, and climbs back slowly while no 429 comes. Every 429 costs a
-// pause of at least a second for the whole client, so fewer of them is more
-// throughput, not less.
+// ceiling, not a target: after a 429 the rate drops just below the rate
+// Webex was accepting, and climbs back slowly while no 429 comes. Every 429
+// costs a pause of at least a second for the whole client, so fewer of them
+// is more throughput, not less.
+//
+// The accepted rate is measured from what was sent, not from what was
+// answered: a 429 comes back at once while an accepted request's answer
+// takes its latency, so counting answers under-measures the server. Time is
+// cut into spells, each from the first request sent after a pause to the
+// next 429. A 429 for the k-th request of a spell, sent t seconds into it,
+// says the server took the k-1 before it: its bucket plus its rate over t.
 type governor struct {
 	mu      sync.Mutex
 	lim     *rate.Limiter
 	ceiling rate.Limit
 	floor   rate.Limit
 
-	// Acceptance is measured over the time the client was sending: from
-	// the first success after the last pause (not before: idle time before
-	// a run, or answers to requests sent before the pause, say nothing of
-	// the server's rate) to the next 429.
-	pauseEnd    time.Time
-	activeSince time.Time // zero until the first success after pauseEnd
-	accepted    int
+	spell      int       // current spell number
+	spellStart time.Time // first send of the spell; zero before it
+	sentN      int       // requests sent in the spell
+	pauseEnd   time.Time // sends before it belong to no spell
 
 	lastCut   time.Time
 	lastRaise time.Time
+}
+
+// sendMark identifies a request within its spell.
+type sendMark struct {
+	spell int
+	n     int           // 1-based position in the spell; 0: sent during a pause
+	at    time.Duration // time since the spell's first send
 }
 
 const (
@@ -37,21 +48,33 @@ const (
 	// raiseStep is the relative increase per second of quiet: slow, so that
 	// the rate stays below a fixed server limit for many seconds per 429.
 	raiseStep = 0.005
-	// cutStep is the least a cut takes off, and blindCut what it takes when
-	// there is too little to measure.
-	cutStep  = 0.9
+	// blindCut is the cut when a spell is too short to measure.
 	blindCut = 0.75
-	// cutMargin is how far below the measured accepted rate a cut lands.
-	cutMargin = 0.95
-	// minMeasure is the shortest sending spell whose acceptance rate is
-	// trusted: over shorter ones the server's burst inflates it.
-	minMeasure = time.Second
+	// cutMargin is how far below the measured rate a cut lands; a cut takes
+	// off at least 1-cutMargin.
+	cutMargin = 0.97
+	// minSpell is the shortest spell whose rate is trusted.
+	minSpell = 100 * time.Millisecond
 )
 
 func newGovernor(lim *rate.Limiter) *governor {
 	ceiling := lim.Limit()
 	floor := min(ceiling, 0.05) // one request in 20 s at the least
 	return &governor{lim: lim, ceiling: ceiling, floor: floor}
+}
+
+// sent records a request about to be sent and returns its mark.
+func (g *governor) sent(now time.Time) sendMark {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if now.Before(g.pauseEnd) {
+		return sendMark{spell: g.spell}
+	}
+	if g.spellStart.IsZero() {
+		g.spellStart = now
+	}
+	g.sentN++
+	return sendMark{spell: g.spell, n: g.sentN, at: now.Sub(g.spellStart)}
 }
 
 // success records an accepted request and raises the rate after a quiet
@@ -62,12 +85,6 @@ func (g *governor) success(now time.Time) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !now.Before(g.pauseEnd) {
-		if g.activeSince.IsZero() {
-			g.activeSince = now
-		}
-		g.accepted++
-	}
 	limit := g.lim.Limit()
 	// Quiet is counted from the end of the pause: a paused client proves
 	// nothing about the rate.
@@ -82,33 +99,31 @@ func (g *governor) success(now time.Time) {
 	g.lim.SetLimitAt(now, min(g.ceiling, limit*(1+raiseStep)+0.01))
 }
 
-// throttled lowers the rate after a 429 or 423 that paused the client until
-// pauseEnd. It cuts once per second at most, since the answers to requests
-// already in flight say nothing new.
-func (g *governor) throttled(now, pauseEnd time.Time) {
+// throttled lowers the rate after a 429 or 423 for the request marked m,
+// which paused the client until pauseEnd. Only the first 429 of a spell
+// cuts: the others answer requests sent before the cut took effect.
+func (g *governor) throttled(now, pauseEnd time.Time, m sendMark) {
 	if g.ceiling == rate.Inf {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var measured time.Duration
-	if !g.activeSince.IsZero() {
-		measured = now.Sub(g.activeSince)
-	}
-	accepted := g.accepted
 	if pauseEnd.After(g.pauseEnd) {
-		g.pauseEnd, g.activeSince, g.accepted = pauseEnd, time.Time{}, 0
+		g.pauseEnd = pauseEnd
 	}
-	if now.Sub(g.lastCut) < time.Second {
+	if m.spell != g.spell || m.n == 0 {
 		return
 	}
-	g.lastCut = now
 	limit := g.lim.Limit()
 	target := limit * blindCut
-	if measured >= minMeasure && accepted >= 10 {
-		target = min(limit*cutStep, rate.Limit(float64(accepted)/measured.Seconds())*cutMargin)
+	if accepted := float64(m.n-1) - float64(g.lim.Burst()) + 0.5; m.at >= minSpell && accepted > 0 {
+		target = min(limit, rate.Limit(accepted/m.at.Seconds())) * cutMargin
 	}
+	g.lastCut = now
 	g.lim.SetLimitAt(now, max(g.floor, target))
+	// A new spell starts with the first send after the pause.
+	g.spell++
+	g.spellStart, g.sentN = time.Time{}, 0
 }
 
 // limit is the rate in force.
