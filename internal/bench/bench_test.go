@@ -1,0 +1,155 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"image/png"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
+)
+
+// childEnv makes the test binary, re-executed by the memory scenario, run
+// the job's "run" command instead of the tests.
+const childEnv = "WXC_BENCH_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(ChildMain(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	}
+	pgtest.Main(m)
+}
+
+// TestSmoke runs every scenario small and checks that each measured what it
+// claims: every device synced, the re-sync wrote no history, the server
+// never saw more than R + burst requests in a second, the sync process's
+// memory was read. It asserts nothing about speed.
+func TestSmoke(t *testing.T) {
+	t.Parallel()
+	const fleet, rate, burst = 5000, 100.0, 5
+	cfg := Config{
+		Devices: fleet, Runs: 1, Concurrency: 8, BatchSize: 500,
+		PacingRate: rate, PacingBurst: burst, PacingSeconds: 2,
+		PacingLatency: 5 * time.Millisecond, PacingJitter: 10 * time.Millisecond, PacingConcurrency: 16,
+		MemoryDevices: fleet, MemoryRuns: 1,
+		NaiveDevices: 500, NaiveRuns: 1,
+	}
+	var progress bytes.Buffer
+	env := Env{
+		NewDB: func(context.Context) (string, func(), error) { return pgtest.DBURL(t), func() {}, nil },
+		ChildCommand: func(ctx context.Context, args, extra []string) *exec.Cmd {
+			cmd := exec.CommandContext(ctx, os.Args[0], args...)
+			cmd.Env = append(append(os.Environ(), childEnv+"=1"), extra...)
+			return cmd
+		},
+		Progress: &progress,
+		Database: "pgtest",
+	}
+	res, err := Run(context.Background(), cfg, env)
+	t.Log("\n" + progress.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	sample := func(name string) Sample {
+		t.Helper()
+		f := res.Figure(name)
+		if f == nil || len(f.Samples) != 1 {
+			t.Fatalf("figure %s: missing or not one sample: %+v", name, f)
+		}
+		s := f.Samples[0]
+		if !(s.Value > 0) || s.Seconds <= 0 {
+			t.Errorf("figure %s: value %v over %v: want both above 0", name, s.Value, s.Seconds)
+		}
+		return s
+	}
+	for _, name := range []string{FigHTTP, FigStoreFirst, FigStoreResync, FigFullFirst, FigFullResync} {
+		if s := sample(name); s.OK != fleet {
+			t.Errorf("%s: %d of %d devices ok", name, s.OK, fleet)
+		}
+	}
+	// The first sync writes each device's initial history; the store alone
+	// and the full sync must agree on it, and a re-sync must write none.
+	storeFirst, fullFirst := sample(FigStoreFirst), sample(FigFullFirst)
+	if fullFirst.HistoryRows == 0 || fullFirst.HistoryRows != storeFirst.HistoryRows {
+		t.Errorf("first sync history rows: full %d, store alone %d: want equal and above 0",
+			fullFirst.HistoryRows, storeFirst.HistoryRows)
+	}
+	for _, name := range []string{FigStoreResync, FigFullResync} {
+		if s := sample(name); s.HistoryRows != 0 {
+			t.Errorf("%s wrote %d history rows; an unchanged re-sync writes none", name, s.HistoryRows)
+		}
+	}
+	if s := sample(FigHTTP); s.Accepted != fleet {
+		t.Errorf("http: simulator answered %d requests with 200, want %d", s.Accepted, fleet)
+	}
+	for _, name := range []string{FigPacingR, FigPacingHalf} {
+		s := sample(name)
+		if s.OK != s.Devices {
+			t.Errorf("%s: %d of %d devices ok", name, s.OK, s.Devices)
+		}
+		if limit := int64(rate) + burst; s.MaxPerSlidingSecond > limit || s.MaxPerSlidingSecond == 0 {
+			t.Errorf("%s: the simulator saw %d requests in one second; want 1 to R+burst = %d", name, s.MaxPerSlidingSecond, limit)
+		}
+		if s.Requests != s.Accepted+s.Throttled {
+			t.Errorf("%s: %d requests != %d accepted + %d throttled", name, s.Requests, s.Accepted, s.Throttled)
+		}
+	}
+	if s := sample(FigMemory); s.OK != fleet || s.PeakRSSMiB < 5 || s.PeakRSSMiB > 4096 {
+		t.Errorf("memory: %d of %d devices ok, peak RSS %.1f MiB: want all ok and a plausible RSS", s.OK, fleet, s.PeakRSSMiB)
+	}
+	if s := sample(FigNaive); s.OK != cfg.NaiveDevices || s.Accepted != int64(cfg.NaiveDevices) {
+		t.Errorf("naive: %d ok, %d requests accepted; want %d each", s.OK, s.Accepted, cfg.NaiveDevices)
+	}
+
+	// Every target of the issue is evaluated, and the records render.
+	if len(res.Targets) != 8 {
+		t.Errorf("%d targets evaluated, want 8:\n%s", len(res.Targets), res.Table())
+	}
+	for _, k := range []string{"combined_ceiling_first", "full_first_over_combined", "full_first_over_naive", "resync_over_first"} {
+		if _, ok := res.Ratios[k]; !ok {
+			t.Errorf("ratio %s missing", k)
+		}
+	}
+	var buf bytes.Buffer
+	if err := res.WriteChart(&buf); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(&buf)
+	if err != nil {
+		t.Fatalf("chart is not a PNG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() < 800 || b.Dy() < 300 {
+		t.Errorf("chart is %v, too small to read", b)
+	}
+	if tbl := res.Table(); !strings.Contains(tbl, "| target |") {
+		t.Errorf("table has no targets:\n%s", tbl)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"unknown scenario", Config{Scenarios: []string{"http", "warp"}}, `scenario "warp"`},
+		{"negative fleet", Config{Devices: -1}, "devices -1"},
+		{"too many devices", Config{MemoryDevices: 5_000_000}, "memory devices 5000000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate() = %v, want an error mentioning %q", err, tc.want)
+			}
+		})
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Errorf("default config: %v", err)
+	}
+}
