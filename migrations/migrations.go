@@ -19,9 +19,6 @@ import (
 //go:embed *.sql
 var files embed.FS
 
-// FS is the set of migration files, for tools that want to read them.
-func FS() embed.FS { return files }
-
 // provider builds a goose Provider over the pool. The session locker takes a
 // PostgreSQL advisory lock so that two pods migrating at once take turns
 // instead of colliding.

@@ -27,15 +27,6 @@ func Get(name string) string {
 	return s
 }
 
-// Names lists every statement name.
-func Names() []string {
-	names := make([]string, 0, len(statements))
-	for n := range statements {
-		names = append(names, n)
-	}
-	return names
-}
-
 func mustParse(fsys fs.FS) map[string]string {
 	m, err := parse(fsys)
 	if err != nil {

@@ -18,12 +18,11 @@ import (
 )
 
 // fleet is an unlimited simulator of cfg.Devices devices, shared by the
-// scenarios that need one, and the decoded details for the store scenario.
+// scenarios that need one.
 type fleet struct {
-	sim     *webexsim.Sim
-	base    string
-	ids     []string
-	decoded map[string]device.Device
+	sim  *webexsim.Sim
+	base string
+	ids  []string
 }
 
 func (b *bencher) withFleet(n int, fn func(*fleet) error) error {

@@ -12,7 +12,6 @@ import (
 	"github.com/wxc-inventory/wxc-sync/internal/deviceimport"
 	"github.com/wxc-inventory/wxc-sync/internal/report"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
-	"github.com/wxc-inventory/wxc-sync/migrations"
 )
 
 // stdin is what "devices import -" reads. A variable so that main's
@@ -54,22 +53,19 @@ func cmdDevices(ctx context.Context, args []string, getenv Env, stdout, stderr i
 	}
 }
 
-// openStore connects and checks that the schema is current: these commands
-// never migrate, so that a role without DDL rights can run them.
+// openStore connects and checks that the schema is current (see
+// prepareSchema): these commands never migrate.
 func openStore(ctx context.Context, databaseURL string) (*store.Store, func(), error) {
 	pool, err := store.Open(ctx, databaseURL)
 	if err != nil {
 		return nil, nil, err
 	}
-	pending, err := migrations.Pending(ctx, pool)
-	if err == nil && pending {
-		err = fmt.Errorf("the database schema is not up to date: run %q with a role that owns the schema", Name+" migrate")
-	}
-	if err != nil {
+	st := store.New(pool)
+	if err := prepareSchema(ctx, st, true, nil); err != nil {
 		pool.Close()
 		return nil, nil, err
 	}
-	return store.New(pool), pool.Close, nil
+	return st, pool.Close, nil
 }
 
 func cmdDevicesAdd(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {

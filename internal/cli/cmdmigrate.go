@@ -46,7 +46,9 @@ func cmdMigrate(ctx context.Context, args []string, getenv Env, stdout, stderr i
 }
 
 // prepareSchema applies pending migrations, or with noMigrate checks that
-// none are pending, so that a run never meets a schema it does not know.
+// none are pending, so that a command never meets a schema it does not
+// know. Commands that never migrate (devices, report, prune-history) call
+// it with noMigrate, so that a role without DDL rights can run them.
 func prepareSchema(ctx context.Context, st *store.Store, noMigrate bool, log *slog.Logger) error {
 	if noMigrate {
 		pending, err := migrations.Pending(ctx, st.Pool())
@@ -54,7 +56,7 @@ func prepareSchema(ctx context.Context, st *store.Store, noMigrate bool, log *sl
 			return err
 		}
 		if pending {
-			return fmt.Errorf("the database schema is not up to date and --no-migrate was given: run %q with a role that owns the schema", Name+" migrate")
+			return fmt.Errorf("the database schema is not up to date (this command does not migrate): run %q with a role that owns the schema", Name+" migrate")
 		}
 		return nil
 	}
