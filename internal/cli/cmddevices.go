@@ -92,7 +92,7 @@ func cmdDevicesAdd(ctx context.Context, args []string, getenv Env, stdout, stder
 		}
 	}
 	var devs []store.NewDevice
-	seen := map[string]bool{}
+	seen := map[deviceid.Key]bool{}
 	for i, raw := range ids {
 		id, err := deviceid.Parse(strings.TrimSpace(raw))
 		if err != nil {

@@ -67,9 +67,87 @@ type ID struct {
 	Local   string // the part after the TYPE
 }
 
-// Key identifies the device whatever the base64 spelling, so that the same
-// ID pasted padded and unpadded counts as a duplicate.
-func (id ID) Key() string { return id.Decoded }
+// Key is a device's identity: the lower-case UUID inside its ID (or, for an
+// ID whose local part is not a UUID, that part verbatim). Two IDs name the
+// same device exactly when their keys are equal, whatever their alphabet,
+// padding, TYPE (DEVICE or CALLING_DEVICE) or region.
+type Key string
+
+// Key identifies the device whatever the spelling of its ID, so that the
+// same device pasted padded and unpadded, or as its DEVICE and its
+// CALLING_DEVICE ID, counts as a duplicate.
+func (id ID) Key() Key {
+	if u, ok := id.UUID(); ok {
+		return Key(u)
+	}
+	return Key(id.Local)
+}
+
+// UUID returns the UUID inside the ID in canonical form (lower case,
+// 8-4-4-4-12), and false when the local part is not a UUID.
+func (id ID) UUID() (string, bool) { return canonicalUUID(id.Local) }
+
+// UUID validates s as a device ID and returns the UUID inside it in
+// canonical form (lower case, 8-4-4-4-12). The error is an *Error: the
+// reason Parse gives, or ReasonNotID when the ID does not hold a UUID.
+func UUID(s string) (string, error) {
+	id, err := Parse(s)
+	if err != nil {
+		return "", err
+	}
+	u, ok := id.UUID()
+	if !ok {
+		return "", &Error{Reason: ReasonNotID, Detail: "the ID (" + id.Decoded + ") does not hold a UUID"}
+	}
+	return u, nil
+}
+
+// KeyOf validates s as a device ID and returns its Key.
+func KeyOf(s string) (Key, error) {
+	id, err := Parse(s)
+	if err != nil {
+		return "", err
+	}
+	return id.Key(), nil
+}
+
+// Same reports whether a and b are both device IDs and name the same
+// device. Identical strings are the same device even when they are not
+// parseable IDs: the ID is opaque, and the API may use spellings this
+// package does not know.
+func Same(a, b string) bool {
+	if a == b {
+		return a != ""
+	}
+	ka, err := KeyOf(a)
+	if err != nil {
+		return false
+	}
+	kb, err := KeyOf(b)
+	return err == nil && ka == kb
+}
+
+// canonicalUUID accepts 8-4-4-4-12 hex digits in either case.
+func canonicalUUID(s string) (string, bool) {
+	if len(s) != 36 {
+		return "", false
+	}
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return "", false
+			}
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
+		case c >= 'A' && c <= 'F':
+			b[i] = c + ('a' - 'A')
+		default:
+			return "", false
+		}
+	}
+	return string(b), true
+}
 
 // DeviceTypes are the TYPEs a device ID may carry.
 var DeviceTypes = []string{"DEVICE", "CALLING_DEVICE"}

@@ -111,15 +111,89 @@ func TestParseOrg(t *testing.T) {
 
 func TestKeyIgnoresSpelling(t *testing.T) {
 	t.Parallel()
-	text := "ciscospark://us/DEVICE/" + uuid
-	a, errA := deviceid.Parse(std(text))
-	b, errB := deviceid.Parse(rawStd(text))
-	if errA != nil || errB != nil {
-		t.Fatal(errA, errB)
+	upper := strings.ToUpper(uuid)
+	// Every spelling of one device: both TYPEs, both alphabets, padded or
+	// not, another region, the UUID in either case. (The text of a UUID ID
+	// never encodes to '+' or '/', so its two alphabets coincide; the
+	// table below covers the alphabets with a local part that does.)
+	var spellings []string
+	for _, text := range []string{
+		"ciscospark://us/DEVICE/" + uuid,
+		"ciscospark://us/CALLING_DEVICE/" + uuid,
+		"ciscospark://us/CALLING_DEVICE/" + upper,
+		"ciscospark://eu/DEVICE/" + upper,
+	} {
+		spellings = append(spellings, std(text), rawStd(text), url(text), rawURL(text))
 	}
-	if a.Key() != b.Key() || a.Raw == b.Raw {
-		t.Errorf("keys %q %q (raws %q %q): want the same key for two spellings", a.Key(), b.Key(), a.Raw, b.Raw)
+	for _, s := range spellings {
+		got, err := deviceid.UUID(s)
+		if err != nil {
+			t.Errorf("UUID(%q): %v", s, err)
+			continue
+		}
+		if got != uuid {
+			t.Errorf("UUID(%q) = %q, want %q", s, got, uuid)
+		}
+		k, err := deviceid.KeyOf(s)
+		if err != nil || k != deviceid.Key(uuid) {
+			t.Errorf("KeyOf(%q) = %q, %v; want %q", s, k, err, uuid)
+		}
+		if !deviceid.Same(spellings[0], s) {
+			t.Errorf("Same(%q, %q) = false, want true", spellings[0], s)
+		}
 	}
+	if n := len(uniq(spellings)); n != 8 {
+		t.Fatalf("only %d distinct spellings: the test does not cover what it says", n)
+	}
+
+	other := std("ciscospark://us/CALLING_DEVICE/6c2a1f4e-9d3b-4f1a-8e7c-2b5d0a9f3e12")
+	tests := []struct {
+		name string
+		a, b string
+		want bool
+	}{
+		{"another device", spellings[0], other, false},
+		{"identical unparseable strings", "opaque-1", "opaque-1", true},
+		{"unparseable and an ID", "opaque-1", spellings[0], false},
+		{"empty", "", "", false},
+		{"a person with the same UUID", std("ciscospark://us/PEOPLE/" + uuid), spellings[0], false},
+		{"non-UUID local parts compare verbatim", std("ciscospark://us/DEVICE/abc"), rawURL("ciscospark://us/CALLING_DEVICE/abc"), true},
+		{"URL and standard alphabets", url("ciscospark://us/DEVICE/??>>"), std("ciscospark://us/CALLING_DEVICE/??>>"), true},
+		{"non-UUID local parts keep their case", std("ciscospark://us/DEVICE/abc"), std("ciscospark://us/DEVICE/ABC"), false},
+	}
+	for _, tt := range tests {
+		if got := deviceid.Same(tt.a, tt.b); got != tt.want {
+			t.Errorf("%s: Same(%q, %q) = %v, want %v", tt.name, tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestUUIDRejects(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		in     string
+		reason deviceid.Reason
+	}{
+		{"not an ID", "Lobby-Phone", deviceid.ReasonNotID},
+		{"a person", std("ciscospark://us/PEOPLE/" + uuid), deviceid.ReasonWrongType},
+		{"local part not a UUID", std("ciscospark://us/DEVICE/abc"), deviceid.ReasonNotID},
+		{"UUID without hyphens", std("ciscospark://us/DEVICE/" + strings.ReplaceAll(uuid, "-", "")), deviceid.ReasonNotID},
+		{"UUID with a non-hex digit", std("ciscospark://us/DEVICE/" + "g" + uuid[1:]), deviceid.ReasonNotID},
+	}
+	for _, tt := range tests {
+		if got, err := deviceid.UUID(tt.in); deviceid.ReasonOf(err) != tt.reason {
+			t.Errorf("%s: UUID(%q) = %q, %v; want reason %q", tt.name, tt.in, got, err, tt.reason)
+		}
+	}
+}
+
+func uniq(ss []string) map[string]bool {
+	m := map[string]bool{}
+	for _, s := range ss {
+		m[s] = true
+	}
+	return m
 }
 
 // FuzzParse checks the invariants: an accepted ID is short, has no

@@ -54,7 +54,7 @@ func Parse(r io.Reader) (Result, error) {
 		res     = Result{Format: "lines"}
 		header  map[string]int
 		columns int
-		seen    = map[string]int{} // key -> line
+		seen    = map[deviceid.Key]int{} // key -> line
 		n       int
 	)
 	reject := func(reason string, args ...any) {

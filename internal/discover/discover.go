@@ -69,7 +69,7 @@ func Run(ctx context.Context, st *store.Store, l Lister, cfg Config) (Summary, e
 		return sum, err
 	}
 	sum.Pages, sum.Listed = listing.Pages, len(listing.Devices)
-	seen := map[string]bool{}
+	seen := map[deviceid.Key]bool{}
 	var ids []string
 	for _, item := range listing.Devices {
 		if item.CallingDeviceID == "" {

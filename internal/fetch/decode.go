@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wxc-inventory/wxc-sync/internal/device"
+	"github.com/wxc-inventory/wxc-sync/internal/deviceid"
 )
 
 // MaxBodyBytes bounds a details response. A real one is well under 4 KiB.
@@ -35,14 +36,18 @@ type wireDevice struct {
 
 // DecodeDevice decodes a details payload for wantID. It fails only when the
 // payload cannot describe that device at all: not a JSON object, fields of
-// the wrong JSON type, or an id other than the one requested. Unusable
-// optional values become warnings. Unknown fields are ignored.
+// the wrong JSON type, or an id that names another device. An id that
+// names the same device in another spelling (padding, alphabet, DEVICE or
+// CALLING_DEVICE: see deviceid.Same) is that device: Webex does not promise
+// to echo the requested spelling. The returned Device carries wantID, the
+// ID the caller knows it by. Unusable optional values become warnings.
+// Unknown fields are ignored.
 func DecodeDevice(body []byte, wantID string) (device.Device, error) {
 	var w wireDevice
 	if err := json.Unmarshal(body, &w); err != nil {
 		return device.Device{}, fmt.Errorf("decode device details: %w", err)
 	}
-	if w.ID != wantID {
+	if !deviceid.Same(w.ID, wantID) {
 		return device.Device{}, fmt.Errorf("response is for device %q, not the requested one", truncate(w.ID, 80))
 	}
 	stored := json.RawMessage(bytes.Clone(body))
@@ -59,7 +64,7 @@ func DecodeDevice(body []byte, wantID string) (device.Device, error) {
 		w = stripNUL(w)
 	}
 	d := device.Device{
-		ID:              w.ID,
+		ID:              wantID,
 		Manufacturer:    strings.TrimSpace(w.Manufacturer),
 		ManagedBy:       strings.TrimSpace(w.ManagedBy),
 		Model:           strings.TrimSpace(w.Model),

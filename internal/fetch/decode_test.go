@@ -85,6 +85,8 @@ func TestDecodeDevice(t *testing.T) {
 		},
 		{name: "wrong id", body: `{"id":"Y"}`, wantErr: `response is for device "Y", not the requested one`},
 		{name: "missing id", body: `{"model":"x"}`, wantErr: `response is for device "", not the requested one`},
+		// An opaque requested ID (not base64) matches only itself.
+		{name: "empty id for an opaque request", body: `{"id":""}`, wantErr: `response is for device "", not the requested one`},
 		{name: "not JSON", body: `<html>oops</html>`, wantErr: "decode device details"},
 		{name: "truncated", body: vendorExample[:100], wantErr: "decode device details"},
 		{name: "array", body: `[{"id":"X"}]`, wantErr: "decode device details"},
