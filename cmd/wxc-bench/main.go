@@ -75,6 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&cfg.NaiveDevices, "naive-devices", 0, "fleet of the naive baseline (default: --devices)")
 	fs.IntVar(&cfg.NaiveRuns, "naive-runs", def.NaiveRuns, "runs of the naive baseline")
 	fs.Float64Var(&cfg.NaiveSeconds, "naive-seconds", def.NaiveSeconds, "stop the naive pass after this many seconds and report its rate so far (0: the whole fleet)")
+	fs.IntVar(&cfg.WALDevices, "wal-devices", def.WALDevices, "fleet of the wal scenario")
+	fs.IntVar(&cfg.WALRuns, "wal-runs", def.WALRuns, "unchanged re-syncs the wal scenario measures")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

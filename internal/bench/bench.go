@@ -24,10 +24,11 @@ const (
 	ScenarioPacing = "pacing" // client rate R against a server enforcing R, then R/2
 	ScenarioMemory = "memory" // peak RSS of a sync process over a large table
 	ScenarioNaive  = "naive"  // one request at a time, one statement per device
+	ScenarioWAL    = "wal"    // WAL, HOT share and size of unchanged re-syncs, on a private cluster
 )
 
 // AllScenarios lists every scenario in run order.
-var AllScenarios = []string{ScenarioHTTP, ScenarioStore, ScenarioFull, ScenarioPacing, ScenarioMemory, ScenarioNaive}
+var AllScenarios = []string{ScenarioHTTP, ScenarioStore, ScenarioFull, ScenarioPacing, ScenarioMemory, ScenarioNaive, ScenarioWAL}
 
 // Config says what to measure. Zero values take the defaults of
 // DefaultConfig.
@@ -54,6 +55,9 @@ type Config struct {
 	NaiveSeconds float64 `json:"naiveSeconds"`
 	NaiveRuns    int     `json:"naiveRuns"` // repetitions of the naive baseline (it is slow)
 	MemoryRuns   int     `json:"memoryRuns"`
+
+	WALDevices int `json:"walDevices"` // fleet of the wal scenario
+	WALRuns    int `json:"walRuns"`    // unchanged re-syncs it measures
 }
 
 // DefaultConfig is the documented benchmark.
@@ -65,6 +69,7 @@ func DefaultConfig() Config {
 		PacingConcurrency: 32,
 		MemoryDevices:     1_000_000, MemoryRuns: 1,
 		NaiveRuns: 1, NaiveSeconds: 60,
+		WALDevices: 20_000, WALRuns: 8,
 	}
 }
 
@@ -111,6 +116,12 @@ func (c *Config) defaults() {
 	}
 	if c.NaiveRuns <= 0 {
 		c.NaiveRuns = d.NaiveRuns
+	}
+	if c.WALDevices <= 0 {
+		c.WALDevices = d.WALDevices
+	}
+	if c.WALRuns <= 0 {
+		c.WALRuns = d.WALRuns
 	}
 }
 
@@ -185,6 +196,8 @@ func Run(ctx context.Context, cfg Config, env Env) (*Results, error) {
 			err = b.scenarioMemory(ctx)
 		case ScenarioNaive:
 			err = b.scenarioNaive(ctx)
+		case ScenarioWAL:
+			err = b.scenarioWAL(ctx)
 		}
 		if err != nil {
 			return b.res, fmt.Errorf("scenario %s: %w", s, err)

@@ -6,10 +6,12 @@ import (
 	"image/png"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wxc-inventory/wxc-sync/internal/localpg"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 )
 
@@ -37,6 +39,8 @@ func TestSmoke(t *testing.T) {
 		PacingLatency: 5 * time.Millisecond, PacingJitter: 10 * time.Millisecond, PacingConcurrency: 16,
 		MemoryDevices: fleet, MemoryRuns: 1,
 		NaiveDevices: 500, NaiveRuns: 1,
+		// The wal scenario starts a private cluster: TestWALSmoke.
+		Scenarios: slices.DeleteFunc(slices.Clone(AllScenarios), func(s string) bool { return s == ScenarioWAL }),
 	}
 	var progress bytes.Buffer
 	env := Env{
@@ -151,5 +155,45 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Errorf("default config: %v", err)
+	}
+}
+
+// TestWALSmoke runs the wal scenario small: it must measure every re-sync,
+// count one inventory update per device (the run writes each device's sync
+// time), and evaluate its three targets. It asserts nothing about the
+// figures' size: that is the benchmark's job.
+func TestWALSmoke(t *testing.T) {
+	t.Parallel()
+	if _, err := localpg.Available(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the wal scenario needs PostgreSQL server binaries: %v", err)
+		}
+		t.Skipf("SKIPPED: the wal scenario needs PostgreSQL server binaries: %v", err)
+	}
+	const fleet = 300
+	var progress bytes.Buffer
+	res, err := Run(context.Background(), Config{Scenarios: []string{ScenarioWAL}, WALDevices: fleet, WALRuns: 2},
+		Env{Progress: &progress})
+	t.Log("\n" + progress.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{FigWALPerDevice, FigHOTShare, FigInventorySize} {
+		if f := res.Figure(name); f == nil || len(f.Samples) != 2 {
+			t.Fatalf("figure %s: want 2 samples, got %+v", name, f)
+		}
+	}
+	for _, s := range res.Figure(FigWALPerDevice).Samples {
+		if s.OK != fleet || s.HistoryRows != 0 || !(s.Value > 0) {
+			t.Errorf("re-sync: %d of %d ok, %d history rows, %.0f WAL bytes/device; want all ok, none, above 0", s.OK, fleet, s.HistoryRows, s.Value)
+		}
+	}
+	for _, s := range res.Figure(FigHOTShare).Samples {
+		if s.Updates < fleet {
+			t.Errorf("re-sync counted %d inventory updates, want at least one per device (%d)", s.Updates, fleet)
+		}
+	}
+	if n := len(res.Targets); n != 3 {
+		t.Errorf("%d targets evaluated, want 3:\n%s", n, res.Table())
 	}
 }

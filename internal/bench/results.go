@@ -32,6 +32,10 @@ type Sample struct {
 	MaxPerSlidingSecond int64 `json:"maxPerSlidingSecond,omitempty"`
 	// PeakRSSMiB is the sync process's peak resident set (memory scenario).
 	PeakRSSMiB float64 `json:"peakRSSMiB,omitempty"`
+	// The inventory's updates and size (wal scenario).
+	Updates    int64 `json:"updates,omitempty"`
+	HOTUpdates int64 `json:"hotUpdates,omitempty"`
+	Bytes      int64 `json:"bytes,omitempty"`
 }
 
 // Figure is one measured quantity over several runs.
@@ -113,6 +117,10 @@ const (
 	FigPacingHalf  = "pacing_at_R_over_2"
 	FigMemory      = "memory_peak_rss"
 	FigNaive       = "naive_first_sync"
+
+	FigWALPerDevice  = "wal_bytes_per_device_resync"
+	FigHOTShare      = "hot_share_resync"
+	FigInventorySize = "inventory_size_vs_first_sync"
 )
 
 // Evaluate computes the ratios and checks the targets, from what was
@@ -223,6 +231,7 @@ func (r *Results) Evaluate() {
 			Pass: f.Max*1.048576 < 150,
 		})
 	}
+	r.evaluateWAL()
 	if f := r.Figure(FigNaive); f != nil && len(f.Samples) > 0 && okF {
 		r.Ratios["full_first_over_naive"] = first / f.Median
 		r.Targets = append(r.Targets, Target{

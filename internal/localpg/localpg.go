@@ -38,6 +38,7 @@ type Cluster struct {
 	dir           string              // holds data/, sock/, postgres.log and owner.pid
 	cred          *syscall.Credential // the postgres user's, when running as root; else nil
 	port          int
+	settings      []string // extra server settings, name=value
 
 	mu      sync.Mutex
 	stopped bool
@@ -51,13 +52,15 @@ type Cluster struct {
 // user and hands the directory to that user.
 //
 // Start first stops and removes the clusters of processes that died without
-// calling Stop. ctx bounds initdb and the server's start-up.
-func Start(ctx context.Context) (*Cluster, error) {
+// calling Stop. ctx bounds initdb and the server's start-up. Each of
+// settings, "name=value", is passed to the server after those defaults and
+// overrides them (a benchmark of WAL volume wants full_page_writes=on).
+func Start(ctx context.Context, settings ...string) (*Cluster, error) {
 	initdb, pgctl, err := findBinaries()
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{initdb: initdb, pgctl: pgctl}
+	c := &Cluster{initdb: initdb, pgctl: pgctl, settings: settings}
 	if os.Geteuid() == 0 {
 		if c.cred, err = postgresUser(); err != nil {
 			return nil, err
@@ -141,6 +144,9 @@ func (c *Cluster) start(ctx context.Context) (int, error) {
 		// quoting of the socket path.
 		opts := fmt.Sprintf("-k %s -p %d -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
 			shellQuote(sock), port)
+		for _, kv := range c.settings {
+			opts += " -c " + shellQuote(kv)
+		}
 		out, err := c.run(ctx, c.pgctl, "-D", data, "-l", filepath.Join(c.dir, "postgres.log"), "-w", "-t", "60", "-o", opts, "start")
 		if err == nil {
 			return port, nil
