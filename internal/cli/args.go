@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -22,10 +21,7 @@ func (fs *flagSet) parseArgs(args []string, getenv Env) ([]string, error) {
 	rest := args
 	for {
 		if err := fs.FlagSet.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, &exitError{code: ExitOK, err: errSilent}
-			}
-			return nil, &exitError{code: ExitUsage, err: err}
+			return nil, fs.parseErr(err)
 		}
 		if fs.NArg() == 0 {
 			break

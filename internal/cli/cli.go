@@ -83,6 +83,8 @@ func Run(ctx context.Context, args []string, getenv Env, stdout, stderr io.Write
 		return cmdReport(ctx, rest, getenv, stdout, stderr)
 	case "prune-history":
 		return cmdPruneHistory(ctx, rest, getenv, stdout, stderr)
+	case "version", "-version", "--version":
+		return cmdVersion(rest, stdout)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, topUsage)
 		return nil
@@ -92,7 +94,9 @@ func Run(ctx context.Context, args []string, getenv Env, stdout, stderr io.Write
 	}
 }
 
-var topUsage = strings.ReplaceAll(`Usage: NAME <command> [flags]
+// topUsage names the program as PROG: "NAME" is a word of the text
+// ("report NAME").
+var topUsage = strings.ReplaceAll(`Usage: PROG <command> [flags]
 
 Keeps a PostgreSQL inventory of Webex Calling devices, with an audit trail of
 every change of activation state, IP and MAC.
@@ -109,9 +113,10 @@ Commands:
   discover         track the org's calling devices listed by GET /v1/devices
   report NAME      run a report (report --list shows them all)
   prune-history    delete history older than --older-than (the only way it leaves)
+  version          show the version and VCS revision (also --version)
 
-Run "NAME <command> --help" for a command's flags.
+Run "PROG <command> --help" for a command's flags.
 
 Exit codes: 0 all devices synced, 1 the run failed, 2 usage error,
 3 some devices failed, 4 interrupted by a signal.
-`, "NAME", Name)
+`, "PROG", Name)

@@ -15,7 +15,7 @@ func cmdDemo(ctx context.Context, args []string, getenv Env, stdout, stderr io.W
 		seed    int64
 		keep    bool
 	}
-	fs := newFlagSet("demo", "Runs the whole job against a built-in Webex simulator, on a database of its own\n("+demo.DefaultDatabaseName+"): sync, churn, sync again, then a short report.\nNeeds no configuration: without DATABASE_URL it uses the local server libpq's\ndefaults reach, else a throwaway cluster from the local PostgreSQL binaries.", stderr)
+	fs := newFlagSet("demo", "Runs the whole job against a built-in Webex simulator, on a database of its own\n("+demo.DefaultDatabaseName+"): sync, churn, sync again, then a short report.\nNeeds no configuration: without DATABASE_URL it uses the local server libpq's\ndefaults reach, else a throwaway cluster from the local PostgreSQL binaries.", stdout)
 	o.dbOptions.register(fs)
 	fs.IntVar(&o.devices, "devices", 3000, "simulated devices")
 	fs.Int64Var(&o.seed, "seed", 1, "seed of the simulated fleet and its churn")

@@ -74,7 +74,7 @@ func cmdDevicesAdd(ctx context.Context, args []string, getenv Env, stdout, stder
 		orgID  string
 		dryRun bool
 	)
-	fs := newFlagSet("devices add ID...", "Starts tracking devices. Every ID is validated first (a Webex Calling device\nID: base64 of ciscospark://<region>/DEVICE|CALLING_DEVICE/<id>); one bad ID\nand nothing is added. Adding a tracked device again changes nothing.", stderr)
+	fs := newFlagSet("devices add ID...", "Starts tracking devices. Every ID is validated first (a Webex Calling device\nID: base64 of ciscospark://<region>/DEVICE|CALLING_DEVICE/<id>); one bad ID\nand nothing is added. Adding a tracked device again changes nothing.", stdout)
 	o.register(fs)
 	fs.StringVar(&orgID, "org-id", "", "org_id to store with the devices (partner admins)")
 	fs.BoolVar(&dryRun, "dry-run", false, "show what would change, change nothing")
@@ -126,7 +126,7 @@ func cmdDevicesImport(ctx context.Context, args []string, getenv Env, stdout, st
 		dryRun      bool
 		skipInvalid bool
 	)
-	fs := newFlagSet("devices import [FILE|-]", "Tracks the devices listed in FILE (or stdin): one ID per line, or CSV with a\nheader naming device_id and optionally org_id. Blank lines and # comments are\nignored. Every line is validated first and each rejected line reported with\nits number; with any rejected, nothing is imported unless --skip-invalid.\nThe accepted lines go in one transaction; importing a file again changes nothing.", stderr)
+	fs := newFlagSet("devices import [FILE|-]", "Tracks the devices listed in FILE (or stdin): one ID per line, or CSV with a\nheader naming device_id and optionally org_id. Blank lines and # comments are\nignored. Every line is validated first and each rejected line reported with\nits number; with any rejected, nothing is imported unless --skip-invalid.\nThe accepted lines go in one transaction; importing a file again changes nothing.", stdout)
 	o.register(fs)
 	fs.BoolVar(&dryRun, "dry-run", false, "show what would change, change nothing")
 	fs.BoolVar(&skipInvalid, "skip-invalid", false, "import the valid lines even if some are rejected (exit status 3)")
@@ -221,7 +221,7 @@ func cmdDevicesRemove(ctx context.Context, args []string, getenv Env, stdout, st
 		o      dbOptions
 		dryRun bool
 	)
-	fs := newFlagSet("devices remove ID...", "Stops tracking devices. Their history in device_changes stays, and the audit\nreports still show it. IDs are taken as given (not validated), so that a\nrow added by hand with a bad ID can be removed.", stderr)
+	fs := newFlagSet("devices remove ID...", "Stops tracking devices. Their history in device_changes stays, and the audit\nreports still show it. IDs are taken as given (not validated), so that a\nrow added by hand with a bad ID can be removed.", stdout)
 	o.register(fs)
 	fs.BoolVar(&dryRun, "dry-run", false, "show what would change, change nothing")
 	ids, err := fs.parseArgs(args, getenv)
@@ -275,7 +275,7 @@ func cmdDevicesList(ctx context.Context, args []string, getenv Env, stdout, stde
 		failing bool
 		format  string
 	)
-	fs := newFlagSet("devices list", "Lists the tracked devices, by ID.", stderr)
+	fs := newFlagSet("devices list", "Lists the tracked devices, by ID.", stdout)
 	o.register(fs)
 	fs.StringVar(&status, "status", "", "only devices with these sync statuses, comma-separated: "+strings.Join(syncStatuses, ", "))
 	fs.BoolVar(&failing, "failing", false, "only failing devices: the same as --status forbidden,error")

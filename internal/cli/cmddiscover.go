@@ -43,7 +43,7 @@ func (o *discoverOptions) validate(getenv Env) error {
 
 func cmdDiscover(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
 	var o discoverOptions
-	fs := newFlagSet("discover", "Lists the org's devices (GET /v1/devices, scope spark-admin:devices_read),\nfollowing every next link, and tracks the Webex Calling devices\n(callingDeviceId) not tracked yet. Tracked devices of the org that are no\nlonger listed are reported, and removed with --prune. If any page fails\nafter its retries, nothing changes. Every discovery is recorded in\ndiscovery_runs.", stderr)
+	fs := newFlagSet("discover", "Lists the org's devices (GET /v1/devices, scope spark-admin:devices_read),\nfollowing every next link, and tracks the Webex Calling devices\n(callingDeviceId) not tracked yet. Tracked devices of the org that are no\nlonger listed are reported, and removed with --prune. If any page fails\nafter its retries, nothing changes. Every discovery is recorded in\ndiscovery_runs.", stdout)
 	o.register(fs)
 	if err := fs.parse(args, getenv); err != nil {
 		return err

@@ -19,7 +19,7 @@ func cmdMigrate(ctx context.Context, args []string, getenv Env, stdout, stderr i
 		dbOptions
 		logOptions
 	}
-	fs := newFlagSet("migrate [status]", "Applies the embedded schema migrations (a PostgreSQL advisory lock\nlets several pods migrate at once safely), or shows their status.", stderr)
+	fs := newFlagSet("migrate [status]", "Applies the embedded schema migrations (a PostgreSQL advisory lock\nlets several pods migrate at once safely), or shows their status.", stdout)
 	o.dbOptions.register(fs)
 	o.logOptions.register(fs)
 	if err := fs.parse(args, getenv); err != nil {

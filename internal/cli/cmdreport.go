@@ -17,7 +17,7 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 		format string
 		list   bool
 	)
-	fs := newFlagSet("report NAME", "Runs a report: one of the SQL files in queries/reports, embedded, the same\nthat run with psql -f. --list shows every report and its parameters.", stderr)
+	fs := newFlagSet("report NAME", "Runs a report: one of the SQL files in queries/reports, embedded, the same\nthat run with psql -f. --list shows every report and its parameters.", stdout)
 	o.register(fs)
 	fs.Var(&params, "param", "a report parameter, name=value (repeatable)")
 	fs.StringVar(&format, "format", "table", "output format: table, csv or json")

@@ -15,7 +15,7 @@ import (
 
 func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
 	var o runOptions
-	fs := newFlagSet("run", "Syncs every tracked device once and exits. Pending migrations are applied\nfirst unless --no-migrate is given.", stderr)
+	fs := newFlagSet("run", "Syncs every tracked device once and exits. Pending migrations are applied\nfirst unless --no-migrate is given.", stdout)
 	o.register(fs)
 	if err := fs.parse(args, getenv); err != nil {
 		return err
@@ -65,6 +65,9 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 		return err
 	}
 	logSummary(ctx, log, sum)
+	if sum.Total == 0 && sum.Err == nil {
+		log.LogAttrs(ctx, slog.LevelWarn, noDevicesHint(sum.Scope), slog.Int64("run_id", sum.RunID))
+	}
 	if o.PushgatewayURL != "" {
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
@@ -119,4 +122,14 @@ func summaryErr(s syncrun.Summary) error {
 		}
 		return &exitError{code: ExitFailed, err: fmt.Errorf("%w: %w", errSilent, s.Err)}
 	}
+}
+
+// noDevicesHint says what to do when a run found nothing to sync.
+func noDevicesHint(sc store.Scope) string {
+	where := "no devices are tracked"
+	if !sc.IsAll() {
+		where = fmt.Sprintf("shard %s holds none of the tracked devices", sc)
+	}
+	return fmt.Sprintf("%s: track the org's calling devices with %q, or some of them with %q, then run again",
+		where, Name+" discover", Name+" devices add ID...")
 }

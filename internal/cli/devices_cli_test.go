@@ -302,3 +302,37 @@ func TestAuditCommandUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// Webex data with terminal escapes is shown escaped in a table and kept as
+// it is in CSV and JSON (issue 11 item 3).
+func TestListAndReportEscapeControlCharactersInTables(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DBURL(t)
+	env := map[string]string{"DATABASE_URL": db}
+	hostile := "\x1b]0;pwned\a\x1b[2J\rDEVICE OK"
+	conn, err := pgx.Connect(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(),
+		`INSERT INTO devices (device_id, sync_status, model, last_error) VALUES ($1, 'error', $2, $2)`, cliDevID(7), hostile); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"devices", "list"}, {"report", "failing_devices"}} {
+		r := runCLI(t, env, args...)
+		if r.code != ExitOK {
+			t.Fatalf("%v: code %d\n%s", args, r.code, r.stderr)
+		}
+		if strings.ContainsAny(r.stdout, "\x1b\a\r") {
+			t.Errorf("%v: the table holds raw control characters:\n%q", args, r.stdout)
+		}
+		if !strings.Contains(r.stdout, `\x1b]0;pwned\a\x1b[2J\rDEVICE OK`) {
+			t.Errorf("%v: the table does not show the escaped text:\n%s", args, r.stdout)
+		}
+		r = runCLI(t, env, append(args, "--format", "csv")...)
+		if r.code != ExitOK || !strings.Contains(r.stdout, hostile) {
+			t.Errorf("%v --format csv: code %d, the data is not kept as is:\n%q", args, r.code, r.stdout)
+		}
+	}
+}

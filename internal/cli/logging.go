@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+
+	"golang.org/x/term"
 )
 
 func parseLevel(s string) (slog.Level, error) {
@@ -33,16 +35,10 @@ func newLogger(o logOptions, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// isTerminal reports whether w is a character device, without a
-// dependency: enough to choose a log format and whether to draw a bar.
+// isTerminal reports whether w is a terminal (a tty that answers the
+// terminal ioctl; /dev/null, also a character device, is not one): enough
+// to choose a log format and whether to draw a bar.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	return fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }

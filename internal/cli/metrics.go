@@ -32,12 +32,15 @@ func pushMetrics(ctx context.Context, gatewayURL string, s syncrun.Summary, now 
 	gauge("wxc_sync_last_throttled", "429 and 423 answers the last run received.", float64(s.Throttled))
 	gauge("wxc_sync_last_requests", "HTTP requests the last run sent.", float64(s.Requests))
 	gauge("wxc_sync_last_run_id", "The sync_runs.run_id of the last run.", float64(s.RunID))
+	// The outcomes do not overlap, so sum(wxc_sync_last_devices) is the
+	// devices due. A changed device is also ok: it has a metric of its own.
 	devices := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "wxc_sync_last_devices", Help: "Devices of the last run, by outcome.",
+		Name: "wxc_sync_last_devices", Help: "Devices due in the last run, by outcome (the outcomes do not overlap).",
 	}, []string{"outcome"})
+	gauge("wxc_sync_last_devices_changed", "Devices of the last run whose activation state, IP or MAC changed (counted in outcome ok too).", float64(s.Counts.Changed))
 	for outcome, n := range map[string]int{
 		"ok": s.Counts.OK, "not_found": s.Counts.NotFound, "failed": s.Counts.Failed,
-		"skipped": s.Counts.Skipped, "changed": s.Counts.Changed,
+		"skipped": s.Counts.Skipped,
 	} {
 		devices.WithLabelValues(outcome).Set(float64(n))
 	}

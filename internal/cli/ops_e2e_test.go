@@ -344,9 +344,34 @@ func TestPushgatewayGetsTheRunMetrics(t *testing.T) {
 			t.Errorf("successful run's push lacks %s:\n%s", want, ok.body)
 		}
 	}
+	// The outcomes do not overlap: their sum is the fleet, and changed
+	// (30 on a first sync) is a metric of its own.
+	if got := sumOutcomes(t, ok.body); got != 30 {
+		t.Errorf("sum(wxc_sync_last_devices) = %v, want the 30 devices:\n%s", got, ok.body)
+	}
+	if !strings.Contains(ok.body, "wxc_sync_last_devices_changed 30") || strings.Contains(ok.body, `outcome="changed"`) {
+		t.Errorf("changed must be its own metric, not an outcome:\n%s", ok.body)
+	}
 	if strings.Contains(failed.body, "wxc_sync_last_success_timestamp_seconds") || !strings.Contains(failed.body, "wxc_sync_last_completion_timestamp_seconds") {
 		t.Errorf("failed run's push must carry the completion time but not a success time:\n%s", failed.body)
 	}
+}
+
+// sumOutcomes adds up the wxc_sync_last_devices samples of a text exposition.
+func sumOutcomes(t *testing.T, body string) float64 {
+	t.Helper()
+	total := 0.0
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, "wxc_sync_last_devices{") {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err != nil {
+			t.Fatalf("sample %q: %v", line, err)
+		}
+		total += v
+	}
+	return total
 }
 
 func TestBudgetedRunExitsZero(t *testing.T) {

@@ -28,14 +28,22 @@ type envFlag struct {
 // environment variables, and prints them in its help.
 type flagSet struct {
 	*flag.FlagSet
-	envs []envFlag
+	envs      []envFlag
+	name      string
+	printHelp func()
 }
 
-func newFlagSet(name, summary string, stderr io.Writer) *flagSet {
-	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError)}
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		out := fs.Output()
+// newFlagSet makes the flags of command name. Asked for (--help), its help
+// goes to helpOut (standard output: a reader pipes help into less); a bad
+// flag is an error that names the help command instead of printing it all.
+func newFlagSet(name, summary string, helpOut io.Writer) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), name: name}
+	// The flag package prints the error and the usage to Output on any
+	// parse error; Run's caller prints the error once instead.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.printHelp = func() {
+		out := helpOut
 		fmt.Fprintf(out, "Usage: %s %s [flags]\n\n%s\n\nFlags (flag > environment > default):\n", Name, name, summary)
 		fs.VisitAll(func(f *flag.Flag) {
 			name, usage := flag.UnquoteUsage(f)
@@ -50,6 +58,26 @@ func newFlagSet(name, summary string, stderr io.Writer) *flagSet {
 		})
 	}
 	return fs
+}
+
+// parseErr turns a flag package error into the command's result: help on
+// standard output and exit 0 for --help, a usage error otherwise.
+func (fs *flagSet) parseErr(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		fs.printHelp()
+		return &exitError{code: ExitOK, err: errSilent}
+	}
+	return usageErr("%v (see %s %s --help)", err, Name, strings.Fields(fs.name)[0]+subcommandOf(fs.name))
+}
+
+// subcommandOf is " add" for "devices add ID...": the help command of a
+// subcommand names it.
+func subcommandOf(name string) string {
+	f := strings.Fields(name)
+	if len(f) > 1 && f[0] == "devices" {
+		return " " + f[1]
+	}
+	return ""
 }
 
 func (fs *flagSet) envOf(name string) string {
@@ -71,10 +99,7 @@ func (fs *flagSet) bindEnv(name, env string) {
 // shows an environment value (it may be a secret URL).
 func (fs *flagSet) parse(args []string, getenv Env) error {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return &exitError{code: ExitOK, err: errSilent}
-		}
-		return &exitError{code: ExitUsage, err: err}
+		return fs.parseErr(err)
 	}
 	if fs.NArg() > 0 {
 		return usageErr("unexpected argument %q", fs.Arg(0))

@@ -106,7 +106,10 @@ func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 	if ExitCode(err) != ExitOK || !Silent(err) {
 		t.Fatalf("--help: %v", err)
 	}
-	help := stderr.String()
+	help := stdout.String()
+	if stderr.Len() > 0 {
+		t.Errorf("--help wrote to standard error: %s", stderr.String())
+	}
 	for _, want := range []string{
 		"--database-url", "DATABASE_URL", "--token-file", "WEBEX_TOKEN_FILE", "--api-url", "WEBEX_API_URL",
 		"https://webexapis.com/v1", "--org-id", "WEBEX_ORG_ID", "--rate", "--burst", "--concurrency",
@@ -118,5 +121,55 @@ func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 	}
 	if strings.Contains(help, "hunter2") {
 		t.Errorf("help shows an environment value")
+	}
+}
+
+// Every command's help goes to standard output with exit 0, whichever way
+// it is asked for; a bad flag is a usage error on standard error that names
+// the help command.
+func TestEveryHelpGoesToStandardOutput(t *testing.T) {
+	t.Parallel()
+	commands := [][]string{
+		{}, {"run"}, {"migrate"}, {"migrate", "status"}, {"demo"}, {"devices"},
+		{"devices", "add"}, {"devices", "import"}, {"devices", "remove"}, {"devices", "list"},
+		{"discover"}, {"report"}, {"prune-history"}, {"version"},
+	}
+	for _, cmd := range commands {
+		for _, h := range []string{"--help", "-h", "-help"} {
+			args := append(append([]string{}, cmd...), h)
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				var stdout, stderr bytes.Buffer
+				err := Run(context.Background(), args, envMap(nil), &stdout, &stderr)
+				if code := ExitCode(err); code != ExitOK {
+					t.Errorf("exit %d (%v), want 0", code, err)
+				}
+				if stderr.Len() > 0 {
+					t.Errorf("wrote to standard error: %q", stderr.String())
+				}
+				if !strings.Contains(stdout.String(), "Usage: "+Name) {
+					t.Errorf("no usage on standard output: %q", stdout.String())
+				}
+			})
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	err := Run(context.Background(), []string{"devices", "list", "--no-such-flag"}, envMap(nil), &stdout, &stderr)
+	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "no-such-flag") || !strings.Contains(err.Error(), Name+" devices list --help") {
+		t.Errorf("bad flag: exit %d, %v", ExitCode(err), err)
+	}
+	if stdout.Len() > 0 {
+		t.Errorf("a bad flag printed to standard output: %q", stdout.String())
+	}
+}
+
+func TestTopUsageNamesTheCommands(t *testing.T) {
+	t.Parallel()
+	for _, want := range []string{"report NAME", "version"} {
+		if !strings.Contains(topUsage, want) {
+			t.Errorf("top-level usage lacks %q:\n%s", want, topUsage)
+		}
+	}
+	if strings.Contains(topUsage, "report "+Name) {
+		t.Errorf("top-level usage says %q", "report "+Name)
 	}
 }

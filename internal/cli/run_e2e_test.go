@@ -156,6 +156,19 @@ func TestRunExitCodes(t *testing.T) {
 			t.Errorf("code %d, want 1 with the token rejected\n%s", r.code, r.stderr)
 		}
 	})
+	t.Run("no tracked devices: says so, names discover and devices add", func(t *testing.T) {
+		t.Parallel()
+		db := pgtest.DBURL(t)
+		r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}, common...)
+		if r.code != ExitOK {
+			t.Fatalf("code %d\n%s", r.code, r.stderr)
+		}
+		for _, want := range []string{"no devices are tracked", Name + " discover", Name + " devices add"} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("a run with nothing tracked does not say %q:\n%s", want, r.stderr)
+			}
+		}
+	})
 	t.Run("dead database: 1", func(t *testing.T) {
 		t.Parallel()
 		r := runCLI(t, map[string]string{"DATABASE_URL": "postgres://u:hunter2@127.0.0.1:1/db?connect_timeout=2", "WEBEX_TOKEN": cliToken}, common...)

@@ -14,8 +14,11 @@ import (
 	"io/fs"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -207,6 +210,45 @@ func (r Report) Run(ctx context.Context, pool *pgxpool.Pool, params map[string]s
 	return res, nil
 }
 
+// EscapeForTerminal makes data from Webex or the database safe to print as
+// a table cell on a terminal: control characters (ESC, BEL, CR, tab,
+// newline, C1), bidirectional overrides, line and paragraph separators and
+// invalid UTF-8 are shown as Go escapes (\x1b, \a, \r, \u202e, \xff), so
+// that a device's name cannot move the cursor, retitle the window, hide
+// text or break the table's columns. CSV and JSON keep the data as it is.
+func EscapeForTerminal(s string) string {
+	clean := true
+	for _, r := range s {
+		if unsafeRune(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unsafeRune(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func unsafeRune(r rune) bool {
+	return r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) ||
+		unicode.In(r, unicode.Zl, unicode.Zp)
+}
+
 // Write formats res as "table", "csv" or "json".
 func (res Result) Write(w io.Writer, format string) error {
 	switch format {
@@ -222,7 +264,7 @@ func (res Result) Write(w io.Writer, format string) error {
 			cells := make([]string, len(row))
 			for i, v := range row {
 				if v != nil {
-					cells[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(*v)
+					cells[i] = EscapeForTerminal(*v)
 				}
 			}
 			fmt.Fprintln(tw, strings.Join(cells, "\t"))

@@ -1,0 +1,73 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestEscapeForTerminal(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, in, want string }{
+		{"plain", "Cisco 8865 (desk #2)", "Cisco 8865 (desk #2)"},
+		{"unicode letters stay", "Zürich Büro 東京", "Zürich Büro 東京"},
+		{"ESC sequence", "\x1b[2J\x1b]0;owned\a", `\x1b[2J\x1b]0;owned\a`},
+		{"CR overwrites the line", "ok\rFAILED", `ok\rFAILED`},
+		{"tab and newline would break columns", "a\tb\nc", `a\tb\nc`},
+		{"C1 CSI", "x\u009b31m", `x\u009b31m`},
+		{"bidi override", "abc\u202edcb", `abc\u202edcb`},
+		{"line separator", "a\u2028b", `a\u2028b`},
+		{"invalid UTF-8", "a\xffb", `a\xffb`},
+		{"DEL", "a\x7fb", `a\x7fb`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := EscapeForTerminal(tc.in); got != tc.want {
+				t.Errorf("EscapeForTerminal(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+// A table shows control characters escaped; CSV and JSON keep the value as
+// it is, for the program that reads them.
+func TestWriteEscapesOnlyTheTable(t *testing.T) {
+	t.Parallel()
+	hostile := "SEP\x1b]0;pwned\a\r\x1b[31mphone"
+	res := Result{Columns: []string{"device_id", "name"}, Rows: [][]*string{{ptr("d1"), ptr(hostile)}}}
+
+	var table bytes.Buffer
+	if err := res.Write(&table, "table"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"\x1b", "\a", "\r"} {
+		if strings.Contains(table.String(), c) {
+			t.Errorf("table output holds a raw %q:\n%q", c, table.String())
+		}
+	}
+	if !strings.Contains(table.String(), `SEP\x1b]0;pwned\a\r\x1b[31mphone`) {
+		t.Errorf("table does not show the escaped value:\n%s", table.String())
+	}
+
+	var csvOut bytes.Buffer
+	if err := res.Write(&csvOut, "csv"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(csvOut.String(), hostile) {
+		t.Errorf("CSV changed the value: %q", csvOut.String())
+	}
+
+	var jsonOut bytes.Buffer
+	if err := res.Write(&jsonOut, "json"); err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal(jsonOut.Bytes(), &rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0]["name"] != hostile {
+		t.Errorf("JSON changed the value: %v", rows)
+	}
+}
+
+func ptr(s string) *string { return &s }
