@@ -39,9 +39,14 @@ type Options struct {
 	// signal, so it does not count against MaxAttempts.
 	MaxThrottled int
 	BackoffBase  time.Duration // first transient back-off; default 500ms
-	BackoffMax   time.Duration // default 30s
-	UserAgent    string
-	Logger       *slog.Logger
+	// UnreachableAfter is how many requests in a row, across every worker,
+	// may end without any HTTP answer (connection refused, DNS failure,
+	// timeout) before the client declares the API unreachable and fails
+	// every request from then on with KindUnreachable; default 10.
+	UnreachableAfter int
+	BackoffMax       time.Duration // default 30s
+	UserAgent        string
+	Logger           *slog.Logger
 }
 
 // Client fetches device details from Webex. It is safe for concurrent use;
@@ -51,9 +56,17 @@ type Client struct {
 	opts    Options
 	http    *http.Client
 	limiter *rate.Limiter
+	api     origin // where requests, and the token, may go
 	pause   pauseGate
 	gov     *governor
 	log     *slog.Logger
+
+	// noAnswer counts the requests in a row that got no HTTP answer;
+	// answers counts the HTTP answers. unreachable holds the cause once
+	// noAnswer reached UnreachableAfter.
+	noAnswer    atomic.Int64
+	answers     atomic.Int64
+	unreachable atomic.Pointer[string]
 
 	requests  atomic.Int64
 	throttled atomic.Int64
@@ -99,6 +112,9 @@ func NewClient(opts Options) (*Client, error) {
 	if opts.BackoffMax <= 0 {
 		opts.BackoffMax = 30 * time.Second
 	}
+	if opts.UnreachableAfter <= 0 {
+		opts.UnreachableAfter = 10
+	}
 	if opts.UserAgent == "" {
 		opts.UserAgent = "wxc-sync"
 	}
@@ -111,6 +127,14 @@ func NewClient(opts Options) (*Client, error) {
 		tr.MaxIdleConnsPerHost = 256
 		hc = &http.Client{Transport: tr}
 	}
+	base, err := url.Parse(opts.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	api := originOf(base)
+	// A copy, so that the caller's client keeps its own redirect policy.
+	own := *hc
+	own.CheckRedirect = redirectPolicy(api)
 	// Start with an empty bucket: a burst at start-up would empty the
 	// server's bucket too, and with the two rates equal it would never
 	// refill, leaving every later request one jitter away from a 429.
@@ -118,7 +142,8 @@ func NewClient(opts Options) (*Client, error) {
 	return &Client{
 		base:    strings.TrimRight(opts.BaseURL, "/"),
 		opts:    opts,
-		http:    hc,
+		http:    &own,
+		api:     api,
 		limiter: opts.Limiter,
 		gov:     newGovernor(opts.Limiter),
 		log:     opts.Logger,
@@ -132,7 +157,7 @@ func ValidateBaseURL(raw string) error {
 	if err != nil {
 		return fmt.Errorf("API URL %q is not a URL: %w", raw, err)
 	}
-	if u.Host == "" {
+	if u.Hostname() == "" {
 		return fmt.Errorf("API URL %q has no host", raw)
 	}
 	if u.User != nil {
@@ -232,8 +257,12 @@ func (c *Client) get(ctx context.Context, r request) error {
 	var (
 		attempts, transient, throttled int
 		refreshed                      bool
+		answersBefore                  = c.answers.Load()
 	)
 	for {
+		if ferr := c.unreachableErr(); ferr != nil {
+			return ferr
+		}
 		if err := c.pause.wait(ctx); err != nil {
 			return err
 		}
@@ -263,7 +292,17 @@ func (c *Client) get(ctx context.Context, r request) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
+		if cur, err := c.opts.Tokens.Token(); err == nil {
+			scrubError(ferr, tok, cur)
+		} else {
+			scrubError(ferr, tok)
+		}
 		ferr.Attempts = attempts
+		if ferr.noAnswer {
+			if u := c.noAnswerSeen(ferr); u != nil {
+				return u
+			}
+		}
 		switch {
 		case ferr.Kind == KindRateLimited:
 			throttled++
@@ -273,7 +312,12 @@ func (c *Client) get(ctx context.Context, r request) error {
 			// the pause was extended in once
 		case ferr.Kind == KindTransient, ferr.Kind == KindBadPayload && r.retryBad:
 			transient++
-			if transient >= c.opts.MaxAttempts {
+			// A request that never got an answer, while no request of the
+			// client got one either, says nothing about this device: it goes
+			// on until an answer comes (then it gives up) or the client
+			// declares the API unreachable, so that an outage does not mark
+			// the devices it happened to hit as failed.
+			if transient >= c.opts.MaxAttempts && !(ferr.noAnswer && c.answers.Load() == answersBefore) {
 				return ferr
 			}
 			wait := c.backoff(transient)
@@ -324,10 +368,15 @@ func (c *Client) once(ctx context.Context, r request, mark sendMark) (*Error, st
 	c.requests.Add(1)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return &Error{Kind: KindTransient, Message: describeTransportError(ctx, err), Err: stripURL(err)}, tok
+		if cert := certificateProblem(err); cert != nil {
+			return &Error{Kind: KindCertificate, Message: cert.Error(), Err: cert}, tok
+		}
+		return &Error{Kind: KindTransient, Message: describeTransportError(ctx, err), Err: stripURL(err), noAnswer: true}, tok
 	}
 	defer resp.Body.Close()
-	tracking := resp.Header.Get("TrackingID")
+	c.noAnswer.Store(0)
+	c.answers.Add(1)
+	tracking := truncate(resp.Header.Get("TrackingID"), 100)
 
 	if resp.StatusCode == http.StatusOK {
 		ferr := c.readOK(ctx, resp, r)
@@ -339,11 +388,18 @@ func (c *Client) once(ctx context.Context, r request, mark sendMark) (*Error, st
 
 	ferr := &Error{Status: resp.StatusCode, TrackingID: tracking}
 	msg, bodyTracking := readErrorBody(resp.Body)
-	ferr.Message = msg
+	// Scrubbed before it is cut short, so that no piece of an echoed token
+	// survives the cut.
+	ferr.Message = truncate(scrub(msg, tok), 300)
 	if ferr.TrackingID == "" {
-		ferr.TrackingID = bodyTracking
+		ferr.TrackingID = truncate(scrub(bodyTracking, tok), 100)
 	}
 	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		// Only a redirect the policy refused comes back here.
+		ferr.Kind = KindRequest
+		ferr.Message = redirectError(c.api, resp)
 	case http.StatusNotFound, http.StatusGone:
 		ferr.Kind = KindNotFound
 	case http.StatusForbidden:
@@ -443,7 +499,8 @@ func isJSON(contentType string) bool {
 }
 
 // readErrorBody extracts Webex's error message and tracking ID, if the body
-// has them. It reads a bounded amount: error bodies are small.
+// has them. It reads a bounded amount: error bodies are small. The caller
+// scrubs and shortens them.
 func readErrorBody(r io.Reader) (msg, tracking string) {
 	body, _ := io.ReadAll(io.LimitReader(r, 64<<10))
 	var e struct {
@@ -460,7 +517,7 @@ func readErrorBody(r io.Reader) (msg, tracking string) {
 	if msg == "" && len(e.Errors) > 0 {
 		msg = e.Errors[0].Description
 	}
-	return truncate(msg, 300), truncate(e.TrackingID, 100)
+	return msg, e.TrackingID
 }
 
 func describeTransportError(ctx context.Context, err error) string {

@@ -261,19 +261,63 @@ func TestDeviceTimeoutIsRetriedThenFails(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
+	var stalled atomic.Int64
 	f := newFakeWebex(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		if !strings.HasSuffix(r.URL.Path, "/DEV1") {
+			writeDevice(w, r)
+			return
+		}
+		stalled.Add(1)
 		select { // stall until the client gives up
 		case <-r.Context().Done():
 		case <-release:
 		}
 	})
 	c := newTestClient(t, f.URL, func(o *Options) { o.RequestTimeout = 50 * time.Millisecond; o.MaxAttempts = 2 })
+	// Other devices answer meanwhile: the API is up, DEV1 is at fault.
+	done := make(chan struct{})
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			c.Device(context.Background(), fmt.Sprintf("OK%d", i), "")
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
 	_, err := c.Device(context.Background(), "DEV1", "")
+	close(done)
 	if KindOf(err) != KindTransient || !strings.Contains(err.Error(), "timed out") {
 		t.Errorf("err = %v, want a transient timeout", err)
 	}
-	if n := len(f.recorded()); n != 2 {
-		t.Errorf("server saw %d requests, want 2", n)
+	if n := stalled.Load(); n != 2 {
+		t.Errorf("server saw %d requests for DEV1, want 2", n)
+	}
+}
+
+// With no answer at all, a device is not given up for its own timeouts: the
+// API is unreachable, and after UnreachableAfter requests in a row without
+// an answer, every request fails at once saying so.
+func TestNoAnswerAtAllMakesTheClientUnreachable(t *testing.T) {
+	t.Parallel()
+	f := newFakeWebex(t, func(w http.ResponseWriter, r *http.Request, _ int) {})
+	f.Close() // connection refused from now on
+	c := newTestClient(t, f.URL, func(o *Options) { o.MaxAttempts = 2; o.UnreachableAfter = 5 })
+	_, err := c.Device(context.Background(), "DEV1", "")
+	if KindOf(err) != KindUnreachable || !strings.Contains(err.Error(), "Webex API unreachable") || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("err = %v, want unreachable naming the cause", err)
+	}
+	if n := c.Stats().Requests; n != 5 {
+		t.Errorf("%d requests sent, want 5 (UnreachableAfter)", n)
+	}
+	_, err = c.Device(context.Background(), "DEV2", "")
+	if KindOf(err) != KindUnreachable {
+		t.Errorf("next device: err = %v, want unreachable at once", err)
+	}
+	if n := c.Stats().Requests; n != 5 {
+		t.Errorf("%d requests sent; none after the API was found unreachable", n)
 	}
 }
 

@@ -27,9 +27,16 @@ const (
 	// KindBadPayload: a 200 whose body could not be used (not JSON, truncated,
 	// too large, the wrong device).
 	KindBadPayload
-	// KindRequest: the request itself was refused (another 4xx) or could not be
-	// built (a malformed device ID); retrying cannot help.
+	// KindRequest: the request itself was refused (another 4xx), could not be
+	// built (a malformed device ID), or was redirected to another origin;
+	// retrying cannot help.
 	KindRequest
+	// KindCertificate: the API's TLS certificate could not be verified.
+	// Nothing else will succeed either.
+	KindCertificate
+	// KindUnreachable: UnreachableAfter requests in a row got no HTTP answer
+	// at all; the client sends nothing more. Nothing else will succeed either.
+	KindUnreachable
 )
 
 func (k Kind) String() string {
@@ -48,6 +55,10 @@ func (k Kind) String() string {
 		return "bad payload"
 	case KindRequest:
 		return "bad request"
+	case KindCertificate:
+		return "untrusted certificate"
+	case KindUnreachable:
+		return "Webex API unreachable"
 	default:
 		return fmt.Sprintf("kind(%d)", int(k))
 	}
@@ -62,6 +73,8 @@ type Error struct {
 	Message    string // what Webex or the decoder said
 	Attempts   int    // requests sent for this device
 	Err        error  // underlying cause, if any (a net error, a JSON error)
+
+	noAnswer bool // no HTTP answer came back (refused, DNS, timeout)
 }
 
 func (e *Error) Error() string {

@@ -3,6 +3,8 @@ package syncrun_test
 import (
 	"bytes"
 	"context"
+	"io"
+	stdlog "log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -47,6 +49,7 @@ type envOpts struct {
 	middleware  func(http.Handler) http.Handler
 	clientRate  float64
 	clientBurst int
+	tls         bool // serve over https with httptest's own CA, which the client does not trust
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -64,7 +67,13 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if o.middleware != nil {
 		h = o.middleware(h)
 	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = stdlog.New(io.Discard, "", 0) // refused handshakes
+	if o.tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 
 	url := pgtest.DBURL(t)

@@ -100,6 +100,14 @@ type Summary struct {
 // ErrUnauthorized is returned (wrapped) when Webex rejects the token.
 var ErrUnauthorized = errors.New("Webex rejected the token")
 
+// ErrUnreachable is returned (wrapped) when Webex gave no HTTP answer to
+// a run of requests: the devices are not to blame, and keep their state.
+var ErrUnreachable = errors.New("Webex API unreachable")
+
+// ErrCertificate is returned (wrapped) when the API's TLS certificate
+// cannot be verified.
+var ErrCertificate = errors.New("the Webex API's TLS certificate is not trusted")
+
 // ErrLocked is returned (wrapped) when another run holds the scope's lock.
 var ErrLocked = store.ErrLocked
 
@@ -258,7 +266,8 @@ func outcome(ctx, fetchCtx context.Context, fetchErr, writeErr error, c store.Ba
 	switch {
 	case writeErr != nil:
 		return store.RunFailed, writeErr
-	case errors.Is(fetchErr, ErrUnauthorized), errors.Is(fetchErr, store.ErrLockLost):
+	case errors.Is(fetchErr, ErrUnauthorized), errors.Is(fetchErr, store.ErrLockLost),
+		errors.Is(fetchErr, ErrUnreachable), errors.Is(fetchErr, ErrCertificate):
 		return store.RunFailed, fetchErr
 	case ctx.Err() != nil:
 		return store.RunInterrupted, fmt.Errorf("run interrupted: %w", context.Cause(ctx))
@@ -330,6 +339,12 @@ func classify(ctx context.Context, log *slog.Logger, id string, dev device.Devic
 	case fetch.KindUnauthorized:
 		log.LogAttrs(ctx, slog.LevelError, "Webex rejected the token; stopping the run", attrs...)
 		return nil, fmt.Errorf("%w (device %s): %v", ErrUnauthorized, id, fe)
+	case fetch.KindUnreachable:
+		log.LogAttrs(ctx, slog.LevelError, "Webex API unreachable; stopping the run", attrs...)
+		return nil, fmt.Errorf("%w: %s", ErrUnreachable, fe.Message)
+	case fetch.KindCertificate:
+		log.LogAttrs(ctx, slog.LevelError, "the Webex API's TLS certificate is not trusted; stopping the run", attrs...)
+		return nil, fmt.Errorf("%w: %s", ErrCertificate, fe.Message)
 	case fetch.KindNotFound:
 		outcome = store.OutcomeNotFound
 		log.LogAttrs(ctx, slog.LevelInfo, "device no longer exists", attrs...)

@@ -1,0 +1,138 @@
+package syncrun_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wxc-inventory/wxc-sync/internal/fetch"
+	"github.com/wxc-inventory/wxc-sync/internal/store"
+	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
+)
+
+// Issue 11, items 1 and 2: a redirect to another origin is an error naming
+// the location and the token never goes there; a server that echoes the
+// Authorization header does not get the token into a log line or a row
+// (e.run checks both for every test).
+func TestRedirectsAndEchoedTokens(t *testing.T) {
+	t.Parallel()
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"id":"stolen"}`))
+	}))
+	t.Cleanup(other.Close)
+	var ids []string
+	e := newEnv(t, envOpts{devices: 20, middleware: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			auth := r.Header.Get("Authorization")
+			switch {
+			case strings.HasSuffix(r.URL.Path, "/"+ids[0]):
+				http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+			case strings.HasSuffix(r.URL.Path, "/"+ids[1]):
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				w.Write([]byte(`{"message":"invalid header Authorization: ` + auth + `"}`))
+			case strings.HasSuffix(r.URL.Path, "/"+ids[2]):
+				w.Header().Set("TrackingID", auth)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadGateway)
+				w.Write([]byte(`{"message":"upstream said ` + auth + `"}`))
+			case strings.HasSuffix(r.URL.Path, "/"+ids[3]) && r.URL.Query().Get("moved") == "":
+				http.Redirect(w, r, r.URL.Path+"?moved=1", http.StatusMovedPermanently)
+			default:
+				next.ServeHTTP(w, r)
+			}
+		})
+	}})
+	ids = e.sim.IDs()
+	sum := e.run(t, context.Background(), syncrun.Config{Concurrency: 4})
+	if sum.Status != store.RunPartial {
+		t.Errorf("status %s, want partial", sum.Status)
+	}
+	rows := readRows(t, e.pool)
+	if r := rows[ids[0]]; r.SyncStatus != "error" || r.LastError == nil ||
+		!strings.Contains(*r.LastError, other.URL+"/v1/telephony/config/devices/"+ids[0]) || r.Model != nil {
+		t.Errorf("redirected device: %s %v model %v; want error naming the location, no details", r.SyncStatus, r.LastError, r.Model)
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the other origin received %d requests", n)
+	}
+	for _, id := range ids[1:3] {
+		if r := rows[id]; r.SyncStatus != "error" || r.LastError == nil || !strings.Contains(*r.LastError, "[REDACTED]") {
+			t.Errorf("echoing device: %s %v; want error with the token redacted", r.SyncStatus, r.LastError)
+		}
+	}
+	if r := rows[ids[3]]; r.SyncStatus != "ok" {
+		t.Errorf("same-origin redirect: %s %v; want ok (followed)", r.SyncStatus, r.LastError)
+	}
+}
+
+// Issue 11, item 6: with no answer from Webex, the run stops early, fails
+// saying so, and leaves every device as it was.
+func TestUnreachableAPIStopsTheRunAndLeavesDevicesAlone(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		setup  func(e *env)
+		reason string
+	}{
+		{"connection refused", func(e *env) { e.srv.Close() }, "refused"},
+		{"every request times out", nil, "timed out"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOpts{devices: 300, middleware: func(http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+			}, clientOpts: func(o *fetch.Options) { o.RequestTimeout = 100 * time.Millisecond }})
+			if tt.setup != nil {
+				tt.setup(e)
+			}
+			sum := e.run(t, context.Background(), syncrun.Config{Concurrency: 8})
+			if sum.Status != store.RunFailed || !errors.Is(sum.Err, syncrun.ErrUnreachable) ||
+				!strings.Contains(sum.Err.Error(), "Webex API unreachable: ") || !strings.Contains(sum.Err.Error(), tt.reason) {
+				t.Errorf("status %s, err %v; want failed, Webex API unreachable: ...%s", sum.Status, sum.Err, tt.reason)
+			}
+			run := readRun(t, e.pool, sum.RunID)
+			if run.Status != "failed" || run.Error == nil || !strings.HasPrefix(*run.Error, "Webex API unreachable: ") {
+				t.Errorf("sync_runs row %+v", run)
+			}
+			var touched int
+			if err := e.pool.QueryRow(context.Background(),
+				`SELECT count(*) FROM devices WHERE sync_status <> 'pending' OR last_attempt_at IS NOT NULL`).Scan(&touched); err != nil {
+				t.Fatal(err)
+			}
+			if touched != 0 {
+				t.Errorf("%d devices touched; an outage is not the devices' fault", touched)
+			}
+			if sum.Requests > 30 {
+				t.Errorf("%d requests sent; the run should stop after a short run of failures", sum.Requests)
+			}
+		})
+	}
+}
+
+// Issue 11, item 7: an untrusted certificate stops the run at once.
+func TestUntrustedCertificateStopsTheRun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{devices: 100, tls: true})
+	sum := e.run(t, context.Background(), syncrun.Config{Concurrency: 8})
+	if sum.Status != store.RunFailed || !errors.Is(sum.Err, syncrun.ErrCertificate) || !strings.Contains(sum.Err.Error(), "certificate") {
+		t.Errorf("status %s, err %v; want failed naming the certificate", sum.Status, sum.Err)
+	}
+	if sum.Requests > 8 {
+		t.Errorf("%d handshakes; the first failure stops the run", sum.Requests)
+	}
+	rows := readRows(t, e.pool)
+	for id, r := range rows {
+		if r.SyncStatus != "pending" {
+			t.Errorf("device %s: %s; want untouched", id, r.SyncStatus)
+		}
+	}
+}
