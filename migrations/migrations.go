@@ -21,17 +21,19 @@ var files embed.FS
 
 // provider builds a goose Provider over the pool. The session locker takes a
 // PostgreSQL advisory lock so that two pods migrating at once take turns
-// instead of colliding.
-func provider(pool *pgxpool.Pool) (*goose.Provider, *sql.DB, error) {
+// instead of colliding. With a logger, goose logs each migration it applies
+// through it (goose.WithSlog); without, it is silent.
+func provider(pool *pgxpool.Pool, logger *slog.Logger) (*goose.Provider, *sql.DB, error) {
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
 		return nil, nil, fmt.Errorf("create migration locker: %w", err)
 	}
+	opts := []goose.ProviderOption{goose.WithSessionLocker(locker), goose.WithLogger(goose.NopLogger())}
+	if logger != nil {
+		opts = []goose.ProviderOption{goose.WithSessionLocker(locker), goose.WithSlog(logger), goose.WithVerbose(true)}
+	}
 	db := stdlib.OpenDBFromPool(pool)
-	p, err := goose.NewProvider(goose.DialectPostgres, db, files,
-		goose.WithSessionLocker(locker),
-		goose.WithLogger(goose.NopLogger()),
-	)
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files, opts...)
 	if err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("create migration provider: %w", err)
@@ -45,10 +47,10 @@ func Up(ctx context.Context, pool *pgxpool.Pool) error {
 	return err
 }
 
-// UpLogged applies every pending migration and logs each one applied. It
-// returns how many were applied.
+// UpLogged applies every pending migration, goose logging each one applied
+// through logger (nil: silent). It returns how many were applied.
 func UpLogged(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (int, error) {
-	p, db, err := provider(pool)
+	p, db, err := provider(pool, logger)
 	if err != nil {
 		return 0, err
 	}
@@ -57,20 +59,12 @@ func UpLogged(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (int
 	if err != nil {
 		return len(results), fmt.Errorf("apply migrations: %w", err)
 	}
-	for _, r := range results {
-		if logger != nil {
-			logger.LogAttrs(ctx, slog.LevelInfo, "migration applied",
-				slog.Int64("version", r.Source.Version),
-				slog.String("file", r.Source.Path),
-				slog.Duration("duration", r.Duration))
-		}
-	}
 	return len(results), nil
 }
 
 // Pending reports whether any migration has not been applied yet.
 func Pending(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
-	p, db, err := provider(pool)
+	p, db, err := provider(pool, nil)
 	if err != nil {
 		return false, err
 	}
@@ -85,7 +79,7 @@ func Pending(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 // WriteStatus prints one line per migration: its version, file and when it
 // was applied (or "pending").
 func WriteStatus(ctx context.Context, pool *pgxpool.Pool, w io.Writer) error {
-	p, db, err := provider(pool)
+	p, db, err := provider(pool, nil)
 	if err != nil {
 		return err
 	}

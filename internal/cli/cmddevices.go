@@ -53,21 +53,6 @@ func cmdDevices(ctx context.Context, args []string, getenv Env, stdout, stderr i
 	}
 }
 
-// openStore connects and checks that the schema is current (see
-// prepareSchema): these commands never migrate.
-func openStore(ctx context.Context, databaseURL string) (*store.Store, func(), error) {
-	pool, err := store.Open(ctx, databaseURL)
-	if err != nil {
-		return nil, nil, err
-	}
-	st := store.New(pool)
-	if err := prepareSchema(ctx, st, true, nil); err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	return st, pool.Close, nil
-}
-
 func cmdDevicesAdd(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
 	var (
 		o      dbOptions

@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/wxc-inventory/wxc-sync/internal/discover"
-	"github.com/wxc-inventory/wxc-sync/internal/store"
 )
 
 // discoverOptions are the flags of "discover". The Webex ones have the
@@ -56,15 +55,11 @@ func cmdDiscover(ctx context.Context, args []string, getenv Env, stdout, stderr 
 	if err != nil {
 		return err
 	}
-	pool, err := store.Open(ctx, o.DatabaseURL)
+	st, err := openDB(ctx, o.DatabaseURL, schemaMode(o.NoMigrate), log)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	st := store.New(pool)
-	if err := prepareSchema(ctx, st, o.NoMigrate, log); err != nil {
-		return err
-	}
+	defer st.Close()
 	sum, err := discover.Run(ctx, st, client, discover.Config{
 		OrgID: o.OrgID, Type: o.Type, PageSize: o.PageSize, Prune: o.Prune, DryRun: o.DryRun, Logger: log,
 	})

@@ -2,11 +2,9 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 
-	"github.com/wxc-inventory/wxc-sync/internal/store"
 	"github.com/wxc-inventory/wxc-sync/migrations"
 )
 
@@ -29,37 +27,18 @@ func cmdMigrate(ctx context.Context, args []string, getenv Env, stdout, stderr i
 		return usageErr("%v", errs[0])
 	}
 	log := newLogger(o.logOptions, stderr)
-	pool, err := store.Open(ctx, o.DatabaseURL)
+	st, err := openDB(ctx, o.DatabaseURL, schemaAsIs, log)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	defer st.Close()
 	if status {
-		return migrations.WriteStatus(ctx, pool, stdout)
+		return migrations.WriteStatus(ctx, st.Pool(), stdout)
 	}
-	n, err := migrations.UpLogged(ctx, pool, log)
+	n, err := migrations.UpLogged(ctx, st.Pool(), log)
 	if err != nil {
 		return err
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "schema is up to date", slog.Int("applied", n))
 	return nil
-}
-
-// prepareSchema applies pending migrations, or with noMigrate checks that
-// none are pending, so that a command never meets a schema it does not
-// know. Commands that never migrate (devices, report, prune-history) call
-// it with noMigrate, so that a role without DDL rights can run them.
-func prepareSchema(ctx context.Context, st *store.Store, noMigrate bool, log *slog.Logger) error {
-	if noMigrate {
-		pending, err := migrations.Pending(ctx, st.Pool())
-		if err != nil {
-			return err
-		}
-		if pending {
-			return fmt.Errorf("the database schema is not up to date (this command does not migrate): run %q with a role that owns the schema", Name+" migrate")
-		}
-		return nil
-	}
-	_, err := migrations.UpLogged(ctx, st.Pool(), log)
-	return err
 }

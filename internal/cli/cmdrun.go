@@ -13,7 +13,11 @@ import (
 	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
 )
 
-func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
+func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) (err error) {
+	// The time budget counts from here, the start of the process for all
+	// that matters: connecting, waiting for the lock and migrating spend it
+	// too.
+	start := time.Now()
 	var o runOptions
 	fs := newFlagSet("run", "Syncs every tracked device once and exits. Pending migrations are applied\nfirst unless --no-migrate is given.", stdout)
 	o.register(fs)
@@ -24,32 +28,40 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 		return err
 	}
 	log := logctx.Wrap(newLogger(o.logOptions, stderr))
+	// A signal is a signal in every phase: stopped while connecting or
+	// waiting for the lock is exit 4, as it is while fetching.
+	defer func() { err = interruptedErr(ctx, err) }()
 
 	client, err := o.newClient(getenv, log)
 	if err != nil {
 		return err
 	}
-	pool, err := store.Open(ctx, o.DatabaseURL)
-	if err != nil {
-		return err
+	setupCtx := ctx
+	if o.MaxDuration > 0 {
+		var cancel context.CancelFunc
+		setupCtx, cancel = context.WithDeadlineCause(ctx, start.Add(o.MaxDuration), syncrun.ErrBudgetBeforeStart)
+		defer cancel()
 	}
-	defer pool.Close()
-	st := store.New(pool)
+	st, err := openDB(setupCtx, o.DatabaseURL, schemaAsIs, log)
+	if err != nil {
+		return budgetErr(setupCtx, err)
+	}
+	defer st.Close()
 
 	// The lock comes first: a second run of the same scope touches nothing,
 	// not even the schema.
-	lock, err := st.LockRun(ctx, o.scope, o.WaitForLock)
+	lock, err := st.LockRun(setupCtx, o.scope, o.WaitForLock)
 	if errors.Is(err, store.ErrLocked) {
 		log.LogAttrs(ctx, slog.LevelInfo, "another run of this scope is in progress; nothing to do",
 			slog.String("scope", o.scope.String()), slog.Duration("waited", o.WaitForLock))
 		return nil
 	}
 	if err != nil {
-		return err
+		return budgetErr(setupCtx, err)
 	}
 	defer lock.Release()
-	if err := prepareSchema(ctx, st, o.NoMigrate, log); err != nil {
-		return err
+	if err := prepareSchema(setupCtx, st, schemaMode(o.NoMigrate), log); err != nil {
+		return budgetErr(setupCtx, err)
 	}
 	sum, err := syncrun.Run(ctx, st, client, syncrun.Config{
 		Scope:        o.scope,
@@ -58,11 +70,12 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 		BatchSize:    o.BatchSize,
 		DefaultOrgID: o.OrgID,
 		MaxDuration:  o.MaxDuration,
+		Started:      start,
 		Logger:       log,
 		OnProgress:   newProgress(stderr, log),
 	})
 	if err != nil {
-		return err
+		return budgetErr(ctx, err)
 	}
 	logSummary(ctx, log, sum)
 	if sum.Total == 0 && sum.Err == nil {
@@ -132,4 +145,22 @@ func noDevicesHint(sc store.Scope) string {
 	}
 	return fmt.Sprintf("%s: track the org's calling devices with %q, or some of them with %q, then run again",
 		where, Name+" discover", Name+" devices add ID...")
+}
+
+// budgetErr says so when err came from the time budget running out before
+// the run started.
+func budgetErr(ctx context.Context, err error) error {
+	if err == nil || errors.Is(err, syncrun.ErrBudgetBeforeStart) || !errors.Is(context.Cause(ctx), syncrun.ErrBudgetBeforeStart) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", syncrun.ErrBudgetBeforeStart, err)
+}
+
+// interruptedErr turns any failure after a signal into exit 4.
+func interruptedErr(ctx context.Context, err error) error {
+	var ee *exitError
+	if err == nil || ctx.Err() == nil || errors.As(err, &ee) {
+		return err // no signal, or the run's own exit code already says how it ended
+	}
+	return &exitError{code: ExitInterrupted, err: fmt.Errorf("interrupted: %w", err)}
 }

@@ -204,10 +204,9 @@ func TestSIGKILLReleasesTheLockAndTheNextRunAbandonsTheDeadRun(t *testing.T) {
 	waitFor(t, "requests to stall", 30*time.Second, func() bool { return sim.Stats().ActiveStalls >= 4 })
 
 	// Meanwhile a second run starts: it exits at once, with 0, and writes nothing.
-	start := time.Now()
 	r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}, "run", "--api-url", base, "--log-format", "json")
-	if r.code != ExitOK || !strings.Contains(r.stderr, "another run of this scope is in progress") || time.Since(start) > 5*time.Second {
-		t.Errorf("second run: code %d after %v\n%s", r.code, time.Since(start), r.stderr)
+	if r.code != ExitOK || !strings.Contains(r.stderr, "another run of this scope is in progress") {
+		t.Errorf("second run: code %d\n%s", r.code, r.stderr)
 	}
 	if n := queryInt(t, db, `SELECT count(*) FROM sync_runs`); n != 1 {
 		t.Errorf("%d sync_runs rows; the skipped run must not add one", n)

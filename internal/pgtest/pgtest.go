@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wxc-inventory/wxc-sync/internal/pgretry"
 	"github.com/wxc-inventory/wxc-sync/migrations"
 )
 
@@ -208,29 +209,26 @@ func migrateTemplate(ctx context.Context, s *server, name string) error {
 }
 
 // createDatabase runs CREATE DATABASE name TEMPLATE template, retrying while
-// the template is still held: the backends of a just-closed pool take a moment
-// to exit, and until they do PostgreSQL refuses the copy.
+// the template is still held (55006, object in use): the backends of a
+// just-closed pool take a moment to exit, and until they do PostgreSQL
+// refuses the copy.
 func createDatabase(ctx context.Context, admin *pgxpool.Pool, name, template string) error {
 	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize() + " TEMPLATE " + pgx.Identifier{template}.Sanitize()
 	createMu.Lock()
 	defer createMu.Unlock()
-	backoff := 50 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		_, err := admin.Exec(ctx, sql)
+	templateInUse := func(err error) bool {
 		var pgErr *pgconn.PgError
-		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "55006" || attempt == 6 {
-			if err != nil {
-				return fmt.Errorf("create database %s from %s: %w", name, template, err)
-			}
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("create database %s from %s: %w", name, template, err)
-		case <-time.After(backoff):
-		}
-		backoff *= 2
+		return errors.As(err, &pgErr) && pgErr.Code == "55006"
 	}
+	err := pgretry.Do(ctx, pgretry.Policy{Tries: 6, Wait: 50 * time.Millisecond, Retryable: templateInUse},
+		func(ctx context.Context) error {
+			_, err := admin.Exec(ctx, sql)
+			return err
+		})
+	if err != nil {
+		return fmt.Errorf("create database %s from %s: %w", name, template, err)
+	}
+	return nil
 }
 
 // dropDatabase drops name, ending any sessions still on it (a pool the code

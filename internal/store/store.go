@@ -8,11 +8,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wxc-inventory/wxc-sync/internal/pgretry"
 )
 
 // Store is the job's database access. It is safe for concurrent use.
@@ -26,26 +30,114 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 // Pool returns the underlying pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// Open connects to databaseURL. An empty URL means the libpq environment
-// (PGHOST, PGUSER, ...) and its defaults, as pgx reads them. The returned
-// error never includes a password.
-func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+// Close closes the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// Session defaults. Each applies only where the connection string (or
+// PGOPTIONS, PGCONNECT_TIMEOUT, ...) did not say otherwise: the operator's
+// word wins.
+const (
+	DefaultApplicationName = "wxc-sync"
+	// DefaultStatementTimeout bounds one statement. A batch write or a page
+	// of due devices takes milliseconds; minutes mean something is wrong.
+	DefaultStatementTimeout = 2 * time.Minute
+	// DefaultLockTimeout bounds a wait for a table or row lock another
+	// session holds (a LOCK TABLE, a long migration).
+	DefaultLockTimeout = 30 * time.Second
+	// DefaultConnectTimeout bounds one connection attempt, so that a server
+	// that accepts and never answers cannot hang the job.
+	DefaultConnectTimeout = 10 * time.Second
+	// DefaultConnectWithin is how long Open keeps trying the first
+	// connection: a database container still starting is normal under
+	// compose and Kubernetes.
+	DefaultConnectWithin = 20 * time.Second
+)
+
+// OpenOptions tune Open; zero values take the defaults above.
+type OpenOptions struct {
+	ConnectWithin time.Duration
+	Logger        *slog.Logger // told about each failed first attempt
+}
+
+// Open connects to databaseURL and returns the Store on it. An empty URL
+// means the libpq environment (PGHOST, PGUSER, ...) and its defaults, as
+// pgx reads them. The first connection is retried for
+// OpenOptions.ConnectWithin while the failure is one a retry can fix (the
+// server is not up yet); a refused password or a missing database fails at
+// once. The returned error never includes a password.
+func Open(ctx context.Context, databaseURL string, o OpenOptions) (*Store, error) {
+	cfg, err := ParseConfig(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if o.ConnectWithin <= 0 {
+		o.ConnectWithin = DefaultConnectWithin
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database %s: %w", Describe(cfg.ConnConfig.Config), err)
+	}
+	start := time.Now()
+	cctx, cancel := context.WithTimeout(ctx, o.ConnectWithin)
+	defer cancel()
+	err = pgretry.Do(cctx, pgretry.Policy{Tries: 1 << 20, Wait: 250 * time.Millisecond, MaxWait: 2 * time.Second},
+		func(ctx context.Context) error {
+			err := pool.Ping(ctx)
+			if err != nil && pgretry.ConnectionLost(err) {
+				o.Logger.LogAttrs(ctx, slog.LevelWarn, "database not reachable yet; retrying",
+					slog.String("database", Describe(cfg.ConnConfig.Config)), slog.String("error", err.Error()))
+			}
+			return err
+		})
+	if err != nil {
+		pool.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("connect to database %s: %w", Describe(cfg.ConnConfig.Config), context.Cause(ctx))
+		}
+		if pgretry.ConnectionLost(err) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("connect to database %s: not reachable within %s: %w",
+				Describe(cfg.ConnConfig.Config), time.Since(start).Round(time.Second), err)
+		}
+		return nil, fmt.Errorf("connect to database %s: %w", Describe(cfg.ConnConfig.Config), err)
+	}
+	return New(pool), nil
+}
+
+// ParseConfig reads databaseURL into a pool configuration with the job's
+// session defaults applied where the URL set none (river's
+// setParamIfUnset). Its error never quotes the URL.
+func ParseConfig(databaseURL string) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		// pgx's parse errors can quote the URL; say only what is wrong.
 		return nil, fmt.Errorf("database URL is not valid: %s", redactParseError(err))
 	}
-	cfg.ConnConfig.RuntimeParams["application_name"] = "wxc-sync"
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("connect to database: %w", err)
+	cc := cfg.ConnConfig
+	setParamIfUnset(cc.RuntimeParams, "application_name", DefaultApplicationName)
+	setParamIfUnset(cc.RuntimeParams, "statement_timeout", millis(DefaultStatementTimeout))
+	setParamIfUnset(cc.RuntimeParams, "lock_timeout", millis(DefaultLockTimeout))
+	if cc.ConnectTimeout <= 0 {
+		cc.ConnectTimeout = DefaultConnectTimeout
 	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("connect to database %s: %w", Describe(cfg.ConnConfig.Config), err)
-	}
-	return pool, nil
+	return cfg, nil
 }
+
+// setParamIfUnset sets a session parameter unless the connection string set
+// it, directly or in its options (-c name=value).
+func setParamIfUnset(params map[string]string, name, value string) {
+	if _, ok := params[name]; ok {
+		return
+	}
+	if opts := params["options"]; strings.Contains(opts, name+"=") || strings.Contains(opts, strings.ReplaceAll(name, "_", "-")+"=") {
+		return
+	}
+	params[name] = value
+}
+
+func millis(d time.Duration) string { return fmt.Sprint(d.Milliseconds()) }
 
 // Describe names a database for a log line or an error: host, port,
 // database and user, never the password.

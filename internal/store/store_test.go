@@ -416,7 +416,7 @@ func TestOpenReportsBadURLWithoutPassword(t *testing.T) {
 		"postgres://user:hunter2@127.0.0.1:1/db?sslmode=bogus",
 		"host=127.0.0.1 port=1 user=u password=hunter2 dbname=x connect_timeout=2",
 	} {
-		_, err := store.Open(context.Background(), u)
+		_, err := store.Open(context.Background(), u, store.OpenOptions{ConnectWithin: 500 * time.Millisecond})
 		if err == nil {
 			t.Errorf("Open(%q) succeeded", u)
 			continue

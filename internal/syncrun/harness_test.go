@@ -143,11 +143,15 @@ func (e *env) run(t *testing.T, ctx context.Context, cfg syncrun.Config) syncrun
 		t.Errorf("the token appears in the logs")
 	}
 	var leaks int
-	err = e.pool.QueryRow(ctx, `
+	// The run's ctx may be cancelled (the test stopped it): look anyway.
+	err = e.pool.QueryRow(context.Background(), `
 		SELECT (SELECT count(*) FROM devices d WHERE d::text LIKE '%' || $1 || '%')
 		     + (SELECT count(*) FROM sync_runs r WHERE r::text LIKE '%' || $1 || '%')
 		     + (SELECT count(*) FROM device_changes c WHERE c::text LIKE '%' || $1 || '%')`, token).Scan(&leaks)
-	if err == nil && leaks > 0 {
+	if err != nil {
+		t.Fatalf("look for the token in the database: %v", err)
+	}
+	if leaks > 0 {
 		t.Errorf("the token appears in %d database rows", leaks)
 	}
 	return sum

