@@ -32,15 +32,19 @@ func cmdDemo(ctx context.Context, args []string, getenv Env, stdout, stderr io.W
 	if o.devices < 1 || o.devices > 1_000_000 {
 		return usageErr("--devices %d: want 1 to 1000000", o.devices)
 	}
-	log := newLogger(o.logOptions, stderr)
-	progressLog := newLogger(logOptions{Format: o.Format, Level: "info"}, stderr)
+	out := stderr
+	if isTerminal(stderr) {
+		out = newConsole(stderr)
+	}
+	log := newLogger(o.logOptions, out)
+	progressLog := newLogger(logOptions{Format: o.Format, Level: "info"}, out)
 	_, err := demo.Run(ctx, demo.Options{
 		DatabaseURL: o.DatabaseURL,
 		Devices:     o.devices,
 		Seed:        o.seed,
 		Keep:        o.keep,
 		Logger:      log,
-		Progress:    newProgress(stderr, progressLog),
+		Progress:    newProgress(out, progressLog),
 	}, stdout)
 	return err
 }

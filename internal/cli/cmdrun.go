@@ -27,7 +27,15 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 	if err := o.validate(getenv); err != nil {
 		return err
 	}
-	log := logctx.Wrap(newLogger(o.logOptions, stderr))
+	// On a terminal the log lines and the progress bar share standard
+	// error through one console, so that they never share a row.
+	out := stderr
+	var con *console
+	if isTerminal(stderr) {
+		con = newConsole(stderr)
+		out = con
+	}
+	log := logctx.Wrap(newLogger(o.logOptions, out))
 	// A signal is a signal in every phase: stopped while connecting or
 	// waiting for the lock is exit 4, as it is while fetching.
 	defer func() { err = interruptedErr(ctx, err) }()
@@ -72,14 +80,20 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 		MaxDuration:  o.MaxDuration,
 		Started:      start,
 		Logger:       log,
-		OnProgress:   newProgress(stderr, log),
+		OnProgress:   newProgress(out, log),
 	})
+	if con != nil {
+		con.clearBar()
+	}
 	if err != nil {
 		return budgetErr(ctx, err)
 	}
 	logSummary(ctx, log, sum)
 	if sum.Total == 0 && sum.Err == nil {
 		log.LogAttrs(ctx, slog.LevelWarn, noDevicesHint(sum.Scope), slog.Int64("run_id", sum.RunID))
+	}
+	if con != nil {
+		writePlainSummary(con, sum)
 	}
 	if o.PushgatewayURL != "" {
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)

@@ -39,6 +39,9 @@ func newLogger(o logOptions, w io.Writer) *slog.Logger {
 // terminal ioctl; /dev/null, also a character device, is not one): enough
 // to choose a log format and whether to draw a bar.
 func isTerminal(w io.Writer) bool {
+	if t, ok := w.(interface{ isTerminal() bool }); ok {
+		return t.isTerminal()
+	}
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -12,15 +12,16 @@ import (
 )
 
 // newProgress reports a run's progress: a bar redrawn in place on a
-// terminal, a log line every few seconds otherwise (cron mail and pod logs
-// should not fill with bars).
+// terminal (w a *console, which keeps log lines off the bar's row), a log
+// line every few seconds otherwise (cron mail and pod logs should not fill
+// with bars).
 func newProgress(w io.Writer, log *slog.Logger) func(syncrun.Progress) {
 	const logEvery = 5 * time.Second
 	var (
 		mu   sync.Mutex
 		last time.Time
 	)
-	tty := isTerminal(w)
+	con, tty := w.(*console)
 	return func(p syncrun.Progress) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -33,17 +34,11 @@ func newProgress(w io.Writer, log *slog.Logger) func(syncrun.Progress) {
 			eta = time.Duration(float64(p.Total-p.Done) / rate * float64(time.Second)).Round(time.Second)
 		}
 		if tty {
-			const width = 30
-			frac := 1.0
-			if p.Total > 0 {
-				frac = min(float64(p.Done)/float64(p.Total), 1)
-			}
-			n := int(frac * width)
-			fmt.Fprintf(w, "\r[%s%s] %d/%d  %.0f/s  429s %d  ETA %s ", strings.Repeat("#", n), strings.Repeat(".", width-n),
-				p.Done, p.Total, rate, p.Throttled, eta)
 			if p.Done >= p.Total {
-				fmt.Fprintln(w)
+				con.clearBar() // the run's summary follows
+				return
 			}
+			con.drawBar(barText(p, rate, eta))
 			return
 		}
 		if time.Since(last) < logEvery && p.Done < p.Total {
@@ -54,4 +49,25 @@ func newProgress(w io.Writer, log *slog.Logger) func(syncrun.Progress) {
 			slog.Float64("per_second", float64(int(rate*10))/10), slog.Int64("throttled", p.Throttled),
 			slog.String("eta", eta.String()))
 	}
+}
+
+// barText is the progress bar: every figure says what it counts ("429s 0"
+// read as seconds).
+func barText(p syncrun.Progress, rate float64, eta time.Duration) string {
+	const width = 16
+	frac := 1.0
+	if p.Total > 0 {
+		frac = min(float64(p.Done)/float64(p.Total), 1)
+	}
+	n := int(frac * width)
+	left := "ETA unknown"
+	if eta > 0 {
+		left = "ETA " + eta.String()
+	}
+	throttled := fmt.Sprintf("%d throttled requests", p.Throttled)
+	if p.Throttled == 1 {
+		throttled = "1 throttled request"
+	}
+	return fmt.Sprintf("[%s%s] %d/%d devices  %.0f/s  %s  %s",
+		strings.Repeat("#", n), strings.Repeat(".", width-n), p.Done, p.Total, rate, throttled, left)
 }

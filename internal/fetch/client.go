@@ -456,7 +456,7 @@ func (c *Client) throttle(ctx context.Context, attrs []slog.Attr, resp *http.Res
 	extended, end := c.pause.extend(wait)
 	c.gov.throttled(time.Now(), end, mark)
 	if extended {
-		c.log.LogAttrs(ctx, slog.LevelWarn, "Webex is throttling; pausing all requests", append(attrs,
+		c.log.LogAttrs(ctx, slog.LevelWarn, throttleMessage(wait, float64(c.gov.limit())), append(attrs,
 			slog.Int("status", resp.StatusCode),
 			slog.String("tracking_id", tracking), slog.String("retry_after", truncate(raw, 40)),
 			slog.Duration("pause", wait), slog.Float64("rate_now", float64(c.gov.limit())))...)

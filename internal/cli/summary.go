@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/wxc-inventory/wxc-sync/internal/store"
+	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
+)
+
+// writePlainSummary tells a person at a terminal how the run went, in
+// words: what happened, what changed, what failed and the command that
+// shows it. The "run finished" log line keeps the same figures for
+// programs.
+func writePlainSummary(w io.Writer, s syncrun.Summary) {
+	var b strings.Builder
+	took := s.Duration.Round(100 * time.Millisecond)
+	scope := ""
+	if !s.Scope.IsAll() {
+		scope = " (shard " + s.Scope.String() + ")"
+	}
+	c := s.Counts
+	switch s.Status {
+	case store.RunSucceeded:
+		fmt.Fprintf(&b, "\nRun %d%s finished in %s: all %s synced.\n", s.RunID, scope, took, plural(s.Total, "device"))
+	case store.RunPartial:
+		fmt.Fprintf(&b, "\nRun %d%s finished in %s with %s of %d not synced.\n", s.RunID, scope, took, plural(c.Failed+c.Skipped, "device"), s.Total)
+	case store.RunInterrupted:
+		fmt.Fprintf(&b, "\nRun %d%s was interrupted after %s; what was fetched is stored.\n", s.RunID, scope, took)
+	default:
+		fmt.Fprintf(&b, "\nRun %d%s failed after %s.\n", s.RunID, scope, took)
+	}
+	if s.Err != nil {
+		fmt.Fprintf(&b, "  Why: %s\n", s.Err)
+	}
+	if s.Total == 0 {
+		fmt.Fprintf(&b, "  %s.\n", noDevicesHint(s.Scope))
+		io.WriteString(w, b.String())
+		return
+	}
+	fmt.Fprintf(&b, "  Synced:    %s", plural(c.OK, "device"))
+	if c.NotFound > 0 {
+		fmt.Fprintf(&b, ", and %d no longer in Webex (not found)", c.NotFound)
+	}
+	b.WriteString("\n")
+	if c.Changed > 0 {
+		fmt.Fprintf(&b, "  Changed:   %s (%s recorded): %s report changes_by_run --param run_id=%d\n",
+			plural(c.Changed, "device"), plural(c.Changes, "change"), Name, s.RunID)
+	} else {
+		b.WriteString("  Changed:   nothing\n")
+	}
+	if c.Failed > 0 {
+		fmt.Fprintf(&b, "  Failed:    %s, with the reason stored: %s report failing_devices\n", plural(c.Failed, "device"), Name)
+	}
+	if c.Skipped > 0 {
+		why := "not reached"
+		if s.BudgetReached {
+			why = "not reached in the time budget"
+		}
+		fmt.Fprintf(&b, "  Skipped:   %s %s; the next run takes them first\n", plural(c.Skipped, "device"), why)
+	}
+	fmt.Fprintf(&b, "  Requests:  %d sent to Webex, %d throttled (429/423)\n", s.Requests, s.Throttled)
+	io.WriteString(w, b.String())
+}
