@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/wxc-inventory/wxc-sync/internal/localpg"
+	"github.com/wxc-inventory/wxc-sync/internal/pgadmin"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 	"github.com/wxc-inventory/wxc-sync/migrations"
 )
@@ -49,10 +50,13 @@ func (b *bencher) scenarioWAL(ctx context.Context) error {
 		return err
 	}
 	defer admin.Close()
-	if _, err := admin.Exec(ctx, "CREATE DATABASE wal_bench"); err != nil {
+	if err := pgadmin.CreateDatabase(ctx, admin, "wal_bench", ""); err != nil {
 		return err
 	}
-	dsn := withDatabase(cluster.URL(), "wal_bench")
+	dsn, err := pgadmin.WithDatabase(cluster.URL(), "wal_bench")
+	if err != nil {
+		return err
+	}
 	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
 		return err

@@ -11,9 +11,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wxc-inventory/wxc-sync/internal/localpg"
+	"github.com/wxc-inventory/wxc-sync/internal/pgadmin"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 )
 
@@ -27,7 +27,7 @@ const (
 )
 
 type demoDB struct {
-	pool       *pgxpool.Pool
+	st         *store.Store
 	origin     string
 	displayURL string // no password
 	psqlURL    string // for the user to paste; no password (they have it, or it is trust)
@@ -36,7 +36,7 @@ type demoDB struct {
 }
 
 func (d *demoDB) close() {
-	d.pool.Close()
+	d.st.Close()
 	if d.cluster != nil && d.kept == "" {
 		d.cluster.Stop()
 	}
@@ -47,20 +47,20 @@ func (d *demoDB) close() {
 func openDemoDatabase(ctx context.Context, databaseURL, dbName string, keep bool, log *slog.Logger) (*demoDB, error) {
 	var tried []string
 	if databaseURL != "" {
-		cfg, err := pgx.ParseConfig(databaseURL)
+		cfg, err := store.ParseConfig(databaseURL)
 		if err != nil {
 			return nil, fmt.Errorf("DATABASE_URL: %w", err)
 		}
-		d, err := createOn(ctx, cfg, dbName, originURL)
+		d, err := createOn(ctx, databaseURL, dbName, originURL)
 		if err != nil {
-			return nil, fmt.Errorf("create the demo database on %s: %w", store.Describe(cfg.Config), err)
+			return nil, fmt.Errorf("create the demo database on %s: %w", store.Describe(cfg.ConnConfig.Config), err)
 		}
 		return d, nil
 	}
 
 	if cfg, err := pgx.ParseConfig(""); err == nil {
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		d, err := createOn(cctx, cfg, dbName, originLocal)
+		d, err := createOn(cctx, "", dbName, originLocal)
 		cancel()
 		if err == nil {
 			return d, nil
@@ -79,19 +79,16 @@ func openDemoDatabase(ctx context.Context, databaseURL, dbName string, keep bool
 		if err != nil {
 			tried = append(tried, "a throwaway cluster: "+err.Error())
 		} else {
-			cfg, err := pgx.ParseConfig(c.URL())
+			d, err := createOn(ctx, c.URL(), dbName, originThrowaway)
 			if err == nil {
-				var d *demoDB
-				if d, err = createOn(ctx, cfg, dbName, originThrowaway); err == nil {
-					d.cluster = c
-					if keep {
-						if d.kept, err = c.Detach(); err != nil {
-							d.close()
-							return nil, err
-						}
+				d.cluster = c
+				if keep {
+					if d.kept, err = c.Detach(); err != nil {
+						d.close()
+						return nil, err
 					}
-					return d, nil
 				}
+				return d, nil
 			}
 			c.Stop()
 			tried = append(tried, "a throwaway cluster: "+err.Error())
@@ -105,37 +102,30 @@ func openDemoDatabase(ctx context.Context, databaseURL, dbName string, keep bool
 	return nil, fmt.Errorf("%w: %s", ErrNoDatabase, msg)
 }
 
-// createOn drops and creates the demo database on the server cfg reaches,
-// then opens a pool on it.
-func createOn(ctx context.Context, cfg *pgx.ConnConfig, dbName, origin string) (*demoDB, error) {
-	admin, err := pgx.ConnectConfig(ctx, cfg)
+// createOn drops and creates the demo database on the server dsn reaches,
+// then opens the store on it.
+func createOn(ctx context.Context, dsn, dbName, origin string) (*demoDB, error) {
+	admin, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
 	defer admin.Close(context.WithoutCancel(ctx))
-	ident := pgx.Identifier{dbName}.Sanitize()
-	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
+	if err := pgadmin.DropDatabase(ctx, admin, dbName); err != nil {
 		return nil, err
 	}
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+ident); err != nil {
+	if err := pgadmin.CreateDatabase(ctx, admin, dbName, ""); err != nil {
 		return nil, err
 	}
-	pcfg, err := pgxpool.ParseConfig("")
+	demoDSN, err := pgadmin.WithDatabase(dsn, dbName)
 	if err != nil {
 		return nil, err
 	}
-	pcfg.ConnConfig = cfg.Copy()
-	pcfg.ConnConfig.Database = dbName
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	st, err := store.Open(ctx, demoDSN, store.OpenOptions{})
 	if err != nil {
 		return nil, err
 	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	c := pcfg.ConnConfig.Config
-	return &demoDB{pool: pool, origin: origin, displayURL: store.Describe(c), psqlURL: psqlURL(c)}, nil
+	c := st.Pool().Config().ConnConfig.Config
+	return &demoDB{st: st, origin: origin, displayURL: store.Describe(c), psqlURL: psqlURL(c)}, nil
 }
 
 // psqlURL is a connection URL without the password, for the user to paste.

@@ -65,10 +65,10 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	res := Result{DatabaseURL: db.displayURL}
 	fmt.Fprintf(out, "Database: %s (%s)\n", db.displayURL, db.origin)
 
-	if _, err := migrations.UpLogged(ctx, db.pool, log); err != nil {
+	st := db.st
+	if _, err := migrations.UpLogged(ctx, st.Pool(), log); err != nil {
 		return res, err
 	}
-	st := store.New(db.pool)
 
 	sim, err := webexsim.New(webexsim.Config{
 		Devices: o.Devices, Seed: o.Seed,
@@ -87,7 +87,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	}
 	fmt.Fprintf(out, "Webex simulator: %s with %d devices (seed %d)\n\n", baseURL, o.Devices, o.Seed)
 
-	if _, err := db.pool.Exec(ctx, `INSERT INTO devices (device_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, sim.IDs()); err != nil {
+	if _, err := st.Pool().Exec(ctx, `INSERT INTO devices (device_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, sim.IDs()); err != nil {
 		return res, fmt.Errorf("load the simulated device IDs: %w", err)
 	}
 
@@ -173,7 +173,7 @@ func showReport(ctx context.Context, db *demoDB, name string, out io.Writer, max
 	if err != nil {
 		return err
 	}
-	res, err := r.Run(ctx, db.pool, nil)
+	res, err := r.Run(ctx, db.st.Pool(), nil)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/testcontainers/testcontainers-go"
 	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
+
+	"github.com/wxc-inventory/wxc-sync/internal/pgadmin"
 )
 
 // containerImage is pinned so that every developer and CI test the same
@@ -41,7 +43,7 @@ func startContainer(ctx context.Context) (*server, error) {
 	}
 	return &server{
 		url:  dsn,
-		desc: "container " + containerImage + " at " + redact(dsn),
+		desc: "container " + containerImage + " at " + pgadmin.Redact(dsn),
 		stop: func() error { return testcontainers.TerminateContainer(ctr) },
 	}, nil
 }

@@ -12,11 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/wxc-inventory/wxc-sync/internal/pgretry"
+	"github.com/wxc-inventory/wxc-sync/internal/pgadmin"
 	"github.com/wxc-inventory/wxc-sync/migrations"
 )
 
@@ -54,7 +52,7 @@ func DB(t testing.TB) *pgxpool.Pool {
 	dsn := DBURL(t)
 	pool, err := pgxpool.New(context.Background(), dsn)
 	if err != nil {
-		t.Fatalf("pgtest: open pool on %s: %v", redact(dsn), err)
+		t.Fatalf("pgtest: open pool on %s: %v", pgadmin.Redact(dsn), err)
 	}
 	// Registered after DBURL's drop, so it runs before it: the pool is closed
 	// before its database goes.
@@ -146,98 +144,38 @@ func requireServer(t testing.TB) *server {
 func clone(t testing.TB, s *server, template string) string {
 	t.Helper()
 	name := fmt.Sprintf("%s_%d", namePrefix, dbSeq.Add(1))
+	dsn, err := pgadmin.WithDatabase(s.url, name)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := createDatabase(ctx, s.admin, name, template); err != nil {
+	createMu.Lock()
+	err = pgadmin.CreateDatabase(ctx, s.admin, name, template)
+	createMu.Unlock()
+	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := dropDatabase(ctx, s.admin, name); err != nil {
+		if err := pgadmin.DropDatabase(ctx, s.admin, name); err != nil {
 			t.Errorf("pgtest: %v", err)
 		}
 	})
-	dsn, err := withDatabase(s.url, name)
-	if err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
 	t.Logf("pgtest: database %s", name)
 	return dsn
 }
 
-// buildTemplate creates the process's template database and migrates it.
+// buildTemplate creates the process's migrated template database.
 func buildTemplate(s *server) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	name := namePrefix + "_tpl"
-	if err := createDatabase(ctx, s.admin, name, "template0"); err != nil {
+	tpl, err := pgadmin.NewTemplate(ctx, s.admin, s.url, namePrefix, migrations.Up)
+	if err != nil {
 		return "", err
 	}
-	err := migrateTemplate(ctx, s, name)
-	if err != nil {
-		if dropErr := dropDatabase(ctx, s.admin, name); dropErr != nil {
-			err = errors.Join(err, dropErr)
-		}
-		return "", err
-	}
-	return name, nil
-}
-
-func migrateTemplate(ctx context.Context, s *server, name string) error {
-	dsn, err := withDatabase(s.url, name)
-	if err != nil {
-		return err
-	}
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		return fmt.Errorf("open pool on template %s: %w", name, err)
-	}
-	err = migrations.Up(ctx, pool)
-	// A database with open connections cannot be cloned: close them all now.
-	pool.Close()
-	if err != nil {
-		return fmt.Errorf("migrate template %s: %w", name, err)
-	}
-	// A stray connection to the template, from a test that guessed its name,
-	// would make every later clone fail; refuse them outright. CREATE DATABASE
-	// ... TEMPLATE still copies it.
-	if _, err := s.admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" ALLOW_CONNECTIONS false"); err != nil {
-		return fmt.Errorf("close template %s to connections: %w", name, err)
-	}
-	return nil
-}
-
-// createDatabase runs CREATE DATABASE name TEMPLATE template, retrying while
-// the template is still held (55006, object in use): the backends of a
-// just-closed pool take a moment to exit, and until they do PostgreSQL
-// refuses the copy.
-func createDatabase(ctx context.Context, admin *pgxpool.Pool, name, template string) error {
-	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize() + " TEMPLATE " + pgx.Identifier{template}.Sanitize()
-	createMu.Lock()
-	defer createMu.Unlock()
-	templateInUse := func(err error) bool {
-		var pgErr *pgconn.PgError
-		return errors.As(err, &pgErr) && pgErr.Code == "55006"
-	}
-	err := pgretry.Do(ctx, pgretry.Policy{Tries: 6, Wait: 50 * time.Millisecond, Retryable: templateInUse},
-		func(ctx context.Context) error {
-			_, err := admin.Exec(ctx, sql)
-			return err
-		})
-	if err != nil {
-		return fmt.Errorf("create database %s from %s: %w", name, template, err)
-	}
-	return nil
-}
-
-// dropDatabase drops name, ending any sessions still on it (a pool the code
-// under test forgot to close must not turn into a failed cleanup).
-func dropDatabase(ctx context.Context, admin *pgxpool.Pool, name string) error {
-	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("drop database %s: %w", name, err)
-	}
-	return nil
+	return tpl.Name(), nil
 }
 
 // teardown drops the template and stops the server, if this process used one.
@@ -248,7 +186,7 @@ func teardown() error {
 	var errs []error
 	if templateName != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		errs = append(errs, dropDatabase(ctx, srv.admin, templateName))
+		errs = append(errs, pgadmin.DropDatabase(ctx, srv.admin, templateName))
 		cancel()
 	}
 	srv.admin.Close()

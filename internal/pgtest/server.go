@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wxc-inventory/wxc-sync/internal/pgadmin"
 )
 
 // server is the PostgreSQL server this test process uses.
@@ -53,7 +55,7 @@ func startServer(ctx context.Context) (*server, error) {
 	if dsn := os.Getenv("TEST_DATABASE_URL"); dsn != "" {
 		// The developer named a server: use it or fail, never fall through to
 		// another and test against something they did not ask for.
-		s := &server{url: dsn, desc: "TEST_DATABASE_URL " + redact(dsn)}
+		s := &server{url: dsn, desc: "TEST_DATABASE_URL " + pgadmin.Redact(dsn)}
 		if err := connectAdmin(ctx, s); err != nil {
 			return nil, fmt.Errorf("pgtest: TEST_DATABASE_URL: %w", err)
 		}
@@ -91,11 +93,11 @@ func connectAdmin(ctx context.Context, s *server) error {
 	defer cancel()
 	pool, err := pgxpool.New(ctx, s.url)
 	if err != nil {
-		return fmt.Errorf("open pool on %s: %w", redact(s.url), err)
+		return fmt.Errorf("open pool on %s: %w", pgadmin.Redact(s.url), err)
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return fmt.Errorf("connect to %s: %w", redact(s.url), err)
+		return fmt.Errorf("connect to %s: %w", pgadmin.Redact(s.url), err)
 	}
 	s.admin = pool
 	return nil

@@ -1,4 +1,8 @@
-package pgtest
+// Package pgadmin is the one copy of what the test harness (pgtest), the
+// benchmark (bench) and the demo do to a PostgreSQL server as its
+// administrator: point a connection string at another database, redact a
+// connection string for a message, and create, clone and drop databases.
+package pgadmin
 
 import (
 	"fmt"
@@ -6,9 +10,9 @@ import (
 	"regexp"
 )
 
-// withDatabase returns dsn pointing at database name instead. It takes both
+// WithDatabase returns dsn pointing at database name instead. It takes both
 // forms pgx accepts: a URL, and keyword=value pairs.
-func withDatabase(dsn, name string) (string, error) {
+func WithDatabase(dsn, name string) (string, error) {
 	if u, ok := postgresURL(dsn); ok {
 		u.Path = "/" + name
 		u.RawPath = ""
@@ -22,7 +26,7 @@ func withDatabase(dsn, name string) (string, error) {
 		return u.String(), nil
 	}
 	if isURL.MatchString(dsn) {
-		return "", fmt.Errorf("cannot set the database in %s: not a URL net/url can parse", redact(dsn))
+		return "", fmt.Errorf("cannot set the database in %s: not a URL net/url can parse", Redact(dsn))
 	}
 	// In keyword=value form the last of a repeated keyword wins. The names
 	// the harness makes need no quoting.
@@ -40,9 +44,9 @@ var (
 	userinfoPassword = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9+.-]*://[^:@/]*:)[^@/]*@`)
 )
 
-// redact returns dsn with any password replaced, fit for a log or a failure
+// Redact returns dsn with any password replaced, fit for a log or a failure
 // message: test output ends up in CI logs that many people read.
-func redact(dsn string) string {
+func Redact(dsn string) string {
 	if u, ok := postgresURL(dsn); ok {
 		if _, has := u.User.Password(); has {
 			u.User = url.UserPassword(u.User.Username(), redacted)

@@ -1,4 +1,4 @@
-package pgtest
+package pgadmin
 
 import (
 	"testing"
@@ -21,8 +21,8 @@ func TestRedact(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := redact(tt.dsn); got != tt.want {
-				t.Errorf("redact(%q) = %q, want %q", tt.dsn, got, tt.want)
+			if got := Redact(tt.dsn); got != tt.want {
+				t.Errorf("Redact(%q) = %q, want %q", tt.dsn, got, tt.want)
 			}
 		})
 	}
@@ -42,12 +42,12 @@ func TestWithDatabase(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := withDatabase(tt.dsn, "pgtest_1")
+			got, err := WithDatabase(tt.dsn, "pgtest_1")
 			if err != nil {
-				t.Fatalf("withDatabase(%q): %v", tt.dsn, err)
+				t.Fatalf("WithDatabase(%q): %v", tt.dsn, err)
 			}
 			if got != tt.want {
-				t.Errorf("withDatabase(%q) = %q, want %q", tt.dsn, got, tt.want)
+				t.Errorf("WithDatabase(%q) = %q, want %q", tt.dsn, got, tt.want)
 			}
 			// What matters is what pgx makes of it.
 			cfg, err := pgconn.ParseConfig(got)
