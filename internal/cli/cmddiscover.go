@@ -42,7 +42,7 @@ func (o *discoverOptions) validate(getenv Env) error {
 
 func cmdDiscover(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
 	var o discoverOptions
-	fs := newFlagSet("discover", "Lists the org's devices (GET /v1/devices, scope spark-admin:devices_read),\nfollowing every next link, and tracks the Webex Calling devices\n(callingDeviceId) not tracked yet. Tracked devices of the org that are no\nlonger listed are reported, and removed with --prune. If any page fails\nafter its retries, nothing changes. Every discovery is recorded in\ndiscovery_runs.", stdout)
+	fs := newFlagSet("discover", "Lists the org's devices (GET /v1/devices, scope spark-admin:devices_read),\nfollowing every next link, and tracks the devices not tracked yet, by\ncallingDeviceId (or id for an item without one). A listed device matches a\ntracked one by the UUID inside its ID, whatever the spelling. Tracked\ndevices of the org that are no longer listed are reported, and removed\nwith --prune. If any page fails after its retries, nothing changes. Every\ndiscovery is recorded in discovery_runs.", stdout)
 	o.register(fs)
 	if err := fs.parse(args, getenv); err != nil {
 		return err
@@ -86,7 +86,7 @@ func cmdDiscover(ctx context.Context, args []string, getenv Env, stdout, stderr 
 		}
 	}
 	for _, r := range sum.Rejected {
-		fmt.Fprintf(stderr, "rejected callingDeviceId %s: %s\n", shorten(r.CallingDeviceID), r.Reason)
+		fmt.Fprintf(stderr, "rejected device ID %s: %s\n", shorten(r.CallingDeviceID), r.Reason)
 	}
 	prefix := ""
 	if o.DryRun {

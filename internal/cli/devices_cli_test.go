@@ -177,7 +177,15 @@ func TestDiscoverCommand(t *testing.T) {
 		!strings.Contains(r.stdout, "not listed "+cliDevID(9)) {
 		t.Errorf("discover: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	want := append(sim.IDs(), cliDevID(9))
+	// Items without callingDeviceId are tracked by their id (DEVICE type).
+	want := []string{cliDevID(9)}
+	for _, d := range sim.Devices() {
+		if d.CallingIDOmitted {
+			want = append(want, d.ListID)
+		} else {
+			want = append(want, d.ID)
+		}
+	}
 	sort.Strings(want)
 	if diff := cmp.Diff(want, trackedIDs(t, db)); diff != "" {
 		t.Errorf("tracked after discover (-want +got):\n%s", diff)

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/time/rate"
 
+	"github.com/wxc-inventory/wxc-sync/internal/device"
 	"github.com/wxc-inventory/wxc-sync/internal/discover"
 	"github.com/wxc-inventory/wxc-sync/internal/fetch"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
@@ -109,7 +110,7 @@ func TestDiscoverAddsReportsAndPrunes(t *testing.T) {
 		}
 	}
 	cfg := discover.Config{PageSize: 50}
-	want := sorted(sim.IDs())
+	want := sorted(detailsIDs(sim))
 
 	sum, err := discover.Run(ctx, st, client, cfg)
 	if err != nil {
@@ -187,11 +188,25 @@ func TestDiscoverFailedPageChangesNothing(t *testing.T) {
 	}
 }
 
-// fakeLister returns a fixed listing.
-type fakeLister []fetch.ListedDevice
+// detailsIDs are the IDs discovery adds for the simulator's devices:
+// callingDeviceId, or id for the items without one.
+func detailsIDs(sim *webexsim.Sim) []string {
+	var out []string
+	for _, d := range sim.Devices() {
+		if d.CallingIDOmitted {
+			out = append(out, d.ListID)
+		} else {
+			out = append(out, d.ID)
+		}
+	}
+	return out
+}
 
-func (f fakeLister) ListDevices(context.Context, fetch.ListOptions) (fetch.Listing, error) {
-	return fetch.Listing{Devices: f, Pages: 1}, nil
+// fakeLister returns a fixed listing on one page.
+type fakeLister []device.Listed
+
+func (f fakeLister) EachListPage(_ context.Context, _ fetch.ListOptions, fn func(fetch.ListPage) error) (fetch.ListStats, error) {
+	return fetch.ListStats{Pages: 1, Items: len(f)}, fn(fetch.ListPage{Number: 1, Items: f})
 }
 
 func TestDiscoverValidatesListedIDs(t *testing.T) {
@@ -204,14 +219,18 @@ func TestDiscoverValidatesListedIDs(t *testing.T) {
 		{ID: "L1", CallingDeviceID: fakeID("1")},
 		{ID: "L1b", CallingDeviceID: unpadded}, // the same device, spelt differently
 		{ID: "L2", CallingDeviceID: people},
-		{ID: "L3"}, // a Webex Room device: no calling ID
+		{ID: "L3"}, // no callingDeviceId, and id is no device ID either
+		{},         // nothing to name it by
 	}
 	sum, err := discover.Run(ctx, store.New(pool), l, discover.Config{OrgID: "ORG"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := discover.Summary{DiscoveryID: sum.DiscoveryID, Pages: 1, Listed: 4, Calling: 1,
-		Rejected:        []discover.Rejected{{CallingDeviceID: people, Reason: "wrong kind of Webex ID: it is a PEOPLE ID (ciscospark://us/PEOPLE/ffffffff-0000-4000-8000-000000000001), want DEVICE or CALLING_DEVICE"}},
+	want := discover.Summary{DiscoveryID: sum.DiscoveryID, Pages: 1, Listed: 5, Calling: 1,
+		Rejected: []discover.Rejected{
+			{CallingDeviceID: people, Reason: "wrong kind of Webex ID: it is a PEOPLE ID (ciscospark://us/PEOPLE/ffffffff-0000-4000-8000-000000000001), want DEVICE or CALLING_DEVICE"},
+			{CallingDeviceID: "L3", Reason: "not a Webex ID: not base64"},
+		},
 		DiscoveryResult: store.DiscoveryResult{Added: []string{fakeID("1")}}}
 	if diff := cmp.Diff(want, sum, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("summary (-want +got):\n%s", diff)
@@ -233,6 +252,52 @@ func TestDiscoverRefusesToPruneOnEmptyListing(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	if diff := cmp.Diff([]string{fakeID("1")}, tracked(t, pool)); diff != "" {
+		t.Errorf("tracked (-want +got):\n%s", diff)
+	}
+}
+
+// Items match tracked devices by the UUID inside the ID: a device tracked
+// under one spelling and listed under another (or only by its DEVICE id,
+// the item lacking callingDeviceId) is neither added again nor pruned.
+func TestDiscoverMatchesByUUID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.DB(t)
+	uuid := func(n string) string { return "ffffffff-0000-4000-8000-00000000000" + n }
+	calling := func(n string) string {
+		return base64.StdEncoding.EncodeToString([]byte("ciscospark://us/CALLING_DEVICE/" + uuid(n)))
+	}
+	dev := func(n string) string {
+		return base64.RawURLEncoding.EncodeToString([]byte("ciscospark://us/DEVICE/" + strings.ToUpper(uuid(n))))
+	}
+	// Tracked: 1 by its calling ID (listed without callingDeviceId), 2 by
+	// its unpadded calling ID, 3 twice (calling and DEVICE spellings), 4 not
+	// listed at all.
+	trackedIDs := []string{calling("1"), strings.TrimRight(calling("2"), "="), calling("3"), dev("3"), calling("4")}
+	for _, id := range trackedIDs {
+		if _, err := pool.Exec(ctx, `INSERT INTO devices (device_id) VALUES ($1)`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := fakeLister{
+		{ID: dev("1")},
+		{ID: dev("2"), CallingDeviceID: calling("2")},
+		{ID: dev("3"), CallingDeviceID: calling("3")},
+		{ID: dev("5")}, // new, and only a DEVICE id to fetch it by
+	}
+	sum, err := discover.Run(ctx, store.New(pool), l, discover.Config{Prune: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.DiscoveryResult{Added: []string{dev("5")}, Unlisted: []string{calling("4")}, Removed: []string{calling("4")}}
+	if diff := cmp.Diff(want, sum.DiscoveryResult, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
+	}
+	if sum.Calling != 4 {
+		t.Errorf("calling = %d, want 4 distinct devices", sum.Calling)
+	}
+	wantTracked := sorted([]string{calling("1"), strings.TrimRight(calling("2"), "="), calling("3"), dev("3"), dev("5")})
+	if diff := cmp.Diff(wantTracked, tracked(t, pool)); diff != "" {
 		t.Errorf("tracked (-want +got):\n%s", diff)
 	}
 }

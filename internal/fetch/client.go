@@ -243,6 +243,9 @@ type request struct {
 	retryBad bool
 	// forbidden explains a 403 that came without a message.
 	forbidden string
+	// shrink, when set, rewrites the URL before a 504 is retried: a
+	// listing asks for a smaller page, as the API advises.
+	shrink func(url string) string
 	// decode reads a 200's body (already bounded and checked to be JSON).
 	decode func(resp *http.Response, body []byte) *Error
 }
@@ -319,6 +322,9 @@ func (c *Client) get(ctx context.Context, r request) error {
 			// the devices it happened to hit as failed.
 			if transient >= c.opts.MaxAttempts && !(ferr.noAnswer && c.answers.Load() == answersBefore) {
 				return ferr
+			}
+			if ferr.Status == http.StatusGatewayTimeout && r.shrink != nil {
+				r.url = r.shrink(r.url)
 			}
 			wait := c.backoff(transient)
 			c.log.LogAttrs(ctx, slog.LevelDebug, "retrying after a transient failure", append(r.attrs,

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/netip"
 	"strings"
 	"unicode/utf8"
 
@@ -84,8 +83,8 @@ func DecodeDevice(body []byte, wantID string) (device.Device, error) {
 		d.Warnings = append(d.Warnings, fmt.Sprintf("activationState %q is not a documented state; stored as received", truncate(w.ActivationState, 40)))
 	}
 	if ip := strings.TrimSpace(w.IP); ip != "" {
-		if addr, err := netip.ParseAddr(ip); err == nil {
-			d.IP = addr.Unmap().WithZone("") // inet has no zones
+		if addr, ok := parseIP(ip); ok {
+			d.IP = addr
 		} else {
 			d.Warnings = append(d.Warnings, fmt.Sprintf("ip %q is not an IP address; stored as NULL", truncate(w.IP, 60)))
 		}

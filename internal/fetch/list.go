@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/wxc-inventory/wxc-sync/internal/device"
 )
 
 // The device listing (GET /v1/devices, scope spark-admin:devices_read),
@@ -23,47 +25,89 @@ const MaxPageBytes = 32 << 20
 // maxPages stops a listing whose next links never end.
 const maxPages = 100_000
 
-// ListOptions select what ListDevices lists.
+// ListOptions select what the listing lists.
 type ListOptions struct {
 	OrgID    string // orgId, for partner admins; empty: the token's org
 	Type     string // type filter (phone, ...); empty: every type
-	PageSize int    // max; 0: 100. Webex caps it at 1000.
+	MAC      string // mac filter; empty: every device
+	PageSize int    // max; 0: 100. The endpoint silently caps it (the cap is not documented).
 }
 
-// ListedDevice is one item of the listing. CallingDeviceID is empty for a
-// device that is not a Webex Calling device.
-type ListedDevice struct {
-	ID              string `json:"id"`
-	CallingDeviceID string `json:"callingDeviceId"`
-	OrgID           string `json:"orgId"`
-	DisplayName     string `json:"displayName"`
-	Product         string `json:"product"`
-	Type            string `json:"type"`
-	MAC             string `json:"mac"`
+// ListPage is one page of the listing, decoded.
+type ListPage struct {
+	Number int // 1-based
+	Items  []device.Listed
 }
 
-// Listing is a complete listing.
+// ListStats say what a listing took.
+type ListStats struct {
+	Pages    int // pages received
+	Items    int // items received
+	PageSize int // the max in force at the end: lower than asked after a 504
+}
+
+// Listing is a complete listing, held in memory.
 type Listing struct {
-	Devices []ListedDevice
-	Pages   int
+	Devices []device.Listed
+	ListStats
 }
 
-// ListDevices lists every device, following the Link rel="next" headers to
-// the end. Filters a next link drops (some deployments keep only max and
-// start) are put back. The listing is all or nothing: a page that still
-// fails after the retries fails the whole listing, since a partial one would
-// look like devices gone. A next link to another scheme or host than the
-// base URL is an error: the token must not go there.
+// ErrListForbidden matches (errors.Is) a listing that Webex refused with
+// 403: the token lacks spark-admin:devices_read, or may not list this org.
+// A caller that can do without the listing falls back on it.
+var ErrListForbidden = errors.New("the token may not list devices (HTTP 403: it needs spark-admin:devices_read)")
+
+// ListError is a listing that could not be read whole. Page is the page
+// that failed (1-based); the pages before it were delivered.
+type ListError struct {
+	Page int
+	Err  error // an *Error, or the context's error
+}
+
+func (e *ListError) Error() string { return fmt.Sprintf("list devices: page %d: %v", e.Page, e.Err) }
+func (e *ListError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrListForbidden) true for a 403.
+func (e *ListError) Is(target error) bool {
+	return target == ErrListForbidden && KindOf(e.Err) == KindForbidden
+}
+
+// ListDevices lists every device into memory. See EachListPage.
 func (c *Client) ListDevices(ctx context.Context, opts ListOptions) (Listing, error) {
+	var out Listing
+	st, err := c.EachListPage(ctx, opts, func(p ListPage) error {
+		out.Devices = append(out.Devices, p.Items...)
+		return nil
+	})
+	if err != nil {
+		return Listing{}, err
+	}
+	out.ListStats = st
+	return out, nil
+}
+
+// EachListPage pages through GET /v1/devices, following the Link
+// rel="next" headers to the end, and hands each page to fn in order, so
+// that a listing of 100,000 devices never sits in memory as JSON. Filters
+// a next link drops (some deployments keep only max and start) are put
+// back. A next link to another scheme, host or port than the base URL is
+// an error: the token must not go there. A 504 is retried with a smaller
+// max, as the API advises, and that max holds for the later pages.
+//
+// The listing is all or nothing: a page that still fails after the
+// retries ends it with a *ListError (errors.Is(err, ErrListForbidden) for
+// a 403), and the pages fn already received must not be taken for the
+// whole listing. An error from fn ends the listing and is returned as is.
+func (c *Client) EachListPage(ctx context.Context, opts ListOptions, fn func(ListPage) error) (ListStats, error) {
 	if opts.PageSize == 0 {
 		opts.PageSize = 100
 	}
 	if opts.PageSize < 1 || opts.PageSize > 1000 {
-		return Listing{}, fmt.Errorf("list devices: page size %d: want 1 to 1000", opts.PageSize)
+		return ListStats{}, fmt.Errorf("list devices: page size %d: want 1 to 1000", opts.PageSize)
 	}
 	base, err := url.Parse(c.base)
 	if err != nil {
-		return Listing{}, fmt.Errorf("list devices: %w", err)
+		return ListStats{}, fmt.Errorf("list devices: %w", err)
 	}
 	filters := url.Values{}
 	filters.Set("max", strconv.Itoa(opts.PageSize))
@@ -73,29 +117,38 @@ func (c *Client) ListDevices(ctx context.Context, opts ListOptions) (Listing, er
 	if opts.Type != "" {
 		filters.Set("type", opts.Type)
 	}
+	if opts.MAC != "" {
+		filters.Set("mac", opts.MAC)
+	}
 	next := c.base + "/devices?" + filters.Encode()
 	seen := map[string]bool{}
-	var out Listing
+	st := ListStats{PageSize: opts.PageSize}
 	for next != "" {
-		if out.Pages >= maxPages {
-			return Listing{}, fmt.Errorf("list devices: more than %d pages; the next links do not end", maxPages)
+		if st.Pages >= maxPages {
+			return st, &ListError{Page: st.Pages + 1, Err: &Error{Kind: KindBadPayload, Message: fmt.Sprintf("more than %d pages; the next links do not end", maxPages)}}
 		}
 		if seen[next] {
-			return Listing{}, fmt.Errorf("list devices: page %d: the next link repeats an earlier page", out.Pages+1)
+			return st, &ListError{Page: st.Pages + 1, Err: &Error{Kind: KindBadPayload, Message: "the next link repeats an earlier page"}}
 		}
 		seen[next] = true
-		items, link, err := c.listPage(ctx, next)
+		page, err := c.listPage(ctx, next, &st.PageSize)
 		if err != nil {
-			return Listing{}, fmt.Errorf("list devices: page %d: %w", out.Pages+1, err)
+			return st, &ListError{Page: st.Pages + 1, Err: err}
 		}
-		out.Pages++
-		out.Devices = append(out.Devices, items...)
-		next, err = nextPage(base, next, link, filters)
+		st.Pages++
+		st.Items += len(page.items)
+		// A smaller max after a 504 holds for the rest of the listing,
+		// even where a next link leaves max out.
+		filters.Set("max", strconv.Itoa(st.PageSize))
+		if err := fn(ListPage{Number: st.Pages, Items: page.items}); err != nil {
+			return st, err
+		}
+		next, err = nextPage(base, page.url, page.link, filters)
 		if err != nil {
-			return Listing{}, fmt.Errorf("list devices: after page %d: %w", out.Pages, err)
+			return st, &ListError{Page: st.Pages + 1, Err: &Error{Kind: KindBadPayload, Message: "after page " + strconv.Itoa(st.Pages) + ": " + err.Error()}}
 		}
 	}
-	return out, nil
+	return st, nil
 }
 
 // nextPage resolves the rel="next" link of header against the page it came
@@ -165,32 +218,69 @@ func relNext(header string) (string, bool) {
 	return "", false
 }
 
+// minShrunkPage is the smallest max a 504 shrinks a page to.
+const minShrunkPage = 10
+
+type listedPage struct {
+	items []device.Listed
+	link  string // the Link header
+	url   string // the URL that answered (its max may be smaller than asked)
+}
+
 // listPage fetches one page and its Link header, with the details
-// client's policy (see get); a damaged page is retried too.
-func (c *Client) listPage(ctx context.Context, u string) ([]ListedDevice, string, error) {
-	var (
-		items []ListedDevice
-		link  string
-	)
+// client's policy (see get); a damaged page is retried too, and a 504 is
+// retried with half the max (*pageSize is updated).
+func (c *Client) listPage(ctx context.Context, u string, pageSize *int) (listedPage, error) {
+	var out listedPage
 	err := c.get(ctx, request{
 		url:       u,
 		attrs:     []slog.Attr{slog.String("request", "device listing")},
 		maxBody:   MaxPageBytes,
 		retryBad:  true,
 		forbidden: "the token may lack the scope spark-admin:devices_read",
+		shrink: func(cur string) string {
+			smaller, n, ok := halveMax(cur)
+			if !ok {
+				return cur
+			}
+			*pageSize = n
+			c.log.LogAttrs(ctx, slog.LevelInfo, "the listing timed out (504); asking for smaller pages",
+				slog.Int("max", n))
+			return smaller
+		},
 		decode: func(resp *http.Response, body []byte) *Error {
-			var err *Error
-			items, err = decodePage(body)
-			link = strings.Join(resp.Header.Values("Link"), ", ")
-			return err
+			items, err := decodePage(body)
+			if err != nil {
+				return err
+			}
+			out = listedPage{items: items, link: strings.Join(resp.Header.Values("Link"), ", "), url: resp.Request.URL.String()}
+			return nil
 		},
 	})
-	return items, link, err
+	return out, err
 }
 
-func decodePage(body []byte) ([]ListedDevice, *Error) {
+// halveMax returns u with its max query parameter halved (not below
+// minShrunkPage), and false when there is nothing to halve.
+func halveMax(u string) (string, int, bool) {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return u, 0, false
+	}
+	q := pu.Query()
+	n, err := strconv.Atoi(q.Get("max"))
+	if err != nil || n <= minShrunkPage {
+		return u, 0, false
+	}
+	n = max(minShrunkPage, n/2)
+	q.Set("max", strconv.Itoa(n))
+	pu.RawQuery = q.Encode()
+	return pu.String(), n, true
+}
+
+func decodePage(body []byte) ([]device.Listed, *Error) {
 	var page struct {
-		Items *[]ListedDevice `json:"items"`
+		Items *[]wireListed `json:"items"`
 	}
 	if err := json.Unmarshal(body, &page); err != nil {
 		return nil, &Error{Kind: KindBadPayload, Message: "listing page is not valid JSON: " + err.Error(), Err: err}
@@ -198,5 +288,9 @@ func decodePage(body []byte) ([]ListedDevice, *Error) {
 	if page.Items == nil {
 		return nil, &Error{Kind: KindBadPayload, Message: "listing page has no items array", Err: errors.New("no items")}
 	}
-	return *page.Items, nil
+	out := make([]device.Listed, len(*page.Items))
+	for i, w := range *page.Items {
+		out[i] = w.normalise()
+	}
+	return out, nil
 }

@@ -2,6 +2,8 @@ package fetch_test
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -60,6 +62,31 @@ func callingIDs(l fetch.Listing) []string {
 	return out
 }
 
+// simDetailsIDs are the IDs the listing should hand out for Get Device
+// Details: callingDeviceId, or id for the items without one.
+func simDetailsIDs(devs []webexsim.Device, typ string) []string {
+	var out []string
+	for _, d := range devs {
+		if typ != "" && d.Type != typ {
+			continue
+		}
+		if d.CallingIDOmitted {
+			out = append(out, d.ListID)
+		} else {
+			out = append(out, d.ID)
+		}
+	}
+	return out
+}
+
+func detailsIDs(l fetch.Listing) []string {
+	var out []string
+	for _, d := range l.Devices {
+		out = append(out, d.DetailsID())
+	}
+	return out
+}
+
 func TestListDevicesAgainstSimulator(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -85,8 +112,8 @@ func TestListDevicesAgainstSimulator(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(sim.IDs(), callingIDs(l), cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("listed calling IDs (-want +got):\n%s", diff)
+			if diff := cmp.Diff(simDetailsIDs(sim.Devices(), tt.typ), detailsIDs(l), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("listed details IDs (-want +got):\n%s", diff)
 			}
 			if l.Pages != tt.wantPages {
 				t.Errorf("pages = %d, want %d", l.Pages, tt.wantPages)
@@ -108,6 +135,7 @@ func TestListDevicesRetriesAndFails(t *testing.T) {
 		{"page 2 failing every attempt fails the listing", webexsim.Fault{Kind: webexsim.FaultInternal, Skip: 1}, "page 2: transient (HTTP 500"},
 		{"page 3 not JSON every attempt fails the listing", webexsim.Fault{Kind: webexsim.FaultWrongContentType, Skip: 2}, "page 3: bad payload"},
 		{"a 403 fails at once", webexsim.Fault{Kind: webexsim.FaultForbidden}, "page 1: forbidden (HTTP 403"},
+		{"a 403 on page 2 fails too", webexsim.Fault{Kind: webexsim.FaultForbidden, Skip: 1}, "page 2: forbidden (HTTP 403"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +147,7 @@ func TestListDevicesRetriesAndFails(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if diff := cmp.Diff(sim.IDs(), callingIDs(l)); diff != "" {
+				if diff := cmp.Diff(simDetailsIDs(sim.Devices(), ""), detailsIDs(l)); diff != "" {
 					t.Errorf("listed (-want +got):\n%s", diff)
 				}
 				return
@@ -129,6 +157,13 @@ func TestListDevicesRetriesAndFails(t *testing.T) {
 			}
 			if len(l.Devices) != 0 {
 				t.Errorf("a failed listing returned %d devices", len(l.Devices))
+			}
+			var le *fetch.ListError
+			if !errors.As(err, &le) {
+				t.Errorf("err %T is not a *fetch.ListError", err)
+			}
+			if forbidden := tt.fault.Kind == webexsim.FaultForbidden; errors.Is(err, fetch.ErrListForbidden) != forbidden {
+				t.Errorf("errors.Is(err, ErrListForbidden) = %v, want %v", !forbidden, forbidden)
 			}
 		})
 	}
@@ -227,4 +262,16 @@ func TestListDevicesNextLinks(t *testing.T) {
 			}
 		})
 	}
+}
+
+func encodeAs(enc, text string) string {
+	switch enc {
+	case "std":
+		return base64.StdEncoding.EncodeToString([]byte(text))
+	case "raw std":
+		return base64.RawStdEncoding.EncodeToString([]byte(text))
+	case "raw url":
+		return base64.RawURLEncoding.EncodeToString([]byte(text))
+	}
+	panic(enc)
 }

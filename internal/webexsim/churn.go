@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"time"
 )
 
 // ChurnSpec says how much of the present population changes in one step.
@@ -15,8 +16,14 @@ type ChurnSpec struct {
 	IPChange         float64 `json:"ipChange"`
 	MACChange        float64 `json:"macChange"`
 	ActivationChange float64 `json:"activationChange"`
-	Remove           float64 `json:"remove"`
-	Add              int     `json:"add"`
+	// What only the listing shows: a software upgrade, a connection status
+	// flip (connected to another state, any other state to connected), a
+	// lastSeen that moves on to this step's minute.
+	SoftwareChange float64 `json:"softwareChange"`
+	StatusChange   float64 `json:"statusChange"`
+	LastSeenChange float64 `json:"lastSeenChange"`
+	Remove         float64 `json:"remove"`
+	Add            int     `json:"add"`
 }
 
 // Validate reports every out-of-range field. Churn itself clamps instead, so a
@@ -26,7 +33,8 @@ func (c ChurnSpec) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    float64
-	}{{"ipChange", c.IPChange}, {"macChange", c.MACChange}, {"activationChange", c.ActivationChange}, {"remove", c.Remove}} {
+	}{{"ipChange", c.IPChange}, {"macChange", c.MACChange}, {"activationChange", c.ActivationChange},
+		{"softwareChange", c.SoftwareChange}, {"statusChange", c.StatusChange}, {"lastSeenChange", c.LastSeenChange}, {"remove", c.Remove}} {
 		if !(f.v >= 0 && f.v <= 1) {
 			errs = append(errs, fmt.Errorf("%s %v: must be between 0 and 1", f.name, f.v))
 		}
@@ -51,6 +59,9 @@ type ChurnReport struct {
 	IPChanged         []FieldChange `json:"ipChanged"`
 	MACChanged        []FieldChange `json:"macChanged"`
 	ActivationChanged []FieldChange `json:"activationChanged"`
+	SoftwareChanged   []FieldChange `json:"softwareChanged,omitempty"`
+	StatusChanged     []FieldChange `json:"statusChanged,omitempty"`
+	LastSeenChanged   []FieldChange `json:"lastSeenChanged,omitempty"` // RFC 3339 times
 	Removed           []string      `json:"removed"`
 	Added             []string      `json:"added"`
 }
@@ -68,8 +79,9 @@ func clamp01(v float64) float64 {
 }
 
 // Churn applies one step of change, chosen reproducibly from spec.Seed and the
-// current population: removals first, then IP, MAC and activation changes
-// among the survivors (a device may get several), then additions.
+// current population: removals first, then IP, MAC, activation, software,
+// connection status and lastSeen changes among the survivors (a device may
+// get several), then additions.
 func (s *Sim) Churn(spec ChurnSpec) ChurnReport {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -105,6 +117,31 @@ func (s *Sim) Churn(spec ChurnSpec) ChurnReport {
 	}
 	for _, idx := range pick(survivors, k(spec.ActivationChange)) {
 		rep.ActivationChanged = append(rep.ActivationChanged, s.changeActivation(idx))
+	}
+	if s.steps < math.MaxUint16 {
+		s.steps++
+	}
+	for _, idx := range pick(survivors, k(spec.SoftwareChange)) {
+		rep.SoftwareChanged = append(rep.SoftwareChanged, s.changeRec(idx, func(rc *rec) {
+			if rc.sw < math.MaxUint8 {
+				rc.sw++
+			}
+		}, func(d *Device) string { return d.Software }))
+	}
+	for _, idx := range pick(survivors, k(spec.StatusChange)) {
+		rep.StatusChanged = append(rep.StatusChanged, s.changeRec(idx, func(rc *rec) {
+			if rc.conn == 0 { // connected: to any other state
+				rc.conn = uint8(1 + rnd.IntN(len(ConnectionStatuses)-1))
+			} else {
+				rc.conn = 0
+			}
+		}, func(d *Device) string { return d.ConnectionStatus }))
+	}
+	steps := s.steps
+	for _, idx := range pick(survivors, k(spec.LastSeenChange)) {
+		rep.LastSeenChanged = append(rep.LastSeenChanged, s.changeRec(idx, func(rc *rec) {
+			rc.seen = steps
+		}, func(d *Device) string { return d.LastSeen.Format(time.RFC3339Nano) }))
 	}
 	for _, idx := range removed {
 		rep.Removed = append(rep.Removed, s.gen.id(s.recs[idx].gen))
@@ -166,4 +203,38 @@ func (s *Sim) changeActivation(idx uint32) FieldChange {
 		rc.act = nextActivation[rc.act]
 	}
 	return FieldChange{ID: old.ID, Old: old.ActivationState, New: s.gen.device(rc).ActivationState}
+}
+
+// changeRec applies edit to a device's record and reports field before and
+// after. A hand-edited device (Update) is changed through a scratch record
+// (its software number is the record's: a hand-edited software string is
+// replaced by the next upgrade), and the listing fields that churn moves
+// are copied into the full device.
+func (s *Sim) changeRec(idx uint32, edit func(*rec), field func(*Device) string) FieldChange {
+	rc := &s.recs[idx]
+	old := s.gen.device(rc)
+	if rc.full == nil {
+		edit(rc)
+		nd := s.gen.device(rc)
+		return FieldChange{ID: old.ID, Old: field(&old), New: field(&nd)}
+	}
+	scratch := *rc
+	scratch.full = nil
+	scratch.conn = connIndex(rc.full.ConnectionStatus)
+	edit(&scratch)
+	rc.conn, rc.sw, rc.seen = scratch.conn, scratch.sw, scratch.seen
+	fresh := s.gen.device(&scratch)
+	nd := *rc.full
+	nd.ConnectionStatus, nd.Software, nd.LastSeen = fresh.ConnectionStatus, fresh.Software, fresh.LastSeen
+	rc.full = &nd
+	return FieldChange{ID: old.ID, Old: field(&old), New: field(&nd)}
+}
+
+func connIndex(status string) uint8 {
+	for i, st := range ConnectionStatuses {
+		if st == status {
+			return uint8(i)
+		}
+	}
+	return 0
 }

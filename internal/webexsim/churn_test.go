@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -103,9 +104,10 @@ func TestChurn(t *testing.T) {
 	}
 
 	// The listing holds exactly the survivors, in their old order, then the additions.
-	var wantIDs []string
+	var wantIDs, wantListIDs []string
 	for _, d := range s.Devices() {
 		wantIDs = append(wantIDs, d.ID)
+		wantListIDs = append(wantListIDs, d.ListID)
 	}
 	if len(wantIDs) != 500-20+17 {
 		t.Fatalf("%d devices present, want %d", len(wantIDs), 500-20+17)
@@ -116,9 +118,9 @@ func TestChurn(t *testing.T) {
 	items, _ := listAll(t, base+"/devices?max=64")
 	var listed []string
 	for _, it := range items {
-		listed = append(listed, it.CallingDeviceID)
+		listed = append(listed, it.ID)
 	}
-	if diff := cmp.Diff(wantIDs, listed); diff != "" {
+	if diff := cmp.Diff(wantListIDs, listed); diff != "" {
 		t.Fatalf("listing after churn (-want +got):\n%s", diff)
 	}
 
@@ -178,5 +180,66 @@ func TestChurnEndpoint(t *testing.T) {
 	}
 	if s.Len() != 48 {
 		t.Fatalf("a rejected churn changed the population to %d", s.Len())
+	}
+}
+
+// Churn moves what only the listing shows, and the report says exactly
+// what the listing then serves.
+func TestChurnListingFields(t *testing.T) {
+	t.Parallel()
+	s, base := newServer(t, Config{Devices: 200, Seed: 8})
+	id0 := s.IDs()[0]
+	s.Update(id0, func(d *Device) { d.Model = "Hand edited" }) // a full record churns too
+	before := map[string]Device{}
+	for _, d := range s.Devices() {
+		before[d.ID] = d
+	}
+	rep := s.Churn(ChurnSpec{Seed: 3, SoftwareChange: 0.1, StatusChange: 0.2, LastSeenChange: 1})
+	if len(rep.SoftwareChanged) != 20 || len(rep.StatusChanged) != 40 || len(rep.LastSeenChanged) != 200 {
+		t.Fatalf("changed %d software, %d status, %d lastSeen; want 20, 40, 200",
+			len(rep.SoftwareChanged), len(rep.StatusChanged), len(rep.LastSeenChanged))
+	}
+	want := map[string]Device{}
+	for id, d := range before {
+		want[id] = d
+	}
+	for _, c := range rep.SoftwareChanged {
+		d := want[c.ID]
+		if c.Old != d.Software || c.New == c.Old {
+			t.Errorf("software %s: %q -> %q, was %q", c.ID, c.Old, c.New, d.Software)
+		}
+		d.Software = c.New
+		want[c.ID] = d
+	}
+	for _, c := range rep.StatusChanged {
+		d := want[c.ID]
+		if c.Old != d.ConnectionStatus || (c.Old == "connected") == (c.New == "connected") || !slices.Contains(ConnectionStatuses, c.New) {
+			t.Errorf("status %s: %q -> %q, was %q: want a flip to or from connected", c.ID, c.Old, c.New, d.ConnectionStatus)
+		}
+		d.ConnectionStatus = c.New
+		want[c.ID] = d
+	}
+	for _, c := range rep.LastSeenChanged {
+		d := want[c.ID]
+		nt, err := time.Parse(time.RFC3339Nano, c.New)
+		if err != nil || !nt.After(d.LastSeen) {
+			t.Errorf("lastSeen %s: %q -> %q (%v): want a later time", c.ID, c.Old, c.New, err)
+		}
+		d.LastSeen = nt
+		want[c.ID] = d
+	}
+	items, _ := listAll(t, base+"/devices")
+	var wantItems []listItem
+	for _, d := range s.Devices() {
+		wantItems = append(wantItems, wantListItem(want[d.ID]))
+	}
+	for i := range items {
+		items[i].DisplayName, items[i].Product = "", ""
+	}
+	if diff := cmp.Diff(wantItems, items); diff != "" {
+		t.Errorf("listing after churn (-want +got):\n%s", diff)
+	}
+	if d, _ := s.Device(id0); d.Model != "Hand edited" {
+		t.Errorf("churn lost the hand edit: model %q", d.Model)
 	}
 }

@@ -68,6 +68,10 @@ type Config struct {
 	// DropFiltersOnNext makes listing next links keep only max and start, dropping
 	// type and orgId, as some Webex deployments do.
 	DropFiltersOnNext bool
+	// ListTimeoutAbove makes a listing page whose max exceeds it answer 504,
+	// as a real listing of large pages does (0 = never). The API's advice
+	// on a 504 is a smaller max.
+	ListTimeoutAbove int
 
 	// Logger receives server errors (nil = discard).
 	Logger *slog.Logger
@@ -95,6 +99,9 @@ func (c Config) Validate() error {
 	}
 	if c.LockedRetryAfter < 0 {
 		errs = append(errs, fmt.Errorf("locked retry-after %v: must be >= 0", c.LockedRetryAfter))
+	}
+	if c.ListTimeoutAbove < 0 {
+		errs = append(errs, fmt.Errorf("list timeout above %d: must be >= 0", c.ListTimeoutAbove))
 	}
 	if c.Latency < 0 {
 		errs = append(errs, fmt.Errorf("latency %v: must be >= 0", c.Latency))

@@ -8,13 +8,16 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/wxc-inventory/wxc-sync/internal/deviceid"
 )
 
 // Device is the truth about one device, with typed fields, as the simulator
 // serves it. Tests compare what a client decoded against it.
 type Device struct {
 	ID              string // telephony (Get Device Details) ID: base64 of ciscospark://us/CALLING_DEVICE/<uuid>
-	ListID          string // the different ID /v1/devices reports as "id"
+	ListID          string // what /v1/devices reports as "id": ciscospark://us/DEVICE/<the same uuid>
 	Manufacturer    string // CISCO or THIRD_PARTY
 	ManagedBy       string // CUSTOMER, PARTNER or CISCO
 	Model           string // e.g. "DMS Cisco 8811"
@@ -31,7 +34,44 @@ type Device struct {
 	OwnerSIPUserName      string
 	OwnerLinePort         string
 	OutboundProxy         string // "" = proxy object absent
+
+	// What only the listing (/v1/devices) carries.
+	Type             string // "phone" (MACs listed without colons) or "roomdesk" (with colons)
+	CallingIDOmitted bool   // the item has no callingDeviceId (the real API's schema does not promise it)
+	// AnswersAsDevice: the details answer names the device by its unpadded
+	// DEVICE-type ID, as the spec's own example does, whatever was asked.
+	AnswersAsDevice  bool
+	ConnectionStatus string // one of ConnectionStatuses
+	Software         string
+	Serial           string
+	LastSeen         time.Time
+	Created          time.Time
+	PersonID         string // "" for a workspace's device
+	WorkspaceID      string // "" for a person's device
+	LocationID       string
 }
+
+// ConnectionStatuses is the full documented set, in the vendor's order.
+var ConnectionStatuses = []string{
+	"connected", "disconnected", "connected_with_issues", "offline_expired",
+	"activating", "unknown", "offline_deep_sleep", "pending",
+}
+
+// connWeights is the initial share (in %) of each status, indexed as
+// ConnectionStatuses: most phones are connected.
+var connWeights = [...]int{80, 6, 4, 3, 2, 2, 2, 1}
+
+// roomModels are the room and desk devices, listed with colon MACs.
+var roomModels = []model{
+	{"Cisco Desk Pro", "Cisco Desk Pro", "CISCO", 0x5C5AC7, 1},
+	{"Cisco Room Bar", "Cisco Room Bar", "CISCO", 0x5C5AC7, 1},
+	{"Cisco Board Pro 55", "Cisco Board Pro 55", "CISCO", 0x5C5AC7, 1},
+}
+
+// epoch anchors the listing's times, so that the same seed gives the same
+// bodies whenever the simulator runs. Each churn step moves a changed
+// device's lastSeen one minute past it.
+var epoch = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
 // Activation states, indexed by rec.act (0 = absent).
 var activationStates = [...]string{"", "activating", "activated", "deactivated"}
@@ -78,6 +118,9 @@ type rec struct {
 	mac    uint32 // low 24 bits; the OUI comes from the model
 	ipMode uint8
 	act    uint8
+	conn   uint8  // index into ConnectionStatuses
+	sw     uint8  // software version number; upgrades add one
+	seen   uint16 // churn step that last moved lastSeen
 }
 
 // generator derives devices from (seed, generation number). It is pure, so the
@@ -150,9 +193,28 @@ func encodeID(prefix string, u [16]byte) string {
 	return base64.StdEncoding.EncodeToString([]byte(prefix + formatUUID(u)))
 }
 
-// parseCallingID accepts exactly the IDs this simulator issues. Anything else,
-// including a differently padded or lower-cased spelling of a real ID, is unknown:
-// Webex IDs are opaque and a client must send them back verbatim.
+// parseDeviceID accepts every spelling of a device ID that Webex accepts:
+// the CALLING_DEVICE or DEVICE type, padded or not, standard or URL
+// alphabet, any region, the UUID in either case. The simulator's own
+// spelling takes the fast path.
+func parseDeviceID(id string) ([16]byte, bool) {
+	if u, ok := parseCallingID(id); ok {
+		return u, true
+	}
+	var u [16]byte
+	s, err := deviceid.UUID(id)
+	if err != nil {
+		return u, false
+	}
+	hexs := strings.ReplaceAll(s, "-", "")
+	if _, err := hex.Decode(u[:], []byte(hexs)); err != nil {
+		return u, false
+	}
+	return u, true
+}
+
+// parseCallingID accepts exactly the spelling this simulator issues
+// (standard padded base64, CALLING_DEVICE, upper-case UUID).
 func parseCallingID(id string) ([16]byte, bool) {
 	var u [16]byte
 	raw, err := base64.StdEncoding.Strict().DecodeString(id)
@@ -244,6 +306,16 @@ func (g generator) newRec(gen uint32) rec {
 	case p < 40:
 		rc.act = 3
 	}
+	r5 := newRNG(g.seed, 5, uint64(gen))
+	p := r5.intn(100)
+	for i, w := range connWeights {
+		if p < w {
+			rc.conn = uint8(i)
+			break
+		}
+		p -= w
+	}
+	rc.sw = uint8(r5.intn(4))
 	return rc
 }
 
@@ -256,11 +328,10 @@ func (g generator) device(rc *rec) Device {
 	}
 	r := newRNG(g.seed, 1, uint64(rc.gen))
 	u := r.uuid()
-	lu := r.uuid()
+	r.uuid() // once the listing's different ID; kept so a seed's devices stay the same
 	m := g.model(&r)
 	d := Device{
 		ID:           encodeID(callingPrefix, u),
-		ListID:       encodeID(devicePrefix, lu),
 		Manufacturer: m.manufacturer,
 		Model:        m.name,
 		MAC:          formatMAC(m.oui, rc.mac),
@@ -291,7 +362,8 @@ func (g generator) device(rc *rec) Device {
 		}
 	}
 	d.UpgradeChannelEnabled = r.intn(2) == 0
-	d.UpgradeAsString = r.intn(100) < 30
+	// The vendor page's string was a typo, fixed in the spec in 2025: rare.
+	d.UpgradeAsString = r.intn(100) < 2
 	d.OwnerSIPUserName = strconv.Itoa(100_000 + r.intn(900_000_000))
 	d.OwnerLinePort = base36(r.next(), 10) + g.lineDomain
 	if r.intn(100) < 85 {
@@ -304,7 +376,53 @@ func (g generator) device(rc *rec) Device {
 		d.IPOmitted = true
 	}
 	d.ActivationState = activationStates[rc.act]
+	g.listingFields(&d, rc)
 	return d
+}
+
+// listingFields fills what only the listing carries, from a stream of its
+// own so that the details fields stay what they were for a seed.
+func (g generator) listingFields(d *Device, rc *rec) {
+	r := newRNG(g.seed, 5, uint64(rc.gen))
+	r.intn(100) // the connection status draw of newRec
+	r.intn(4)   // the software draw of newRec
+	u, _ := parseCallingID(d.ID)
+	d.ListID = encodeID(devicePrefix, u)
+	d.Type = "phone"
+	family := "sip" + strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(product(d.Model), "Cisco ")), " ", "")
+	if r.intn(100) < 4 {
+		m := roomModels[r.intn(len(roomModels))]
+		d.Type, d.Model, d.Manufacturer = "roomdesk", m.name, m.manufacturer
+		d.MAC = formatMAC(m.oui, rc.mac)
+		d.Software = fmt.Sprintf("RoomOS 11.%d.1.5 %08x", 20+int(rc.sw), uint32(mix(uint64(rc.sw))))
+	} else {
+		d.Software = fmt.Sprintf("%s.12-%d-1-0001-%d", family, 1+int(rc.sw)/10, 1+int(rc.sw)%10)
+	}
+	d.CallingIDOmitted = r.intn(100) < 10
+	d.ConnectionStatus = ConnectionStatuses[rc.conn]
+	d.Serial = "FCH" + strings.ToUpper(base36(r.next(), 8))
+	d.Created = epoch.Add(-time.Duration(24*30+r.intn(24*900)) * time.Hour)
+	d.LastSeen = epoch.Add(time.Duration(rc.seen)*time.Minute - time.Duration(r.intn(3600))*time.Second)
+	if d.Type == "phone" && r.intn(100) < 85 {
+		d.PersonID = encodeID("ciscospark://us/PEOPLE/", r.uuid())
+	} else {
+		d.WorkspaceID = encodeID("ciscospark://us/PLACE/", r.uuid())
+	}
+	loc := newRNG(g.seed, 6, uint64(r.intn(20)))
+	d.LocationID = encodeID("ciscospark://us/LOCATION/", loc.uuid())
+	d.AnswersAsDevice = r.intn(100) < 25
+}
+
+// answerID is the id a details answer carries.
+func (d *Device) answerID() string {
+	if !d.AnswersAsDevice {
+		return d.ID
+	}
+	u, ok := parseDeviceID(d.ID)
+	if !ok {
+		return d.ID
+	}
+	return base64.RawStdEncoding.EncodeToString([]byte(devicePrefix + formatUUID(u)))
 }
 
 func (g generator) model(r *rng) model {
@@ -320,6 +438,11 @@ func (g generator) model(r *rng) model {
 
 // product is the /v1/devices "product" for a model name.
 func product(modelName string) string {
+	for _, m := range roomModels {
+		if m.name == modelName {
+			return m.product
+		}
+	}
 	for _, m := range models {
 		if m.name == modelName {
 			return m.product

@@ -1,6 +1,7 @@
 package webexsim
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wxc-inventory/wxc-sync/internal/device"
 )
 
 const (
@@ -17,7 +20,9 @@ const (
 	detailsPrefix   = "/v1/telephony/config/devices/"
 	listPath        = "/v1/devices"
 	defaultPageSize = 100
-	maxPageSize     = 1000
+	// listPageCap is the listing's page size cap: a larger max is silently
+	// reduced, as the real endpoint does with its undocumented cap.
+	listPageCap = 100
 
 	msgUnauthorized = "The request requires a valid access token set in the Authorization request header."
 	msgRateLimited  = "Too many requests have been sent in a given amount of time and the request has been rate limited."
@@ -221,10 +226,22 @@ func (s *Sim) serveList(w http.ResponseWriter, r *http.Request, tid string, now 
 	if err != nil || limit < 1 {
 		return s.writeError(w, http.StatusBadRequest, "max must be a positive integer.", tid)
 	}
-	limit = min(limit, maxPageSize)
+	if above := s.cfg.ListTimeoutAbove; above > 0 && limit > above {
+		s.stats.fault(FaultGatewayTimeout)
+		return s.writeError(w, http.StatusGatewayTimeout, "Gateway Timeout. Try a smaller max.", tid)
+	}
+	limit = min(limit, listPageCap)
 	start, err := intParam(q, "start", 0)
 	if err != nil || start < 0 {
 		return s.writeError(w, http.StatusBadRequest, "start must be a non-negative integer.", tid)
+	}
+	var macFilter string
+	if m := q.Get("mac"); m != "" {
+		hw, ok := device.ParseMAC(m)
+		if !ok {
+			return s.writeError(w, http.StatusBadRequest, "mac is not a MAC address.", tid)
+		}
+		macFilter = strings.ToUpper(hex.EncodeToString(hw))
 	}
 	f, faulted := s.faults.take("", true)
 	if faulted {
@@ -233,21 +250,7 @@ func (s *Sim) serveList(w http.ResponseWriter, r *http.Request, tid string, now 
 		}
 	}
 
-	// Every simulated device is a phone, so any other type filter lists nothing.
-	var page []Device
-	total := 0
-	if typ := q.Get("type"); typ == "" || typ == "phone" {
-		s.mu.RLock()
-		total = len(s.order)
-		if start < total {
-			end := min(total, start+limit)
-			page = make([]Device, 0, end-start)
-			for _, idx := range s.order[start:end] {
-				page = append(page, s.gen.device(&s.recs[idx]))
-			}
-		}
-		s.mu.RUnlock()
-	}
+	page, total := s.listSlice(q.Get("type"), macFilter, start, limit)
 
 	b := make([]byte, 0, 64+len(page)*560)
 	b = append(b, `{"items":[`...)
@@ -273,6 +276,40 @@ func (s *Sim) serveList(w http.ResponseWriter, r *http.Request, tid string, now 
 		}
 	}
 	return s.write(w, http.StatusOK, ct, b)
+}
+
+// listSlice returns the devices at [start, start+limit) of the listing
+// under the type and MAC filters, and how many the filters let through.
+func (s *Sim) listSlice(typ, mac string, start, limit int) ([]Device, int) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if typ == "" && mac == "" {
+		total := len(s.order)
+		if start >= total {
+			return nil, total
+		}
+		end := min(total, start+limit)
+		page := make([]Device, 0, end-start)
+		for _, idx := range s.order[start:end] {
+			page = append(page, s.gen.device(&s.recs[idx]))
+		}
+		return page, total
+	}
+	// A filtered listing builds every device: fine for tests and the
+	// occasional look-up, not for paging a million devices.
+	var page []Device
+	total := 0
+	for _, idx := range s.order {
+		d := s.gen.device(&s.recs[idx])
+		if (typ != "" && d.Type != typ) || (mac != "" && d.MAC != mac) {
+			continue
+		}
+		if total >= start && total < start+limit {
+			page = append(page, d)
+		}
+		total++
+	}
+	return page, total
 }
 
 func intParam(q url.Values, name string, def int) (int, error) {

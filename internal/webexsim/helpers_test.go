@@ -2,12 +2,14 @@ package webexsim
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -100,7 +102,7 @@ func wantDetails(d Device) map[string]any {
 		"managedBy":    d.ManagedBy,
 		"owner":        map[string]any{"sipUserName": d.OwnerSIPUserName, "linePort": d.OwnerLinePort},
 		"manufacturer": d.Manufacturer,
-		"id":           d.ID,
+		"id":           wantAnswerID(d),
 		"mac":          d.MAC,
 		"model":        d.Model,
 		"description":  tags,
@@ -120,6 +122,19 @@ func wantDetails(d Device) map[string]any {
 		m["upgradeChannelEnabled"] = d.UpgradeChannelEnabled
 	}
 	return m
+}
+
+// wantAnswerID is the id a details answer names the device by: the unpadded
+// DEVICE-type ID of the same UUID for the devices that answer so.
+func wantAnswerID(d Device) string {
+	if !d.AnswersAsDevice {
+		return d.ID
+	}
+	raw, err := base64.StdEncoding.DecodeString(d.ID)
+	if err != nil {
+		panic(err)
+	}
+	return base64.RawStdEncoding.EncodeToString([]byte(strings.Replace(string(raw), "/CALLING_DEVICE/", "/DEVICE/", 1)))
 }
 
 func decodeMap(t testing.TB, b []byte) map[string]any {

@@ -51,7 +51,7 @@ func appendDetails(b []byte, d *Device) []byte {
 	b = append(b, `,"manufacturer":`...)
 	b = appendString(b, d.Manufacturer)
 	b = append(b, `,"id":`...)
-	b = appendString(b, d.ID)
+	b = appendString(b, d.answerID())
 	if !d.IPOmitted {
 		b = append(b, `,"ip":`...)
 		b = appendString(b, d.IP)
@@ -93,33 +93,57 @@ func colonMAC(mac string) string {
 	return sb.String()
 }
 
-// appendListItem writes d as a /v1/devices item (a subset of the real fields:
-// the ones a discovery client might read, plus a few for realism).
+// appendListItem writes d as a /v1/devices item: the fields a client reads,
+// plus a few for realism. Phones send their MAC as 12 hex digits, room
+// devices with colons, as the real listing does.
 func appendListItem(b []byte, d *Device, orgID string) []byte {
 	b = append(b, `{"id":`...)
 	b = appendString(b, d.ListID)
 	b = append(b, `,"displayName":`...)
 	b = appendString(b, product(d.Model)+" ("+d.OwnerSIPUserName+")")
+	if d.WorkspaceID != "" {
+		b = append(b, `,"workspaceId":`...)
+		b = appendString(b, d.WorkspaceID)
+	}
+	if d.PersonID != "" {
+		b = append(b, `,"personId":`...)
+		b = appendString(b, d.PersonID)
+	}
 	b = append(b, `,"orgId":`...)
 	b = appendString(b, orgID)
-	b = append(b, `,"product":`...)
+	b = append(b, `,"locationId":`...)
+	b = appendString(b, d.LocationID)
+	b = append(b, `,"capabilities":["xapi"],"permissions":["xapi:readonly"],"product":`...)
 	b = appendString(b, product(d.Model))
-	b = append(b, `,"type":"phone","tags":`...)
+	b = append(b, `,"type":`...)
+	b = appendString(b, d.Type)
+	b = append(b, `,"tags":`...)
 	b = appendStrings(b, d.Tags)
 	if d.IP != "" {
 		b = append(b, `,"ip":`...)
 		b = appendString(b, d.IP)
 	}
 	b = append(b, `,"mac":`...)
-	b = appendString(b, colonMAC(d.MAC))
-	status := "connected"
-	if d.ActivationState == "deactivated" || d.IP == "" {
-		status = "disconnected"
+	if d.Type == "phone" {
+		b = appendString(b, d.MAC)
+	} else {
+		b = appendString(b, colonMAC(d.MAC))
 	}
-	b = append(b, `,"connectionStatus":`...)
-	b = appendString(b, status)
-	b = append(b, `,"callingDeviceId":`...)
-	b = appendString(b, d.ID)
+	b = append(b, `,"serial":`...)
+	b = appendString(b, d.Serial)
+	b = append(b, `,"software":`...)
+	b = appendString(b, d.Software)
+	b = append(b, `,"upgradeChannel":"Stable","connectionStatus":`...)
+	b = appendString(b, d.ConnectionStatus)
+	b = append(b, `,"created":"`...)
+	b = d.Created.AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	b = append(b, `","lastSeen":"`...)
+	b = d.LastSeen.AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	b = append(b, '"')
+	if !d.CallingIDOmitted {
+		b = append(b, `,"callingDeviceId":`...)
+		b = appendString(b, d.ID)
+	}
 	return append(b, '}')
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -20,6 +21,14 @@ type listItem struct {
 	Product         string   `json:"product"`
 	Type            string   `json:"type"`
 	Tags            []string `json:"tags"`
+
+	ConnectionStatus string `json:"connectionStatus"`
+	Software         string `json:"software"`
+	Serial           string `json:"serial"`
+	LastSeen         string `json:"lastSeen"`
+	PersonID         string `json:"personId"`
+	WorkspaceID      string `json:"workspaceId"`
+	LocationID       string `json:"locationId"`
 }
 
 var linkRE = regexp.MustCompile(`^<([^>]+)>; rel="next"$`)
@@ -74,7 +83,7 @@ func TestListPaging(t *testing.T) {
 		{name: "exact multiple", devices: 300, query: "max=100", wantPerPage: 100},
 		{name: "one page", devices: 7, query: "max=10", wantPerPage: 10},
 		{name: "page of one", devices: 5, query: "max=1", wantPerPage: 1},
-		{name: "max capped at 1000", devices: 2500, query: "max=5000", wantPerPage: 1000},
+		{name: "max silently capped at 100", devices: 250, query: "max=5000", wantPerPage: 100},
 		{name: "filters kept", devices: 120, query: "max=50&type=phone&orgId=ORG", wantPerPage: 50},
 		{name: "filters dropped on next", devices: 120, query: "max=50&type=phone&orgId=ORG", drop: true, wantPerPage: 50},
 		{name: "empty population", devices: 0, query: "max=10", wantPerPage: 10},
@@ -87,16 +96,30 @@ func TestListPaging(t *testing.T) {
 
 			devs := s.Devices()
 			var want, got []listItem
+			typ := must(url.ParseQuery(tt.query)).Get("type")
 			for _, d := range devs {
-				want = append(want, listItem{ID: d.ListID, CallingDeviceID: d.ID, MAC: colonMACForTest(d.MAC), IP: d.IP, Type: "phone", Tags: d.Tags})
+				if typ != "" && d.Type != typ {
+					continue
+				}
+				want = append(want, wantListItem(d))
+			}
+			if tt.drop {
+				// Only the first page is filtered: the client here does not
+				// put the dropped filter back, and the next pages count
+				// from the unfiltered listing.
+				want = want[:min(len(want), tt.wantPerPage)]
+				for _, d := range devs[min(len(devs), tt.wantPerPage):] {
+					want = append(want, wantListItem(d))
+				}
 			}
 			for _, it := range items {
-				got = append(got, listItem{ID: it.ID, CallingDeviceID: it.CallingDeviceID, MAC: it.MAC, IP: it.IP, Type: it.Type, Tags: it.Tags})
+				it.DisplayName, it.Product = "", ""
+				got = append(got, it)
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Fatalf("listed devices (-want +got):\n%s", diff)
 			}
-			wantPages := (tt.devices + tt.wantPerPage - 1) / tt.wantPerPage
+			wantPages := (len(want) + tt.wantPerPage - 1) / tt.wantPerPage
 			if got := len(nexts); got != max(0, wantPages-1) {
 				t.Fatalf("followed %d next links, want %d", got, wantPages-1)
 			}
@@ -122,6 +145,22 @@ func must[T any](v T, err error) T {
 	return v
 }
 
+// wantListItem is the item d should produce, written apart from
+// appendListItem: phones list their MAC bare, rooms with colons; some
+// items have no callingDeviceId.
+func wantListItem(d Device) listItem {
+	it := listItem{ID: d.ListID, CallingDeviceID: d.ID, MAC: d.MAC, IP: d.IP, Type: d.Type, Tags: d.Tags,
+		ConnectionStatus: d.ConnectionStatus, Software: d.Software, Serial: d.Serial,
+		LastSeen: d.LastSeen.Format("2006-01-02T15:04:05.000Z"), PersonID: d.PersonID, WorkspaceID: d.WorkspaceID, LocationID: d.LocationID}
+	if d.Type != "phone" {
+		it.MAC = colonMACForTest(d.MAC)
+	}
+	if d.CallingIDOmitted {
+		it.CallingDeviceID = ""
+	}
+	return it
+}
+
 // colonMACForTest is written apart from colonMAC so a bug in one shows.
 func colonMACForTest(m string) string {
 	return m[0:2] + ":" + m[2:4] + ":" + m[4:6] + ":" + m[6:8] + ":" + m[8:10] + ":" + m[10:12]
@@ -136,7 +175,7 @@ func TestListFilterAndErrors(t *testing.T) {
 		want      int
 		wantItems int
 	}{
-		{"other type lists nothing", "type=roomdesk", 200, 0},
+		{"other type lists nothing", "type=accessory", 200, 0},
 		{"start past the end", "start=500", 200, 0},
 		{"last partial page", "start=15&max=10", 200, 5},
 		{"max zero", "max=0", 400, 0},
@@ -161,5 +200,64 @@ func TestListFilterAndErrors(t *testing.T) {
 				t.Fatalf("%d items, Link %q; want %d items and no Link", len(page.Items), res.header.Get("Link"), tt.wantItems)
 			}
 		})
+	}
+}
+
+func TestListFiltersByTypeAndMAC(t *testing.T) {
+	t.Parallel()
+	s, base := newServer(t, Config{Devices: 300, Seed: 5})
+	var rooms []listItem
+	var phone, room Device
+	for _, d := range s.Devices() {
+		if d.Type == "roomdesk" {
+			rooms = append(rooms, wantListItem(d))
+			room = d
+		} else {
+			phone = d
+		}
+	}
+	if len(rooms) == 0 {
+		t.Fatal("no room device among 300: the test covers nothing")
+	}
+	items, _ := listAll(t, base+"/devices?type=roomdesk&max=2")
+	for i := range items {
+		items[i].DisplayName, items[i].Product = "", ""
+	}
+	if diff := cmp.Diff(rooms, items); diff != "" {
+		t.Errorf("type=roomdesk (-want +got):\n%s", diff)
+	}
+	for _, tt := range []struct {
+		name, mac string
+		want      Device
+	}{
+		{"phone, bare", phone.MAC, phone},
+		{"phone, colons, lower case", strings.ToLower(colonMACForTest(phone.MAC)), phone},
+		{"room, bare", room.MAC, room},
+	} {
+		items, _ := listAll(t, base+"/devices?mac="+url.QueryEscape(tt.mac))
+		if len(items) != 1 || items[0].ID != tt.want.ListID {
+			t.Errorf("%s: mac=%s listed %+v, want only %s", tt.name, tt.mac, items, tt.want.ListID)
+		}
+	}
+	if res := get(t, base+"/devices?mac=nonsense", DefaultToken); res.status != http.StatusBadRequest {
+		t.Errorf("mac=nonsense answered %d, want 400", res.status)
+	}
+}
+
+func TestListTimesOutOnLargePages(t *testing.T) {
+	t.Parallel()
+	s, base := newServer(t, Config{Devices: 30, Seed: 5, ListTimeoutAbove: 20})
+	if res := get(t, base+"/devices?max=21", DefaultToken); res.status != http.StatusGatewayTimeout {
+		t.Errorf("max=21 answered %d, want 504", res.status)
+	}
+	if res := get(t, base+"/devices", DefaultToken); res.status != http.StatusGatewayTimeout {
+		t.Errorf("the default max (100) answered %d, want 504", res.status)
+	}
+	items, _ := listAll(t, base+"/devices?max=20")
+	if len(items) != 30 {
+		t.Errorf("max=20 listed %d items, want 30", len(items))
+	}
+	if st := s.Stats(); st.List != 4 || st.Details != 0 {
+		t.Errorf("stats count %d listing and %d details requests, want 4 and 0", st.List, st.Details)
 	}
 }

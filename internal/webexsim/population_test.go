@@ -138,6 +138,26 @@ func TestPopulationRealistic(t *testing.T) {
 			count["upgrade as string"]++
 		}
 		count["model="+d.Model]++
+		count["type="+d.Type]++
+		count["status="+d.ConnectionStatus]++
+		if d.CallingIDOmitted {
+			count["no callingDeviceId"]++
+		}
+		if d.AnswersAsDevice {
+			count["answers as DEVICE"]++
+		}
+		if d.PersonID != "" {
+			count["person"]++
+		}
+		if d.WorkspaceID != "" {
+			count["workspace"]++
+		}
+		if u, _ := base64.StdEncoding.DecodeString(d.ListID); string(u) != strings.Replace(string(raw), "CALLING_DEVICE", "DEVICE", 1) {
+			t.Fatalf("ListID %s decodes to %q: want the DEVICE ID of the same UUID as %q", d.ListID, u, raw)
+		}
+		if d.Software == "" || d.Serial == "" || d.LocationID == "" || d.LastSeen.IsZero() || d.Created.IsZero() {
+			t.Fatalf("listing fields missing: %+v", d)
+		}
 	}
 	// Every variant a client must handle shows up in a population this size.
 	for _, k := range []string{
@@ -145,10 +165,16 @@ func TestPopulationRealistic(t *testing.T) {
 		"activation=", "activation=activating", "activation=activated", "activation=deactivated",
 		"ip omitted", "ip empty", "no proxy", "upgrade as string",
 		"model=DMS Cisco 8811", "model=DMS Cisco 6871", "model=Poly VVX 450", "model=Yealink T54W",
+		"type=phone", "type=roomdesk", "no callingDeviceId", "answers as DEVICE", "person", "workspace",
+		"status=connected", "status=disconnected", "status=connected_with_issues", "status=offline_expired",
+		"status=activating", "status=unknown", "status=offline_deep_sleep", "status=pending",
 	} {
 		if count[k] == 0 {
 			t.Errorf("no device with %s", k)
 		}
+	}
+	if str := float64(count["upgrade as string"]) / 5000; str > 0.05 {
+		t.Errorf("upgradeChannelEnabled is a string for %.1f%% of devices: the vendor's typo should be rare", str*100)
 	}
 	if absent := float64(count["activation="]) / 5000; absent < 0.5 || absent > 0.7 {
 		t.Errorf("activationState absent for %.0f%% of devices, want about 60%%", absent*100)
@@ -163,32 +189,40 @@ func ids(devs []Device) []string {
 	return out
 }
 
-func TestParseCallingID(t *testing.T) {
+func TestDeviceIDSpellings(t *testing.T) {
 	t.Parallel()
-	s := mustNew(t, Config{Devices: 1, Seed: 1})
-	id := s.IDs()[0]
+	s := mustNew(t, Config{Devices: 2, Seed: 1})
+	id, other := s.IDs()[0], s.IDs()[1]
 	raw, _ := base64.StdEncoding.DecodeString(id)
+	asDevice := []byte(strings.Replace(string(raw), "CALLING_DEVICE", "DEVICE", 1))
 	tests := []struct {
-		name string
-		id   string
-		want bool
+		name        string
+		id          string
+		issued, any bool // parseCallingID (the fast path) and Device (any spelling)
 	}{
-		{"issued", id, true},
-		{"unpadded", strings.TrimRight(id, "="), false},
-		{"url alphabet padding stripped", base64.RawURLEncoding.EncodeToString(raw), false},
-		{"lower-case uuid", base64.StdEncoding.EncodeToString([]byte(strings.ToLower(string(raw)))), false},
-		{"DEVICE not CALLING_DEVICE", base64.StdEncoding.EncodeToString([]byte(strings.Replace(string(raw), "CALLING_DEVICE", "DEVICE", 1))), false},
-		{"empty", "", false},
-		{"not base64", "!!!", false},
+		{"issued", id, true, true},
+		{"unpadded", strings.TrimRight(id, "="), false, true},
+		{"url alphabet padding stripped", base64.RawURLEncoding.EncodeToString(raw), false, true},
+		{"lower-case uuid", base64.StdEncoding.EncodeToString([]byte(callingPrefix + strings.ToLower(string(raw[len(callingPrefix):])))), false, true},
+		{"DEVICE not CALLING_DEVICE", base64.StdEncoding.EncodeToString(asDevice), false, true},
+		{"DEVICE unpadded", base64.RawStdEncoding.EncodeToString(asDevice), false, true},
+		{"another device", other, true, true},
+		{"a person with the same UUID", base64.StdEncoding.EncodeToString([]byte(strings.Replace(string(raw), "CALLING_DEVICE", "PEOPLE", 1))), false, false},
+		{"empty", "", false, false},
+		{"not base64", "!!!", false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if _, got := parseCallingID(tt.id); got != tt.want {
-				t.Errorf("parseCallingID(%q) ok = %v, want %v", tt.id, got, tt.want)
+			if _, got := parseCallingID(tt.id); got != tt.issued {
+				t.Errorf("parseCallingID(%q) ok = %v, want %v", tt.id, got, tt.issued)
 			}
-			if _, got := s.Device(tt.id); got != tt.want {
-				t.Errorf("Device(%q) ok = %v, want %v", tt.id, got, tt.want)
+			d, got := s.Device(tt.id)
+			if got != tt.any {
+				t.Fatalf("Device(%q) ok = %v, want %v", tt.id, got, tt.any)
+			}
+			if want := id; got && tt.id != other && d.ID != want {
+				t.Errorf("Device(%q) is %s, want %s", tt.id, d.ID, want)
 			}
 		})
 	}

@@ -28,6 +28,7 @@ type Sim struct {
 	byUUID map[[16]byte]uint32 // present devices: UUID of ID -> index in recs
 	order  []uint32            // present devices, ascending index in recs = stable order
 	seq    uint32              // next generation / MAC sequence number
+	steps  uint16              // churn steps so far: lastSeen moves to the latest
 
 	tokens atomic.Pointer[map[string]struct{}]
 	faults faultTable
@@ -100,7 +101,7 @@ func (s *Sim) add(n int) []uint32 {
 
 // lookup returns the index of present device id. Callers hold s.mu.
 func (s *Sim) lookup(id string) (uint32, bool) {
-	u, ok := parseCallingID(id)
+	u, ok := parseDeviceID(id)
 	if !ok {
 		return 0, false
 	}
