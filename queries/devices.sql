@@ -1,14 +1,15 @@
 -- Statements that manage which devices are tracked: devices add, import,
--- remove and list, discovery, and the retention prune of history.
--- Parameters are pgx named arguments (@name).
+-- remove and list, discovery, and the retention prune of history. sqlc
+-- turns them into internal/dbsqlc.
 
--- name: TrackDevices
+-- name: TrackDevices :many
 -- Adds the devices not tracked yet and sets org_id where one is given and
 -- differs; a device already tracked as given is not rewritten, so that
 -- importing the same file twice changes nothing. Returns what changed.
 WITH input AS (
-    SELECT t.device_id, t.org_id
-    FROM unnest(@device_ids::text[], @org_ids::text[]) AS t (device_id, org_id)
+    -- '' is NULL: no org_id given.
+    SELECT unnest(@device_ids::text[])             AS device_id,
+           nullif(unnest(@org_ids::text[]), '')    AS org_id
 ),
 prev AS (
     SELECT d.device_id, d.org_id
@@ -25,78 +26,84 @@ upserted AS (
     RETURNING device_id, org_id
 )
 SELECT u.device_id,
-       p.device_id IS NULL AS added,
+       (p.device_id IS NULL)::boolean AS added,
        p.org_id            AS old_org_id,
        u.org_id            AS new_org_id
 FROM upserted u
 LEFT JOIN prev p USING (device_id)
 ORDER BY u.device_id;
 
--- name: UntrackDevices
+-- name: UntrackDevices :many
 -- Stops tracking devices. Their history in device_changes stays: it has no
 -- foreign key to devices on purpose.
 DELETE FROM devices
 WHERE device_id = ANY (@device_ids::text[])
 RETURNING device_id;
 
--- name: ListDevices
-SELECT device_id,
-       org_id,
-       sync_status,
-       model,
-       host(ip)   AS ip,
-       mac::text  AS mac,
-       last_synced_at,
-       last_error
-FROM devices
-WHERE cardinality(@statuses::text[]) = 0 OR sync_status = ANY (@statuses::text[])
-ORDER BY device_id;
+-- name: ListDevices :many
+SELECT d.device_id,
+       d.org_id,
+       d.sync_status,
+       d.model,
+       d.ip,
+       d.mac,
+       s.last_synced_at,
+       d.last_error
+FROM devices d
+LEFT JOIN device_sync_state s USING (device_id)
+WHERE cardinality(@statuses::text[]) = 0 OR d.sync_status = ANY (@statuses::text[])
+ORDER BY d.device_id;
 
--- name: StartDiscovery
+-- name: StartDiscovery :one
 INSERT INTO discovery_runs (org_id, dry_run, prune)
-VALUES (@org_id, @dry_run, @prune)
+VALUES (sqlc.narg(org_id)::text, @dry_run::boolean, @prune::boolean)
 RETURNING discovery_id;
 
--- name: DiscoveryAdd
+-- name: DiscoveryAdd :many
 -- The listed devices not tracked yet. A device tracked under another org_id
 -- counts as tracked.
 INSERT INTO devices (device_id, org_id)
-SELECT unnest(@device_ids::text[]), @org_id
+SELECT unnest(@device_ids::text[]), sqlc.narg(org_id)::text
 ON CONFLICT (device_id) DO NOTHING
 RETURNING device_id;
 
--- name: DiscoveryUnlisted
+-- name: DiscoveryUnlisted :many
 -- Tracked devices of the discovered org (org_id equal, or both absent) that
 -- the listing did not return.
 SELECT device_id
 FROM devices
-WHERE org_id IS NOT DISTINCT FROM @org_id
+WHERE org_id IS NOT DISTINCT FROM sqlc.narg(org_id)::text
   AND NOT (device_id = ANY (@device_ids::text[]))
 ORDER BY device_id;
 
--- name: FinishDiscovery
+-- name: FinishDiscovery :exec
 UPDATE discovery_runs
-SET status         = @status,
+SET status         = @status::text,
     finished_at    = now(),
-    pages          = @pages,
-    devices_listed = @devices_listed,
-    calling_listed = @calling_listed,
-    rejected       = @rejected,
-    added          = @added,
-    unlisted       = @unlisted,
-    removed        = @removed,
-    error          = @error
-WHERE discovery_id = @discovery_id;
+    pages          = @pages::int,
+    devices_listed = @devices_listed::int,
+    calling_listed = @calling_listed::int,
+    rejected       = @rejected::int,
+    added          = @added::int,
+    unlisted       = @unlisted::int,
+    removed        = @removed::int,
+    error          = sqlc.narg(error)::text
+WHERE discovery_id = @discovery_id::bigint;
 
--- name: CountHistoryBefore
-SELECT count(*), now() - make_interval(days => @days::int)
+-- name: CountHistoryBefore :one
+SELECT count(*) AS rows, (now() - make_interval(days => @days::int))::timestamptz AS cutoff
 FROM device_changes
 WHERE changed_at < now() - make_interval(days => @days::int);
 
--- name: PruneHistory
--- The one way rows leave device_changes. The caller has set
--- wxc_sync.allow_history_prune for this transaction only; the prune itself
--- is recorded in history_prunes in the same statement.
+-- name: AllowHistoryPrune :exec
+-- Lets this transaction, and it alone, delete from device_changes (the
+-- append-only trigger checks the setting).
+SELECT set_config('wxc_sync.allow_history_prune', 'on', true);
+
+-- name: PruneHistory :one
+-- The one way rows leave device_changes. The caller has run
+-- AllowHistoryPrune in the same transaction; the prune itself is recorded
+-- in history_prunes in the same statement.
 WITH cut AS (
     SELECT now() - make_interval(days => @days::int) AS cutoff
 ),

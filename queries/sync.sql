@@ -1,77 +1,114 @@
--- Statements of the sync run. Parameters are pgx named arguments (@name).
+-- Statements of the sync run. sqlc turns them into internal/dbsqlc; each
+-- runs as it is in psql with its parameters (@name) set.
 
--- name: AbandonRuns
+-- name: AbandonRuns :many
 -- Runs left 'running' in a scope whose lock this run now holds belong to
 -- processes that died: a live one would still hold the lock. A whole-fleet
 -- run holds every scope; a shard run holds its own and excludes
--- whole-fleet runs.
-UPDATE sync_runs
-SET status = 'abandoned',
-    finished_at = now(),
-    updated_at = now(),
-    error = 'the process running it stopped without finishing (killed or crashed); found by run ' || @found_by::text
-WHERE status = 'running'
-  AND run_id <> @found_by
-  AND (@scope::text = 'all' OR scope IN (@scope::text, 'all'))
-RETURNING run_id;
-
--- name: StartRun
--- A run counts its devices when it starts: every tracked device of its
--- scope is due.
-INSERT INTO sync_runs (scope, devices_total)
-SELECT @scope::text, count(*)
-FROM devices
-WHERE @shard_count::int = 0 OR mod(shard_hash::bigint + 2147483648, @shard_count::int) = @shard_index::int
-RETURNING run_id, started_at, devices_total;
-
--- name: DueDevices
--- One page of the devices a run still has to fetch, stalest first. The run
--- pages by key (the last row of the previous page), not by OFFSET, and a
--- device it has already written has last_attempt_at after the run started,
--- so it never comes back in the same run.
-SELECT device_id,
-       coalesce(org_id, '') AS org_id,
-       coalesce(last_attempt_at, '-infinity'::timestamptz) AS due_key
-FROM devices
-WHERE coalesce(last_attempt_at, '-infinity'::timestamptz) < @run_started
-  AND (@shard_count::int = 0 OR mod(shard_hash::bigint + 2147483648, @shard_count::int) = @shard_index::int)
-  AND (coalesce(last_attempt_at, '-infinity'::timestamptz), device_id) > (@after_key::timestamptz, @after_id::text)
-ORDER BY coalesce(last_attempt_at, '-infinity'::timestamptz), device_id
-LIMIT @page_size;
-
--- name: ApplyResults
--- Stores one batch of fetch results and its history in one statement, so
--- they commit together. A device whose details did not change keeps its
--- detail columns and last_changed_at; only its sync timestamps move. The
--- run's counters move in the same statement, so sync_runs always equals
--- what the tables hold.
-WITH input AS (
-    -- Values arrive as text arrays and are cast here, once, in SQL.
-    SELECT t.device_id, t.outcome, t.manufacturer, t.managed_by, t.model,
-           t.ip::inet AS ip, t.mac::macaddr AS mac, t.activation_state,
-           t.tags::jsonb AS tags, t.upgrade_channel_enabled, t.owner_sip_user_name,
-           t.owner_line_port, t.outbound_proxy, t.details::jsonb AS details, t.last_error
-    FROM unnest(
-        @device_ids::text[], @outcomes::text[], @manufacturers::text[], @managed_bys::text[],
-        @models::text[], @ips::text[], @macs::text[], @activation_states::text[],
-        @tags::text[], @upgrade_channel_enableds::boolean[], @owner_sip_user_names::text[],
-        @owner_line_ports::text[], @outbound_proxies::text[], @details::text[], @errors::text[]
-    ) AS t (device_id, outcome, manufacturer, managed_by,
-            model, ip, mac, activation_state,
-            tags, upgrade_channel_enabled, owner_sip_user_name,
-            owner_line_port, outbound_proxy, details, last_error)
+-- whole-fleet runs. Their work lists go with them.
+WITH abandoned AS (
+    UPDATE sync_runs
+    SET status = 'abandoned',
+        finished_at = now(),
+        updated_at = now(),
+        error = 'the process running it stopped without finishing (killed or crashed); found by run ' || @found_by::bigint::text
+    WHERE status = 'running'
+      AND run_id <> @found_by::bigint
+      AND (@scope::text = 'all' OR scope IN (@scope::text, 'all'))
+    RETURNING run_id
 ),
--- Lock the rows and keep their state before the update (UPDATE ...
--- RETURNING only sees the new values), carrying the input along: the
--- updates below then join this one CTE to devices by primary key. (unnest
--- is estimated at a handful of rows, so joining input and prev again made
--- the planner rescan prev once per input row: O(batch²).)
-prev AS (
-    SELECT i.*, d.ip AS old_ip, d.mac AS old_mac, d.activation_state AS old_activation_state
+dropped AS (
+    DELETE FROM run_queue q
+    USING abandoned a
+    WHERE q.run_id = a.run_id
+)
+SELECT run_id FROM abandoned ORDER BY run_id;
+
+-- name: StartRun :one
+-- Records a run; QueueDueDevices counts its devices.
+INSERT INTO sync_runs (scope, devices_total)
+VALUES (@scope::text, 0)
+RETURNING run_id, started_at;
+
+-- name: QueueDueDevices :one
+-- Writes the run's work list: every tracked device of its scope, stalest
+-- first (never attempted, then the oldest attempt), numbered in that order,
+-- and records how many there are. Sorting here, once, is what lets
+-- device_sync_state do without an index on last_attempt_at.
+WITH due AS (
+    SELECT d.device_id, d.org_id,
+           row_number() OVER (ORDER BY s.last_attempt_at NULLS FIRST, d.device_id) AS pos
     FROM devices d
-    JOIN input i USING (device_id)
-    ORDER BY d.device_id
-    FOR UPDATE OF d
+    LEFT JOIN device_sync_state s USING (device_id)
+    WHERE @shard_count::int = 0
+       OR mod(d.shard_hash::bigint + 2147483648, @shard_count::int) = @shard_index::int
+),
+queued AS (
+    INSERT INTO run_queue (run_id, pos, device_id, org_id)
+    SELECT @run_id::bigint, pos, device_id, org_id FROM due
+    RETURNING 1
+),
+counted AS (
+    SELECT count(*)::int AS total FROM queued
+)
+UPDATE sync_runs r
+SET devices_total = c.total,
+    updated_at = now()
+FROM counted c
+WHERE r.run_id = @run_id::bigint
+RETURNING r.devices_total;
+
+-- name: DuePage :many
+-- One page of the run's work list, after position @after_pos.
+SELECT pos, device_id, coalesce(org_id, '')::text AS org_id
+FROM run_queue
+WHERE run_id = @run_id::bigint
+  AND pos > @after_pos::int
+ORDER BY pos
+LIMIT @page_size::int;
+
+-- name: ApplyResults :one
+-- Stores one batch of fetch results and its history in one statement, so
+-- they commit together. Only what changed is written: a device whose
+-- details and status are as stored keeps its devices row untouched (no new
+-- row version, no WAL for its wide row), and only its narrow
+-- device_sync_state row moves, as a HOT update. The run's counters move in
+-- the same statement, so sync_runs always equals what the tables hold.
+WITH input AS (
+    -- Values arrive as text arrays, one element a device, '' for NULL (an
+    -- array parameter's elements cannot be NULL in the generated code), and
+    -- are cast here, once, in SQL. tags is each device's tag list as a JSON
+    -- array (an array of arrays of different lengths cannot be a
+    -- parameter).
+    SELECT unnest(@device_ids::text[])                                    AS device_id,
+           unnest(@outcomes::text[])                                      AS outcome,
+           nullif(unnest(@manufacturers::text[]), '')                     AS manufacturer,
+           nullif(unnest(@managed_bys::text[]), '')                       AS managed_by,
+           nullif(unnest(@models::text[]), '')                            AS model,
+           nullif(unnest(@ips::text[]), '')::inet                         AS ip,
+           nullif(unnest(@macs::text[]), '')::macaddr                     AS mac,
+           nullif(unnest(@activation_states::text[]), '')                 AS activation_state,
+           nullif(unnest(@tags::text[]), '')::jsonb                       AS tags,
+           nullif(unnest(@upgrade_channel_enableds::text[]), '')::boolean AS upgrade_channel_enabled,
+           nullif(unnest(@owner_sip_user_names::text[]), '')              AS owner_sip_user_name,
+           nullif(unnest(@owner_line_ports::text[]), '')                  AS owner_line_port,
+           nullif(unnest(@outbound_proxies::text[]), '')                  AS outbound_proxy,
+           nullif(unnest(@details::text[]), '')::jsonb                    AS details,
+           nullif(unnest(@errors::text[]), '')                            AS last_error
+),
+-- The stored state of the devices still tracked, beside their new values.
+-- No row lock: the run lock makes this run the only writer of these
+-- columns, and a lock would itself write to every row's page.
+prev AS (
+    SELECT i.device_id, i.outcome, i.manufacturer, i.managed_by, i.model, i.ip, i.mac,
+           i.activation_state,
+           CASE WHEN i.tags IS NULL THEN NULL
+                ELSE ARRAY(SELECT jsonb_array_elements_text(i.tags)) END AS tags,
+           i.upgrade_channel_enabled, i.owner_sip_user_name, i.owner_line_port,
+           i.outbound_proxy, i.details, i.last_error,
+           d.ip AS old_ip, d.mac AS old_mac, d.activation_state AS old_activation_state
+    FROM input i
+    JOIN devices d USING (device_id)
 ),
 synced AS (
     UPDATE devices d
@@ -81,25 +118,30 @@ synced AS (
         ip                      = p.ip,
         mac                     = p.mac,
         activation_state        = p.activation_state,
-        tags                    = CASE WHEN p.tags IS NULL THEN NULL
-                                       ELSE ARRAY(SELECT jsonb_array_elements_text(p.tags)) END,
+        tags                    = p.tags,
         upgrade_channel_enabled = p.upgrade_channel_enabled,
         owner_sip_user_name     = p.owner_sip_user_name,
         owner_line_port         = p.owner_line_port,
         outbound_proxy          = p.outbound_proxy,
         details                 = p.details,
         sync_status             = 'ok',
-        last_run_id             = @run_id,
         last_error              = NULL,
-        consecutive_failures    = 0,
         first_synced_at         = coalesce(d.first_synced_at, now()),
-        last_synced_at          = now(),
-        last_attempt_at         = now(),
         last_changed_at         = CASE WHEN d.details IS DISTINCT FROM p.details THEN now()
                                        ELSE d.last_changed_at END
     FROM prev p
     WHERE d.device_id = p.device_id
       AND p.outcome = 'ok'
+      AND (d.sync_status <> 'ok'
+           OR d.last_error IS NOT NULL
+           OR d.first_synced_at IS NULL
+           OR (d.manufacturer, d.managed_by, d.model, d.ip, d.mac, d.activation_state, d.tags,
+               d.upgrade_channel_enabled, d.owner_sip_user_name, d.owner_line_port,
+               d.outbound_proxy, d.details)
+              IS DISTINCT FROM
+              (p.manufacturer, p.managed_by, p.model, p.ip, p.mac, p.activation_state, p.tags,
+               p.upgrade_channel_enabled, p.owner_sip_user_name, p.owner_line_port,
+               p.outbound_proxy, p.details))
     RETURNING d.device_id,
               p.old_activation_state, d.activation_state AS new_activation_state,
               p.old_ip, d.ip AS new_ip,
@@ -107,20 +149,31 @@ synced AS (
 ),
 failed AS (
     UPDATE devices d
-    SET sync_status          = p.outcome,
-        last_run_id          = @run_id,
-        last_error           = p.last_error,
-        last_attempt_at      = now(),
-        consecutive_failures = CASE WHEN p.outcome = 'not_found' THEN 0
-                                    ELSE d.consecutive_failures + 1 END
+    SET sync_status = p.outcome,
+        last_error  = p.last_error
     FROM prev p
     WHERE d.device_id = p.device_id
       AND p.outcome <> 'ok'
-    RETURNING d.device_id, d.sync_status
+      AND (d.sync_status, d.last_error) IS DISTINCT FROM (p.outcome, p.last_error)
+),
+state AS (
+    INSERT INTO device_sync_state AS s (device_id, last_attempt_at, last_synced_at, last_run_id, consecutive_failures)
+    SELECT p.device_id, now(),
+           CASE WHEN p.outcome = 'ok' THEN now() END,
+           @run_id::bigint,
+           CASE WHEN p.outcome IN ('ok', 'not_found') THEN 0 ELSE 1 END
+    FROM prev p
+    ORDER BY p.device_id
+    ON CONFLICT (device_id) DO UPDATE
+    SET last_attempt_at      = EXCLUDED.last_attempt_at,
+        last_synced_at       = coalesce(EXCLUDED.last_synced_at, s.last_synced_at),
+        last_run_id          = EXCLUDED.last_run_id,
+        consecutive_failures = CASE WHEN EXCLUDED.consecutive_failures = 0 THEN 0
+                                    ELSE s.consecutive_failures + 1 END
 ),
 changes AS (
     INSERT INTO device_changes (device_id, run_id, field, old_value, new_value, changed_at)
-    SELECT s.device_id, @run_id, v.field, v.old_value, v.new_value, now()
+    SELECT s.device_id, @run_id::bigint, v.field, v.old_value, v.new_value, now()
     FROM synced s
     CROSS JOIN LATERAL (VALUES
         ('activation_state', s.old_activation_state, s.new_activation_state),
@@ -132,9 +185,9 @@ changes AS (
     RETURNING device_id
 ),
 counts AS (
-    SELECT (SELECT count(*) FROM synced)::int AS ok,
-           (SELECT count(*) FROM failed WHERE sync_status = 'not_found')::int AS not_found,
-           (SELECT count(*) FROM failed WHERE sync_status <> 'not_found')::int AS failed,
+    SELECT (SELECT count(*) FROM prev WHERE outcome = 'ok')::int AS ok,
+           (SELECT count(*) FROM prev WHERE outcome = 'not_found')::int AS not_found,
+           (SELECT count(*) FROM prev WHERE outcome NOT IN ('ok', 'not_found'))::int AS failed,
            (SELECT count(DISTINCT device_id) FROM changes)::int AS changed,
            (SELECT count(*) FROM changes)::int AS changes
 )
@@ -146,30 +199,35 @@ SET devices_ok        = r.devices_ok + c.ok,
     changes_recorded  = r.changes_recorded + c.changes,
     updated_at        = now()
 FROM counts c
-WHERE r.run_id = @run_id
+WHERE r.run_id = @run_id::bigint
 RETURNING c.ok, c.not_found, c.failed, c.changed, c.changes;
 
--- name: FinishRun
+-- name: FinishRun :one
 -- The final accounting is recounted from the rows the run wrote, so it
--- holds even if a batch was sent twice after a lost connection.
+-- holds even if a batch was sent twice after a lost connection. The run's
+-- work list goes.
 WITH stored AS (
-    SELECT count(*) FILTER (WHERE sync_status = 'ok')::int AS ok,
-           count(*) FILTER (WHERE sync_status = 'not_found')::int AS not_found,
-           count(*) FILTER (WHERE sync_status IN ('forbidden', 'error'))::int AS failed
-    FROM devices
-    WHERE last_run_id = @run_id
+    SELECT count(*) FILTER (WHERE d.sync_status = 'ok')::int AS ok,
+           count(*) FILTER (WHERE d.sync_status = 'not_found')::int AS not_found,
+           count(*) FILTER (WHERE d.sync_status IN ('forbidden', 'error'))::int AS failed
+    FROM device_sync_state s
+    JOIN devices d USING (device_id)
+    WHERE s.last_run_id = @run_id::bigint
 ),
 history AS (
     SELECT count(DISTINCT device_id)::int AS changed, count(*)::int AS changes
     FROM device_changes
-    WHERE run_id = @run_id
+    WHERE run_id = @run_id::bigint
+),
+dropped AS (
+    DELETE FROM run_queue WHERE run_id = @run_id::bigint
 )
 UPDATE sync_runs r
-SET status            = @status,
+SET status            = @status::text,
     finished_at       = now(),
     updated_at        = now(),
-    error             = @error,
-    throttled         = @throttled,
+    error             = sqlc.narg(error)::text,
+    throttled         = @throttled::int,
     devices_ok        = s.ok,
     devices_not_found = s.not_found,
     devices_failed    = s.failed,
@@ -177,5 +235,5 @@ SET status            = @status,
     changes_recorded  = h.changes,
     devices_skipped   = greatest(r.devices_total - s.ok - s.not_found - s.failed, 0)
 FROM stored s, history h
-WHERE r.run_id = @run_id
+WHERE r.run_id = @run_id::bigint
 RETURNING r.devices_ok, r.devices_not_found, r.devices_failed, r.devices_changed, r.changes_recorded, r.devices_skipped;

@@ -16,11 +16,14 @@ import (
 // must tell apart. Times are relative to now, so the default windows apply.
 const auditFixture = `
 INSERT INTO sync_runs (status) VALUES ('succeeded');
-INSERT INTO devices (device_id, model, sync_status, last_synced_at, added_at) VALUES
-  ('A', 'DMS Cisco 8811', 'ok',    now() - interval '1 hour',  now() - interval '60 days'),
-  ('B', 'DMS Cisco 8851', 'error', now() - interval '10 days', now() - interval '60 days'),
-  ('C', 'Yealink T54W',   'pending', NULL,                     now() - interval '9 days'),
-  ('D', 'Poly VVX 450',   'pending', NULL,                     now() - interval '1 day');
+INSERT INTO devices (device_id, model, sync_status, added_at) VALUES
+  ('A', 'DMS Cisco 8811', 'ok',      now() - interval '60 days'),
+  ('B', 'DMS Cisco 8851', 'error',   now() - interval '60 days'),
+  ('C', 'Yealink T54W',   'pending', now() - interval '9 days'),
+  ('D', 'Poly VVX 450',   'pending', now() - interval '1 day');
+INSERT INTO device_sync_state (device_id, last_attempt_at, last_synced_at, last_run_id) VALUES
+  ('A', now() - interval '1 hour', now() - interval '1 hour',  1),
+  ('B', now() - interval '1 hour', now() - interval '10 days', 1);
 INSERT INTO device_changes (device_id, run_id, field, old_value, new_value, changed_at) VALUES
   ('A', 1, 'ip',  NULL,        '10.0.0.1',          now() - interval '50 days'),
   ('A', 1, 'mac', NULL,        '11:22:33:44:55:66', now() - interval '50 days'),
@@ -148,7 +151,7 @@ func TestAuditReportsMatchIndependentQueries(t *testing.T) {
 		{
 			name: "stale_devices", report: "stale_devices", params: map[string]string{"days": "7"}, cols: []string{"device_id", "sync_status"},
 			want: [][]string{{"C", "pending"}, {"B", "error"}},
-			sql: `SELECT device_id, sync_status FROM devices
+			sql: `SELECT device_id, sync_status FROM device_inventory
 			      WHERE (last_synced_at IS NULL AND added_at < now() - interval '7 days') OR last_synced_at < now() - interval '7 days'
 			      ORDER BY last_synced_at IS NOT NULL, last_synced_at`,
 		},

@@ -7,9 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/wxc-inventory/wxc-sync/queries"
+	"github.com/wxc-inventory/wxc-sync/internal/dbsqlc"
 )
 
 // NewDevice is a device to track. OrgID is empty when the row is to have
@@ -32,17 +30,17 @@ type TrackChange struct {
 // result. IDs must be unique in devs. With dryRun nothing is committed and
 // the result says what would have changed.
 func (s *Store) TrackDevices(ctx context.Context, devs []NewDevice, dryRun bool) ([]TrackChange, error) {
-	ids, orgs := make([]string, len(devs)), make([]*string, len(devs))
+	ids, orgs := make([]string, len(devs)), make([]string, len(devs))
 	for i, d := range devs {
-		ids[i], orgs[i] = d.ID, nullable(d.OrgID)
+		ids[i], orgs[i] = d.ID, cleanText(d.OrgID) // "" is no org_id
 	}
 	var out []TrackChange
-	err := s.inTxMaybeDry(ctx, dryRun, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, queries.Get("TrackDevices"), pgx.NamedArgs{"device_ids": ids, "org_ids": orgs})
-		if err != nil {
-			return err
+	err := s.inTxMaybeDry(ctx, dryRun, func(q *dbsqlc.Queries) error {
+		rows, err := q.TrackDevices(ctx, ids, orgs)
+		out = make([]TrackChange, len(rows))
+		for i, r := range rows {
+			out[i] = TrackChange{DeviceID: r.DeviceID, Added: r.Added, OldOrgID: r.OldOrgID, NewOrgID: r.NewOrgID}
 		}
-		out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[TrackChange])
 		return err
 	})
 	if err != nil {
@@ -56,12 +54,9 @@ func (s *Store) TrackDevices(ctx context.Context, devs []NewDevice, dryRun bool)
 // tracked. Their history stays.
 func (s *Store) UntrackDevices(ctx context.Context, ids []string, dryRun bool) ([]string, error) {
 	var out []string
-	err := s.inTxMaybeDry(ctx, dryRun, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, queries.Get("UntrackDevices"), pgx.NamedArgs{"device_ids": ids})
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	err := s.inTxMaybeDry(ctx, dryRun, func(q *dbsqlc.Queries) error {
+		var err error
+		out, err = q.UntrackDevices(ctx, ids)
 		return err
 	})
 	if err != nil {
@@ -88,13 +83,22 @@ func (s *Store) ListDevices(ctx context.Context, statuses []string) ([]TrackedDe
 	if statuses == nil {
 		statuses = []string{}
 	}
-	rows, err := s.pool.Query(ctx, queries.Get("ListDevices"), pgx.NamedArgs{"statuses": statuses})
+	rows, err := s.q.ListDevices(ctx, statuses)
 	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[TrackedDevice])
-	if err != nil {
-		return nil, fmt.Errorf("list devices: %w", err)
+	out := make([]TrackedDevice, len(rows))
+	for i, r := range rows {
+		out[i] = TrackedDevice{DeviceID: r.DeviceID, OrgID: r.OrgID, SyncStatus: r.SyncStatus, Model: r.Model,
+			LastSyncedAt: r.LastSyncedAt, LastError: r.LastError}
+		if r.Ip != nil {
+			ip := r.Ip.String()
+			out[i].IP = &ip
+		}
+		if r.Mac != nil {
+			mac := r.Mac.String()
+			out[i].MAC = &mac
+		}
 	}
 	return out, nil
 }

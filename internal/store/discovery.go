@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/wxc-inventory/wxc-sync/queries"
+	"github.com/wxc-inventory/wxc-sync/internal/dbsqlc"
 )
 
 // Discovery is a started discovery run.
@@ -35,9 +32,8 @@ type DiscoveryResult struct {
 // StartDiscovery records a discovery run as running.
 func (s *Store) StartDiscovery(ctx context.Context, orgID string, dryRun, prune bool) (Discovery, error) {
 	d := Discovery{OrgID: orgID, DryRun: dryRun, Prune: prune}
-	err := s.pool.QueryRow(ctx, queries.Get("StartDiscovery"), pgx.NamedArgs{
-		"org_id": nullable(orgID), "dry_run": dryRun, "prune": prune,
-	}).Scan(&d.ID)
+	id, err := s.q.StartDiscovery(ctx, dbsqlc.StartDiscoveryParams{OrgID: nullable(orgID), DryRun: dryRun, Prune: prune})
+	d.ID = id
 	if err != nil {
 		return Discovery{}, fmt.Errorf("start discovery: %w", err)
 	}
@@ -51,34 +47,23 @@ func (s *Store) StartDiscovery(ctx context.Context, orgID string, dryRun, prune 
 func (s *Store) ApplyDiscovery(ctx context.Context, d Discovery, listed []string, c DiscoveryCounts) (DiscoveryResult, error) {
 	var res DiscoveryResult
 	org := nullable(d.OrgID)
-	err := s.inTxMaybeDry(ctx, d.DryRun, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, queries.Get("DiscoveryAdd"), pgx.NamedArgs{"device_ids": listed, "org_id": org})
-		if err != nil {
+	err := s.inTxMaybeDry(ctx, d.DryRun, func(q *dbsqlc.Queries) error {
+		var err error
+		if res.Added, err = q.DiscoveryAdd(ctx, listed, org); err != nil {
 			return err
 		}
-		if res.Added, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-			return err
-		}
-		rows, err = tx.Query(ctx, queries.Get("DiscoveryUnlisted"), pgx.NamedArgs{"device_ids": listed, "org_id": org})
-		if err != nil {
-			return err
-		}
-		if res.Unlisted, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		if res.Unlisted, err = q.DiscoveryUnlisted(ctx, org, listed); err != nil {
 			return err
 		}
 		if d.Prune && len(res.Unlisted) > 0 {
-			rows, err = tx.Query(ctx, queries.Get("UntrackDevices"), pgx.NamedArgs{"device_ids": res.Unlisted})
-			if err != nil {
-				return err
-			}
-			if res.Removed, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			if res.Removed, err = q.UntrackDevices(ctx, res.Unlisted); err != nil {
 				return err
 			}
 		}
 		if d.DryRun {
 			return nil // the run is recorded below, after the rollback
 		}
-		return finishDiscovery(ctx, tx, d.ID, "succeeded", c, res, "")
+		return finishDiscovery(ctx, q, d.ID, "succeeded", c, res, "")
 	})
 	if err != nil {
 		return DiscoveryResult{}, fmt.Errorf("apply discovery %d: %w", d.ID, err)
@@ -89,7 +74,7 @@ func (s *Store) ApplyDiscovery(ctx context.Context, d Discovery, listed []string
 	slices.Sort(res.Unlisted)
 	slices.Sort(res.Removed)
 	if d.DryRun {
-		if err := finishDiscovery(ctx, s.pool, d.ID, "succeeded", c, res, ""); err != nil {
+		if err := finishDiscovery(ctx, s.q, d.ID, "succeeded", c, res, ""); err != nil {
 			return DiscoveryResult{}, fmt.Errorf("finish discovery %d: %w", d.ID, err)
 		}
 	}
@@ -98,22 +83,16 @@ func (s *Store) ApplyDiscovery(ctx context.Context, d Discovery, listed []string
 
 // FailDiscovery records that a discovery failed and changed nothing.
 func (s *Store) FailDiscovery(ctx context.Context, d Discovery, c DiscoveryCounts, reason string) error {
-	if err := finishDiscovery(ctx, s.pool, d.ID, "failed", c, DiscoveryResult{}, cleanText(reason)); err != nil {
+	if err := finishDiscovery(ctx, s.q, d.ID, "failed", c, DiscoveryResult{}, reason); err != nil {
 		return fmt.Errorf("record failed discovery %d: %w", d.ID, err)
 	}
 	return nil
 }
 
-// execer is what a pool and a transaction share.
-type execer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
-func finishDiscovery(ctx context.Context, db execer, id int64, status string, c DiscoveryCounts, res DiscoveryResult, errMsg string) error {
-	_, err := db.Exec(ctx, queries.Get("FinishDiscovery"), pgx.NamedArgs{
-		"discovery_id": id, "status": status, "pages": c.Pages, "devices_listed": c.Listed,
-		"calling_listed": c.Calling, "rejected": c.Rejected, "added": len(res.Added),
-		"unlisted": len(res.Unlisted), "removed": len(res.Removed), "error": nullable(errMsg),
+func finishDiscovery(ctx context.Context, q *dbsqlc.Queries, id int64, status string, c DiscoveryCounts, res DiscoveryResult, errMsg string) error {
+	return q.FinishDiscovery(ctx, dbsqlc.FinishDiscoveryParams{
+		DiscoveryID: id, Status: status, Pages: int32(c.Pages), DevicesListed: int32(c.Listed),
+		CallingListed: int32(c.Calling), Rejected: int32(c.Rejected), Added: int32(len(res.Added)),
+		Unlisted: int32(len(res.Unlisted)), Removed: int32(len(res.Removed)), Error: nullable(errMsg),
 	})
-	return err
 }

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/wxc-inventory/wxc-sync/queries"
+	"github.com/wxc-inventory/wxc-sync/internal/dbsqlc"
 )
 
 // PruneResult is what a history prune deleted (or, for a dry run, would).
@@ -23,19 +21,21 @@ type PruneResult struct {
 // this does with set_config(..., true), for this transaction alone. The
 // role also needs DELETE on device_changes, which the sync role lacks.
 func (s *Store) PruneHistory(ctx context.Context, days int, dryRun bool) (PruneResult, error) {
-	var r PruneResult
 	if dryRun {
-		err := s.pool.QueryRow(ctx, queries.Get("CountHistoryBefore"), pgx.NamedArgs{"days": days}).Scan(&r.Rows, &r.Cutoff)
+		row, err := s.q.CountHistoryBefore(ctx, int32(days))
 		if err != nil {
 			return PruneResult{}, fmt.Errorf("count history to prune: %w", err)
 		}
-		return r, nil
+		return PruneResult{Rows: row.Rows, Cutoff: row.Cutoff}, nil
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT set_config('wxc_sync.allow_history_prune', 'on', true)"); err != nil {
+	var r PruneResult
+	err := s.inTx(ctx, func(q *dbsqlc.Queries) error {
+		if err := q.AllowHistoryPrune(ctx); err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, queries.Get("PruneHistory"), pgx.NamedArgs{"days": days}).Scan(&r.Rows, &r.Cutoff)
+		row, err := q.PruneHistory(ctx, int32(days))
+		r = PruneResult{Rows: row.RowsDeleted, Cutoff: row.Cutoff}
+		return err
 	})
 	if err != nil {
 		return PruneResult{}, fmt.Errorf("prune history older than %d days: %w", days, err)

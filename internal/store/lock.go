@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wxc-inventory/wxc-sync/internal/dbsqlc"
 )
 
 // lockClass is the first key of every advisory lock the job takes ("wxsy"),
@@ -76,17 +78,11 @@ func (s *Store) tryLock(ctx context.Context, scope Scope) (*RunLock, error) {
 // try takes the keys on l.conn; on a partial success it lets go of what it
 // took.
 func (l *RunLock) try(ctx context.Context) (bool, error) {
-	var ok bool
+	q := dbsqlc.New(l.conn)
 	if l.scope.IsAll() {
-		err := l.conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, 0)`, lockClass).Scan(&ok)
-		return ok, err
+		return q.TryLockFleet(ctx, lockClass)
 	}
-	err := l.conn.QueryRow(ctx, `
-		SELECT CASE WHEN pg_try_advisory_lock_shared($1, 0) THEN
-		         CASE WHEN pg_try_advisory_lock($1, $2) THEN true
-		              ELSE NOT pg_advisory_unlock_shared($1, 0) END
-		       ELSE false END`, lockClass, shardKey(l.scope)).Scan(&ok)
-	return ok, err
+	return q.TryLockShard(ctx, lockClass, shardKey(l.scope))
 }
 
 // Check verifies that the lock is still held: that its connection is alive.
@@ -130,7 +126,7 @@ func (l *RunLock) Release() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := l.conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`); err != nil {
+	if err := dbsqlc.New(l.conn).UnlockAll(ctx); err != nil {
 		// The session's locks go with it: close rather than return it.
 		l.conn.Conn().Close(ctx)
 	}

@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/wxc-inventory/wxc-sync/internal/dbsqlc"
 	"github.com/wxc-inventory/wxc-sync/internal/device"
-	"github.com/wxc-inventory/wxc-sync/queries"
 )
 
 // Outcome is what a run learned about one device; it becomes
@@ -64,6 +65,11 @@ func (s *Store) ApplyResults(ctx context.Context, runID int64, results []Result)
 	}
 	if len(results) == 1 {
 		r := results[0]
+		if isForeignKeyViolation(err) {
+			// The device was removed (devices remove, discover --prune)
+			// between its fetch and this write: nothing to store.
+			return BatchCounts{Missing: 1}, nil
+		}
 		if r.Outcome != OutcomeOK {
 			return BatchCounts{}, err
 		}
@@ -83,85 +89,65 @@ func (s *Store) ApplyResults(ctx context.Context, runID int64, results []Result)
 	return total, nil
 }
 
-// applyArgs lays a batch out as the column arrays ApplyResults unnests.
-func applyArgs(runID int64, results []Result) (pgx.NamedArgs, error) {
+// applyParams lays a batch out as the column arrays ApplyResults unnests,
+// with "" for NULL.
+func applyParams(runID int64, results []Result) (dbsqlc.ApplyResultsParams, error) {
 	n := len(results)
-	var (
-		ids, outcomes                     = make([]string, n), make([]string, n)
-		manufacturers, managedBys, models = make([]*string, n), make([]*string, n), make([]*string, n)
-		ips, macs, states                 = make([]*string, n), make([]*string, n), make([]*string, n)
-		tags, details, errs               = make([]*string, n), make([]*string, n), make([]*string, n)
-		sipUsers, linePorts, proxies      = make([]*string, n), make([]*string, n), make([]*string, n)
-		upgrades                          = make([]*bool, n)
-	)
+	col := func() []string { return make([]string, n) }
+	p := dbsqlc.ApplyResultsParams{
+		RunID: runID, DeviceIds: col(), Outcomes: col(), Manufacturers: col(), ManagedBys: col(),
+		Models: col(), Ips: col(), Macs: col(), ActivationStates: col(), Tags: col(),
+		UpgradeChannelEnableds: col(), OwnerSipUserNames: col(), OwnerLinePorts: col(),
+		OutboundProxies: col(), Details: col(), Errors: col(),
+	}
 	for i, r := range results {
-		ids[i] = r.DeviceID
-		outcomes[i] = string(r.Outcome)
+		p.DeviceIds[i] = r.DeviceID
+		p.Outcomes[i] = string(r.Outcome)
 		if r.Outcome != OutcomeOK {
-			errs[i] = nullable(r.Error)
+			p.Errors[i] = cleanText(r.Error)
 			continue
 		}
 		d := r.Device
-		manufacturers[i] = nullable(d.Manufacturer)
-		managedBys[i] = nullable(d.ManagedBy)
-		models[i] = nullable(d.Model)
+		p.Manufacturers[i] = cleanText(d.Manufacturer)
+		p.ManagedBys[i] = cleanText(d.ManagedBy)
+		p.Models[i] = cleanText(d.Model)
 		if d.IP.IsValid() {
-			s := d.IP.String()
-			ips[i] = &s
+			p.Ips[i] = d.IP.String()
 		}
 		if d.MAC != nil {
-			s := d.MAC.String()
-			macs[i] = &s
+			p.Macs[i] = d.MAC.String()
 		}
-		states[i] = nullable(string(d.ActivationState))
+		p.ActivationStates[i] = cleanText(string(d.ActivationState))
 		if d.Tags != nil {
 			b, err := json.Marshal(d.Tags)
 			if err != nil {
-				return nil, fmt.Errorf("encode tags of %s: %w", d.ID, err)
+				return p, fmt.Errorf("encode tags of %s: %w", d.ID, err)
 			}
-			t := string(b)
-			tags[i] = &t
+			p.Tags[i] = string(b)
 		}
-		upgrades[i] = d.UpgradeChannelEnabled
-		sipUsers[i] = nullable(d.OwnerSIPUserName)
-		linePorts[i] = nullable(d.OwnerLinePort)
-		proxies[i] = nullable(d.OutboundProxy)
-		if len(d.Raw) > 0 {
-			raw := string(d.Raw)
-			details[i] = &raw
+		if d.UpgradeChannelEnabled != nil {
+			p.UpgradeChannelEnableds[i] = strconv.FormatBool(*d.UpgradeChannelEnabled)
 		}
+		p.OwnerSipUserNames[i] = cleanText(d.OwnerSIPUserName)
+		p.OwnerLinePorts[i] = cleanText(d.OwnerLinePort)
+		p.OutboundProxies[i] = cleanText(d.OutboundProxy)
+		p.Details[i] = string(d.Raw)
 	}
-	return pgx.NamedArgs{
-		"run_id":                   runID,
-		"device_ids":               ids,
-		"outcomes":                 outcomes,
-		"manufacturers":            manufacturers,
-		"managed_bys":              managedBys,
-		"models":                   models,
-		"ips":                      ips,
-		"macs":                     macs,
-		"activation_states":        states,
-		"tags":                     tags,
-		"upgrade_channel_enableds": upgrades,
-		"owner_sip_user_names":     sipUsers,
-		"owner_line_ports":         linePorts,
-		"outbound_proxies":         proxies,
-		"details":                  details,
-		"errors":                   errs,
-	}, nil
+	return p, nil
 }
 
 func (s *Store) applyOnce(ctx context.Context, runID int64, results []Result) (BatchCounts, error) {
-	args, err := applyArgs(runID, results)
+	params, err := applyParams(runID, results)
 	if err != nil {
 		return BatchCounts{}, err
 	}
-	var c BatchCounts
+	var row dbsqlc.ApplyResultsRow
 	// One statement: it commits whole or not at all, so sending it again
 	// after a lost connection cannot half-write a batch. Devices already
 	// written compare equal the second time and add no history.
 	err = withRetry(ctx, func() error {
-		return s.pool.QueryRow(ctx, queries.Get("ApplyResults"), args).Scan(&c.OK, &c.NotFound, &c.Failed, &c.Changed, &c.Changes)
+		row, err = s.q.ApplyResults(ctx, params)
+		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return BatchCounts{}, fmt.Errorf("store results: run %d does not exist", runID)
@@ -169,8 +155,17 @@ func (s *Store) applyOnce(ctx context.Context, runID int64, results []Result) (B
 	if err != nil {
 		return BatchCounts{}, fmt.Errorf("store results: %w", err)
 	}
+	c := BatchCounts{OK: int(row.Ok), NotFound: int(row.NotFound), Failed: int(row.Failed),
+		Changed: int(row.Changed), Changes: int(row.Changes)}
 	c.Missing = len(results) - c.OK - c.NotFound - c.Failed
 	return c, nil
+}
+
+// isForeignKeyViolation reports a write that referenced a device row that
+// is gone.
+func isForeignKeyViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
 }
 
 // nullable maps "" to NULL and makes s storable.

@@ -1,7 +1,8 @@
 // Package store owns the job's conversation with PostgreSQL: opening the
 // pool, the run bookkeeping in sync_runs, paging through the devices that are
 // due, and writing fetch results with their history in batches. It knows
-// nothing of HTTP; its SQL lives in the queries package.
+// nothing of HTTP. Its SQL lives in queries/*.sql, and sqlc turns it into
+// typed Go in internal/dbsqlc.
 package store
 
 import (
@@ -16,16 +17,18 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wxc-inventory/wxc-sync/internal/dbsqlc"
 	"github.com/wxc-inventory/wxc-sync/internal/pgretry"
 )
 
 // Store is the job's database access. It is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	q    *dbsqlc.Queries // the statements of queries/*.sql, typed by sqlc
 }
 
 // New wraps a pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, q: dbsqlc.New(pool)} }
 
 // Pool returns the underlying pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }

@@ -2,21 +2,32 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/wxc-inventory/wxc-sync/internal/dbsqlc"
 )
 
+// rollbackTimeout bounds a rollback, which runs even when the caller's
+// context has ended.
+const rollbackTimeout = 5 * time.Second
+
 // inTx runs fn in a transaction and commits it, or rolls it back when fn
-// fails. The rollback runs even when ctx has ended, so that a cancelled
-// command does not leave its connection mid-transaction.
-func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+// fails. The rollback runs, for at most rollbackTimeout, even when ctx has
+// ended, so that a cancelled command does not leave its connection
+// mid-transaction.
+func (s *Store) inTx(ctx context.Context, fn func(*dbsqlc.Queries) error) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := fn(tx); err != nil {
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		defer cancel()
+		_ = tx.Rollback(rctx)
+	}()
+	if err := fn(s.q.WithTx(tx)); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -27,18 +38,14 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 
 // errDryRun rolls back a dry run's transaction after it has computed what
 // would change.
-var errDryRun = dryRunError{}
-
-type dryRunError struct{}
-
-func (dryRunError) Error() string { return "dry run: rolled back" }
+var errDryRun = errors.New("dry run: rolled back")
 
 // inTxMaybeDry is inTx, except that with dryRun the transaction is rolled
 // back after fn succeeds: a dry run computes what would change with the
 // very statements of a real one.
-func (s *Store) inTxMaybeDry(ctx context.Context, dryRun bool, fn func(pgx.Tx) error) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := fn(tx); err != nil {
+func (s *Store) inTxMaybeDry(ctx context.Context, dryRun bool, fn func(*dbsqlc.Queries) error) error {
+	err := s.inTx(ctx, func(q *dbsqlc.Queries) error {
+		if err := fn(q); err != nil {
 			return err
 		}
 		if dryRun {
@@ -46,7 +53,7 @@ func (s *Store) inTxMaybeDry(ctx context.Context, dryRun bool, fn func(pgx.Tx) e
 		}
 		return nil
 	})
-	if err == errDryRun {
+	if errors.Is(err, errDryRun) {
 		return nil
 	}
 	return err

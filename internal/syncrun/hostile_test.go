@@ -105,7 +105,7 @@ func TestUnreachableAPIStopsTheRunAndLeavesDevicesAlone(t *testing.T) {
 			}
 			var touched int
 			if err := e.pool.QueryRow(context.Background(),
-				`SELECT count(*) FROM devices WHERE sync_status <> 'pending' OR last_attempt_at IS NOT NULL`).Scan(&touched); err != nil {
+				`SELECT count(*) FROM device_inventory WHERE sync_status <> 'pending' OR last_attempt_at IS NOT NULL`).Scan(&touched); err != nil {
 				t.Fatal(err)
 			}
 			if touched != 0 {

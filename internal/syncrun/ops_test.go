@@ -155,7 +155,7 @@ func TestTimeBudgetEndsTheRunAndLaterRunsCoverTheRest(t *testing.T) {
 		if sum.Counts.OK < 300 && (!sum.BudgetReached || sum.Status != store.RunPartial || sum.Counts.Skipped != sum.Total-sum.Counts.OK) {
 			t.Errorf("run %d: status %s, budget %v, skipped %d of %d with %d ok", i, sum.Status, sum.BudgetReached, sum.Counts.Skipped, sum.Total, sum.Counts.OK)
 		}
-		rows, err := e.pool.Query(context.Background(), `SELECT device_id FROM devices WHERE last_run_id = $1`, sum.RunID)
+		rows, err := e.pool.Query(context.Background(), `SELECT device_id FROM device_sync_state WHERE last_run_id = $1`, sum.RunID)
 		if err != nil {
 			t.Fatal(err)
 		}

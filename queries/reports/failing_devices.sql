@@ -6,6 +6,6 @@ SELECT device_id,
        last_synced_at,
        last_attempt_at,
        last_error
-FROM devices
+FROM device_inventory
 WHERE sync_status IN ('forbidden', 'error')
 ORDER BY consecutive_failures DESC, last_synced_at NULLS FIRST, device_id;

@@ -8,6 +8,6 @@ SELECT device_id,
        last_attempt_at,
        consecutive_failures,
        last_error
-FROM devices
+FROM device_inventory
 WHERE coalesce(last_synced_at, added_at) < now() - make_interval(days => :'days'::int)
 ORDER BY last_synced_at NULLS FIRST, added_at, device_id;
