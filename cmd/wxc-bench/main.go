@@ -1,206 +1,21 @@
 // Command wxc-bench measures the sync job on this machine against the
 // built-in Webex simulator over loopback HTTP and a real PostgreSQL, and
 // prints every figure beside the baselines measured in the same run. See
-// docs/BENCHMARKS.md.
+// docs/BENCHMARKS.md, and internal/benchcmd for its command line.
 package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"flag"
-	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"runtime/pprof"
-	"strings"
 	"syscall"
-	"time"
 
-	"github.com/wxc-inventory/wxc-sync/internal/bench"
-	"github.com/wxc-inventory/wxc-sync/internal/localpg"
+	"github.com/wxc-inventory/wxc-sync/internal/benchcmd"
 )
-
-// childMode is the hidden first argument with which wxc-bench re-executes
-// itself as the sync process of the memory scenario.
-const childMode = "__child-sync"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	if len(os.Args) > 1 && os.Args[1] == childMode {
-		code := bench.ChildMain(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
-		stop()
-		os.Exit(code)
-	}
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := benchcmd.Main(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(os.Stderr, "wxc-bench: %v\n", err)
-		}
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	def := bench.DefaultConfig()
-	cfg := def
-	fs := flag.NewFlagSet("wxc-bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: wxc-bench [flags]\n\nMeasures the sync job against the simulator and PostgreSQL; see docs/BENCHMARKS.md.\n\n")
-		fs.PrintDefaults()
-	}
-	scenarios := fs.String("scenarios", strings.Join(bench.AllScenarios, ","), "comma-separated scenarios to run")
-	dbURL := fs.String("database-url", "", "PostgreSQL server whose role may CREATE DATABASE (default: TEST_DATABASE_URL, then DATABASE_URL, else a throwaway local cluster)")
-	out := fs.String("out", "", "write the results as JSON here (default: do not)")
-	chart := fs.String("chart", "", "write a PNG chart of devices/s per scenario here (e.g. docs/throughput.png)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of this process: simulator, client, run and store code")
-	from := fs.String("from", "", "measure nothing: re-evaluate the targets, print the table and draw --chart from this results JSON")
-	fs.IntVar(&cfg.Devices, "devices", def.Devices, "fleet of the http, store, full and naive scenarios")
-	fs.IntVar(&cfg.Runs, "runs", def.Runs, "runs of http, store, full and pacing")
-	fs.IntVar(&cfg.Concurrency, "concurrency", def.Concurrency, "sync workers (the job's default is 8)")
-	fs.IntVar(&cfg.BatchSize, "batch-size", def.BatchSize, "results per write (the job's default is 500)")
-	fs.Float64Var(&cfg.PacingRate, "pacing-rate", def.PacingRate, "R: the client's rate in the pacing scenario, requests/s")
-	fs.IntVar(&cfg.PacingBurst, "pacing-burst", def.PacingBurst, "the client's burst, and the server's bucket, in the pacing scenario")
-	fs.Float64Var(&cfg.PacingSeconds, "pacing-seconds", def.PacingSeconds, "length of each pacing phase; its fleet is sized to it")
-	fs.DurationVar(&cfg.PacingLatency, "pacing-latency", def.PacingLatency, "server latency in the pacing scenario (plus jitter)")
-	fs.DurationVar(&cfg.PacingJitter, "pacing-jitter", def.PacingJitter, "uniform extra latency [0, jitter) in the pacing scenario")
-	fs.IntVar(&cfg.PacingConcurrency, "pacing-concurrency", def.PacingConcurrency, "sync workers in the pacing scenario: must cover R × the slowest answer")
-	fs.IntVar(&cfg.MemoryDevices, "memory-devices", def.MemoryDevices, "devices in the table for the memory scenario")
-	fs.IntVar(&cfg.MemoryRuns, "memory-runs", def.MemoryRuns, "runs of the memory scenario")
-	fs.IntVar(&cfg.NaiveDevices, "naive-devices", 0, "fleet of the naive baseline (default: --devices)")
-	fs.IntVar(&cfg.NaiveRuns, "naive-runs", def.NaiveRuns, "runs of the naive baseline")
-	fs.Float64Var(&cfg.NaiveSeconds, "naive-seconds", def.NaiveSeconds, "stop the naive pass after this many seconds and report its rate so far (0: the whole fleet)")
-	fs.IntVar(&cfg.WALDevices, "wal-devices", def.WALDevices, "fleet of the wal scenario")
-	fs.IntVar(&cfg.WALRuns, "wal-runs", def.WALRuns, "unchanged re-syncs the wal scenario measures")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	cfg.Scenarios = nil
-	for s := range strings.SplitSeq(*scenarios, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			cfg.Scenarios = append(cfg.Scenarios, s)
-		}
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	if *from != "" {
-		return rerender(*from, *chart, stdout)
-	}
-
-	adminURL, origin := *dbURL, "--database-url"
-	for _, v := range []string{"TEST_DATABASE_URL", "DATABASE_URL"} {
-		if adminURL == "" && getenv(v) != "" {
-			adminURL, origin = getenv(v), v
-		}
-	}
-	if adminURL == "" {
-		fmt.Fprintln(stderr, "wxc-bench: no database URL given; starting a throwaway cluster (fsync off)")
-		c, err := localpg.Start(ctx)
-		if err != nil {
-			return err
-		}
-		defer c.Stop()
-		adminURL, origin = c.URL(), "throwaway cluster"
-	}
-	srv, err := bench.OpenServer(ctx, adminURL)
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	env := bench.Env{
-		NewDB:    srv.NewDB,
-		Progress: stderr,
-		Database: fmt.Sprintf("%s (%s)", srv.Settings(ctx), origin),
-		ChildCommand: func(ctx context.Context, args, extraEnv []string) *exec.Cmd {
-			cmd := exec.CommandContext(ctx, self, append([]string{childMode}, args...)...)
-			cmd.Env = append(os.Environ(), extraEnv...)
-			return cmd
-		},
-	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	fmt.Fprintf(stderr, "wxc-bench: %s; scenarios %v, %d devices, %d runs\n", env.Database, cfg.Scenarios, cfg.Devices, cfg.Runs)
-	start := time.Now()
-	res, runErr := bench.Run(ctx, cfg, env)
-	if res != nil {
-		if *out != "" {
-			if err := writeJSON(*out, res); err != nil {
-				return errors.Join(runErr, err)
-			}
-		}
-		if *chart != "" && runErr == nil {
-			if err := writeChart(*chart, res); err != nil {
-				return err
-			}
-		}
-		fmt.Fprintln(stdout, res.Table())
-	}
-	fmt.Fprintf(stderr, "wxc-bench: done in %s\n", time.Since(start).Round(time.Second))
-	return runErr
-}
-
-func writeJSON(path string, res *bench.Results) error {
-	b, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
-func writeChart(path string, res *bench.Results) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := res.WriteChart(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// rerender prints the table and draws the chart of an earlier run.
-func rerender(path, chart string, stdout io.Writer) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	var res bench.Results
-	if err := json.Unmarshal(b, &res); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	res.Evaluate()
-	if chart != "" {
-		if err := writeChart(chart, &res); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintln(stdout, res.Table())
-	return nil
+	os.Exit(code)
 }

@@ -14,6 +14,8 @@ import (
 	"runtime"
 	"slices"
 	"time"
+
+	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
 )
 
 // Scenario names, in the order they run.
@@ -63,7 +65,7 @@ type Config struct {
 // DefaultConfig is the documented benchmark.
 func DefaultConfig() Config {
 	return Config{
-		Devices: 100_000, Runs: 3, Scenarios: AllScenarios, Concurrency: 8, BatchSize: 500,
+		Devices: 100_000, Runs: 3, Scenarios: AllScenarios, Concurrency: syncrun.DefaultConcurrency, BatchSize: syncrun.DefaultBatchSize,
 		PacingRate: 50, PacingBurst: 5, PacingSeconds: 20,
 		PacingLatency: 100 * time.Millisecond, PacingJitter: 200 * time.Millisecond,
 		PacingConcurrency: 32,

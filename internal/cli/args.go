@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -8,33 +9,13 @@ import (
 
 // parseArgs is parse for commands that take arguments (device IDs, a report
 // name): flags may come before, between or after them, and everything after
-// "--" is an argument (a URL-alphabet ID may start with "-"). The
-// environment is applied as parse does.
+// "--" is an argument (a URL-alphabet ID may start with "-").
 func (fs *flagSet) parseArgs(args []string, getenv Env) ([]string, error) {
-	var positional, afterDash []string
-	for i, a := range args {
-		if a == "--" {
-			args, afterDash = args[:i], args[i+1:]
-			break
-		}
+	out, err := fs.ParseInterspersed(args, getenv)
+	if err != nil {
+		return nil, fs.parseErr(err)
 	}
-	rest := args
-	for {
-		if err := fs.FlagSet.Parse(rest); err != nil {
-			return nil, fs.parseErr(err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		rest = fs.Args()[1:]
-	}
-	// Flags given are remembered across Parse calls, so this applies the
-	// environment to the flags not given anywhere.
-	if err := fs.parse(nil, getenv); err != nil {
-		return nil, err
-	}
-	return append(positional, afterDash...), nil
+	return out, nil
 }
 
 // stringList is a repeatable flag (--param k=v --param k2=v2).
@@ -53,11 +34,7 @@ func usageErrs(errs []error) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	msgs := make([]string, len(errs))
-	for i, e := range errs {
-		msgs[i] = e.Error()
-	}
-	return usageErr("%s", strings.Join(msgs, "\n"))
+	return &exitError{code: ExitUsage, err: errors.Join(errs...)}
 }
 
 // plural is "1 device", "2 devices".

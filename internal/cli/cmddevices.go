@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/wxc-inventory/wxc-sync/internal/deviceid"
@@ -273,7 +274,7 @@ func cmdDevicesList(ctx context.Context, args []string, getenv Env, stdout, stde
 	if status != "" {
 		for _, s := range strings.Split(status, ",") {
 			s = strings.TrimSpace(s)
-			if !contains(syncStatuses, s) {
+			if !slices.Contains(syncStatuses, s) {
 				errs = append(errs, fmt.Errorf("--status %q: want one or more of %s", s, strings.Join(syncStatuses, ", ")))
 			}
 			statuses = append(statuses, s)
@@ -319,13 +320,4 @@ func validFormat(f string) error {
 		return nil
 	}
 	return fmt.Errorf("--format %q: want table, csv or json", f)
-}
-
-func contains(ss []string, s string) bool {
-	for _, v := range ss {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

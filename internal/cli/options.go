@@ -14,21 +14,16 @@ import (
 
 	"github.com/wxc-inventory/wxc-sync/internal/deviceid"
 	"github.com/wxc-inventory/wxc-sync/internal/fetch"
+	"github.com/wxc-inventory/wxc-sync/internal/flagenv"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
+	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
 	"golang.org/x/time/rate"
 )
 
-// envFlag binds a flag to an environment variable. Precedence: the flag if
-// given, else the variable if set, else the default.
-type envFlag struct {
-	flag, env string
-}
-
-// flagSet is a flag.FlagSet that knows which flags fall back to which
-// environment variables, and prints them in its help.
+// flagSet is the command's flagenv.FlagSet (flag > environment > default),
+// with its help text.
 type flagSet struct {
-	*flag.FlagSet
-	envs      []envFlag
+	*flagenv.FlagSet
 	name      string
 	printHelp func()
 }
@@ -37,37 +32,29 @@ type flagSet struct {
 // goes to helpOut (standard output: a reader pipes help into less); a bad
 // flag is an error that names the help command instead of printing it all.
 func newFlagSet(name, summary string, helpOut io.Writer) *flagSet {
-	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), name: name}
-	// The flag package prints the error and the usage to Output on any
-	// parse error; Run's caller prints the error once instead.
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
+	fs := &flagSet{FlagSet: flagenv.New(name), name: name}
 	fs.printHelp = func() {
-		out := helpOut
-		fmt.Fprintf(out, "Usage: %s %s [flags]\n\n%s\n\nFlags (flag > environment > default):\n", Name, name, summary)
-		fs.VisitAll(func(f *flag.Flag) {
-			name, usage := flag.UnquoteUsage(f)
-			fmt.Fprintf(out, "  --%s %s\n    \t%s", f.Name, name, strings.ReplaceAll(usage, "\n", "\n    \t"))
-			if env := fs.envOf(f.Name); env != "" {
-				fmt.Fprintf(out, " (env %s)", env)
-			}
-			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
-				fmt.Fprintf(out, " (default %s)", f.DefValue)
-			}
-			fmt.Fprintln(out)
-		})
+		fmt.Fprintf(helpOut, "Usage: %s %s [flags]\n\n%s\n\nFlags (flag > environment > default):\n", Name, name, summary)
+		fs.WriteFlags(helpOut)
 	}
 	return fs
 }
 
-// parseErr turns a flag package error into the command's result: help on
+// parseErr turns a flagenv error into the command's result: help on
 // standard output and exit 0 for --help, a usage error otherwise.
 func (fs *flagSet) parseErr(err error) error {
+	if err == nil {
+		return nil
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		fs.printHelp()
 		return &exitError{code: ExitOK, err: errSilent}
 	}
-	return usageErr("%v (see %s %s --help)", err, Name, strings.Fields(fs.name)[0]+subcommandOf(fs.name))
+	var ue *flagenv.UsageError
+	if errors.As(err, &ue) && ue.CommandLine {
+		return usageErr("%v (see %s %s --help)", err, Name, strings.Fields(fs.name)[0]+subcommandOf(fs.name))
+	}
+	return &exitError{code: ExitUsage, err: err}
 }
 
 // subcommandOf is " add" for "devices add ID...": the help command of a
@@ -80,54 +67,13 @@ func subcommandOf(name string) string {
 	return ""
 }
 
-func (fs *flagSet) envOf(name string) string {
-	for _, e := range fs.envs {
-		if e.flag == name {
-			return e.env
-		}
-	}
-	return ""
-}
-
 // bindEnv declares that flag name falls back to environment variable env.
-func (fs *flagSet) bindEnv(name, env string) {
-	fs.envs = append(fs.envs, envFlag{flag: name, env: env})
-}
+func (fs *flagSet) bindEnv(name, env string) { fs.BindEnv(name, env) }
 
-// parse parses args, then fills every flag not given from its environment
-// variable. The environment is applied after parsing, so that --help never
-// shows an environment value (it may be a secret URL).
+// parse parses args (flags only), then fills every flag not given from its
+// environment variable.
 func (fs *flagSet) parse(args []string, getenv Env) error {
-	if err := fs.Parse(args); err != nil {
-		return fs.parseErr(err)
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var errs []error
-	for _, e := range fs.envs {
-		if given[e.flag] {
-			continue
-		}
-		v := getenv(e.env)
-		if v == "" {
-			continue
-		}
-		if err := fs.Set(e.flag, v); err != nil {
-			// Do not echo the value: the variable may hold a secret.
-			errs = append(errs, fmt.Errorf("environment variable %s (for --%s) is not valid: %v", e.env, e.flag, redactFlagErr(err, v)))
-		}
-	}
-	if len(errs) > 0 {
-		return &exitError{code: ExitUsage, err: errors.Join(errs...)}
-	}
-	return nil
-}
-
-func redactFlagErr(err error, value string) string {
-	return strings.ReplaceAll(err.Error(), value, "…")
+	return fs.parseErr(fs.Parse(args, getenv))
 }
 
 // dbOptions are the flags of every command that talks to PostgreSQL.
@@ -199,9 +145,8 @@ type runOptions struct {
 // APIs; 5 requests per second is the figure it documents for its other
 // admin APIs (300 a minute), and a burst of 5 keeps the worst second at 10.
 const (
-	defaultRate        = 5.0
-	defaultBurst       = 5
-	defaultConcurrency = 8
+	defaultRate  = 5.0
+	defaultBurst = 5
 )
 
 func (o *webexOptions) register(fs *flagSet, orgUsage string) {
@@ -216,9 +161,9 @@ func (o *webexOptions) register(fs *flagSet, orgUsage string) {
 	fs.bindEnv("rate", "SYNC_RATE")
 	fs.IntVar(&o.Burst, "burst", defaultBurst, "requests that may be sent at once above the rate")
 	fs.bindEnv("burst", "SYNC_BURST")
-	fs.DurationVar(&o.RequestTimeout, "request-timeout", 30*time.Second, "time limit of one request, body included")
+	fs.DurationVar(&o.RequestTimeout, "request-timeout", fetch.DefaultRequestTimeout, "time limit of one request, body included")
 	fs.bindEnv("request-timeout", "SYNC_REQUEST_TIMEOUT")
-	fs.IntVar(&o.MaxAttempts, "max-attempts", 5, "attempts per request for 5xx, timeouts and connection errors")
+	fs.IntVar(&o.MaxAttempts, "max-attempts", fetch.DefaultMaxAttempts, "attempts per request for 5xx, timeouts and connection errors")
 	fs.bindEnv("max-attempts", "SYNC_MAX_ATTEMPTS")
 }
 
@@ -277,9 +222,9 @@ func (o *webexOptions) newClient(getenv Env, log *slog.Logger) (*fetch.Client, e
 func (o *runOptions) register(fs *flagSet) {
 	o.dbOptions.register(fs)
 	o.webexOptions.register(fs, "orgId sent for devices whose row has no org_id (partner admins)")
-	fs.IntVar(&o.Concurrency, "concurrency", defaultConcurrency, "requests in flight at most")
+	fs.IntVar(&o.Concurrency, "concurrency", syncrun.DefaultConcurrency, "requests in flight at most")
 	fs.bindEnv("concurrency", "SYNC_CONCURRENCY")
-	fs.IntVar(&o.BatchSize, "batch-size", 500, "results written per database transaction")
+	fs.IntVar(&o.BatchSize, "batch-size", syncrun.DefaultBatchSize, "results written per database transaction")
 	fs.bindEnv("batch-size", "SYNC_BATCH_SIZE")
 	fs.BoolVar(&o.NoMigrate, "no-migrate", false, "do not apply pending migrations; fail if any are pending")
 	fs.StringVar(&o.Shard, "shard", "", "sync only shard INDEX/COUNT of the fleet (0-based, e.g. 0/4), with its own lock")

@@ -69,11 +69,8 @@ func (v versionInfo) String() string {
 
 func cmdVersion(args []string, stdout io.Writer) error {
 	fs := newFlagSet("version", "Shows the module version and the VCS revision the binary was built from.", stdout)
-	if err := fs.Parse(args); err != nil {
-		return fs.parseErr(err)
-	}
-	if fs.NArg() > 0 {
-		return usageErr("version takes no argument, got %q", fs.Arg(0))
+	if err := fs.parse(args, func(string) string { return "" }); err != nil {
+		return err
 	}
 	fmt.Fprintln(stdout, readVersion())
 	return nil

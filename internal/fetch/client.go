@@ -24,6 +24,12 @@ import (
 // DefaultBaseURL is the real Webex API.
 const DefaultBaseURL = "https://webexapis.com/v1"
 
+// Defaults of Options that the command line shows.
+const (
+	DefaultMaxAttempts    = 5
+	DefaultRequestTimeout = 30 * time.Second
+)
+
 // Options configure a Client. Zero values take the documented defaults.
 type Options struct {
 	BaseURL        string        // default DefaultBaseURL
@@ -95,10 +101,10 @@ func NewClient(opts Options) (*Client, error) {
 		return nil, errors.New("fetch: no rate limiter")
 	}
 	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = 5
+		opts.MaxAttempts = DefaultMaxAttempts
 	}
 	if opts.RequestTimeout <= 0 {
-		opts.RequestTimeout = 30 * time.Second
+		opts.RequestTimeout = DefaultRequestTimeout
 	}
 	if opts.MaxRetryAfter <= 0 {
 		opts.MaxRetryAfter = 5 * time.Minute

@@ -13,7 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -134,7 +134,7 @@ func All() ([]Report, error) {
 		}
 		out = append(out, r)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	slices.SortFunc(out, func(a, b Report) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 

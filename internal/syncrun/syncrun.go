@@ -20,6 +20,12 @@ import (
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 )
 
+// Defaults of Config that the command line shows.
+const (
+	DefaultConcurrency = 8   // requests in flight
+	DefaultBatchSize   = 500 // results per write
+)
+
 // Config tunes a run. Zero values take the defaults.
 type Config struct {
 	Scope         store.Scope   // the whole fleet, or one shard
@@ -52,10 +58,10 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.Concurrency <= 0 {
-		c.Concurrency = 8
+		c.Concurrency = DefaultConcurrency
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 500
+		c.BatchSize = DefaultBatchSize
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = time.Second

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -357,7 +358,7 @@ func (g generator) device(rc *rec) Device {
 	d.Tags = make([]string, 0, nTags)
 	for len(d.Tags) < nTags {
 		t := tagPool[r.intn(len(tagPool))]
-		if !contains(d.Tags, t) {
+		if !slices.Contains(d.Tags, t) {
 			d.Tags = append(d.Tags, t)
 		}
 	}
@@ -449,15 +450,6 @@ func product(modelName string) string {
 		}
 	}
 	return strings.TrimPrefix(modelName, "DMS ")
-}
-
-func contains(ss []string, s string) bool {
-	for _, v := range ss {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func base36(v uint64, n int) string {

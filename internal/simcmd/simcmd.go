@@ -1,4 +1,8 @@
-package main
+// Package simcmd is the command line of webexsim, the simulated Webex API
+// (package webexsim) served for demos and manual tests: flags, environment
+// (every flag --foo-bar also from WEBEXSIM_FOO_BAR), validation and serving
+// until a signal. cmd/webexsim only wires it to the process.
+package simcmd
 
 import (
 	"context"
@@ -12,14 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wxc-inventory/wxc-sync/internal/flagenv"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 )
-
-// usageError marks a bad command line, which main reports with exit code 2.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
 
 // envPrefix: every flag --foo-bar can also come from WEBEXSIM_FOO_BAR; a flag on
 // the command line wins over the environment.
@@ -35,9 +34,9 @@ type options struct {
 	retryForm  string
 }
 
-func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("webexsim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func newFlagSet(o *options) *flagenv.FlagSet {
+	fs := flagenv.New("webexsim")
+	fs.BindPrefix(envPrefix)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8089", "address to serve on (loopback by default: the simulator has no real auth)")
 	fs.IntVar(&o.cfg.Devices, "devices", 1000, "number of devices to generate")
 	fs.Int64Var(&o.cfg.Seed, "seed", 1, "seed for devices, tracking IDs and random faults")
@@ -64,31 +63,16 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 }
 
 // parse fills options from args, then the environment for flags not given.
-func parse(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+// Help goes to stdout.
+func parse(args []string, getenv func(string) string, stdout io.Writer) (options, error) {
 	var o options
-	fs := newFlagSet(&o, stderr)
-	if err := fs.Parse(args); err != nil {
+	fs := newFlagSet(&o)
+	if err := fs.Parse(args, getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return o, err
+			fmt.Fprint(stdout, "Usage: webexsim [flags]\n\nServes a simulated Webex API (device details, listing, auth, rate limits,\nfaults) on loopback for demos and manual tests.\n\nFlags (flag > environment > default):\n")
+			fs.WriteFlags(stdout)
 		}
-		return o, usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return o, usageError{fmt.Errorf("unexpected arguments: %q", fs.Args())}
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		env := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(env); v != "" && !set[f.Name] {
-			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", env, v, err))
-			}
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
-		return o, usageError{err}
+		return o, err
 	}
 	o.cfg.RetryAfterForm = webexsim.RetryAfterForm(o.retryForm)
 	o.cfg.Tokens = nil
@@ -102,7 +86,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (options
 		}
 	}
 	if err := o.validate(); err != nil {
-		return o, usageError{err}
+		return o, &flagenv.UsageError{Err: err}
 	}
 	return o, nil
 }
@@ -118,7 +102,7 @@ func (o options) validate() error {
 	}
 	for _, t := range o.cfg.Tokens {
 		if t == "" || strings.ContainsAny(t, " \t") {
-			errs = append(errs, fmt.Errorf("--token %q: tokens must be non-empty and contain no whitespace", o.tokens))
+			errs = append(errs, errors.New("--token: tokens must be non-empty and contain no whitespace"))
 			break
 		}
 	}
@@ -161,8 +145,18 @@ func (o options) validate() error {
 	return o.cfg.Validate()
 }
 
+// Main runs webexsim with args (without the program name) until ctx ends,
+// and returns the process exit code: 0, 1, or 2 for a usage error.
+func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	err := run(ctx, args, getenv, stdout, stderr)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stderr, "webexsim:", err)
+	}
+	return flagenv.ExitCode(err)
+}
+
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	o, err := parse(args, getenv, stderr)
+	o, err := parse(args, getenv, stdout)
 	if err != nil {
 		return err
 	}

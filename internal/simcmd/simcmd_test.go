@@ -1,4 +1,4 @@
-package main
+package simcmd
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxc-inventory/wxc-sync/internal/flagenv"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 )
 
@@ -42,13 +43,18 @@ func TestParseErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			err := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, io.Discard, io.Discard)
-			var ue usageError
+			var ue *flagenv.UsageError
 			if !errors.As(err, &ue) {
 				t.Fatalf("run() = %v, want a usage error", err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			for _, v := range tt.env {
+				if strings.Contains(err.Error(), v) {
+					t.Errorf("error %q echoes the environment value %q", err, v)
 				}
 			}
 		})

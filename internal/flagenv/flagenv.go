@@ -1,0 +1,183 @@
+// Package flagenv is the command line of the job's binaries (wxc-sync,
+// webexsim, wxc-bench): a flag.FlagSet whose flags fall back to environment
+// variables, with one precedence (flag > environment > default), help that
+// names each flag's variables, and errors that never echo a value (a
+// variable may hold a secret).
+package flagenv
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// UsageError is a bad command line or environment value. CommandLine says
+// it came from the arguments rather than the environment.
+type UsageError struct {
+	Err         error
+	CommandLine bool
+}
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Exit codes of the binaries' command lines.
+const (
+	ExitOK     = 0
+	ExitFailed = 1
+	ExitUsage  = 2
+)
+
+// ExitCode is 0 for nil and for a help request, 2 for a usage error, 1 for
+// anything else.
+func ExitCode(err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return ExitOK
+	case errors.As(err, new(*UsageError)):
+		return ExitUsage
+	}
+	return ExitFailed
+}
+
+// FlagSet is a flag.FlagSet whose flags fall back to environment variables.
+type FlagSet struct {
+	*flag.FlagSet
+	envs   map[string][]string // flag name -> variables, the first set wins
+	prefix string
+	source map[string]string // flag name -> where its value came from
+}
+
+// New makes an empty FlagSet. It prints nothing itself: Parse returns
+// flag.ErrHelp for -h and --help, and the caller prints the help it wants
+// (WriteFlags lists the flags).
+func New(name string) *FlagSet {
+	fs := &FlagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), envs: map[string][]string{}, source: map[string]string{}}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// BindEnv declares that flag name falls back to the environment variables
+// envs, the first one set winning.
+func (fs *FlagSet) BindEnv(name string, envs ...string) {
+	fs.envs[name] = append(fs.envs[name], envs...)
+}
+
+// BindPrefix makes every flag without a BindEnv fall back to prefix plus
+// its name in upper snake case: --fault-rate-503 is PREFIX_FAULT_RATE_503.
+func (fs *FlagSet) BindPrefix(prefix string) { fs.prefix = prefix }
+
+// EnvOf returns the variables flag name falls back to.
+func (fs *FlagSet) EnvOf(name string) []string {
+	if envs, ok := fs.envs[name]; ok {
+		return envs
+	}
+	if fs.prefix != "" && fs.Lookup(name) != nil {
+		return []string{fs.prefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))}
+	}
+	return nil
+}
+
+// Source says where flag name's value came from: "--name", the
+// environment variable's name, or "" for the default.
+func (fs *FlagSet) Source(name string) string { return fs.source[name] }
+
+// Parse parses args, which must hold flags only, then fills every flag not
+// given from its environment variables. The environment is applied after
+// parsing, so that help never shows an environment value. It returns
+// flag.ErrHelp for a help request, and a *UsageError listing every bad
+// value otherwise.
+func (fs *FlagSet) Parse(args []string, getenv func(string) string) error {
+	if err := fs.parseFlags(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &UsageError{Err: fmt.Errorf("unexpected argument %q", fs.Arg(0)), CommandLine: true}
+	}
+	return fs.applyEnv(getenv)
+}
+
+// ParseInterspersed is Parse for commands that take arguments: flags may
+// come before, between or after them, and everything after "--" is an
+// argument. It returns the arguments.
+func (fs *FlagSet) ParseInterspersed(args []string, getenv func(string) string) ([]string, error) {
+	var positional, afterDash []string
+	for i, a := range args {
+		if a == "--" {
+			args, afterDash = args[:i], args[i+1:]
+			break
+		}
+	}
+	rest := args
+	for {
+		if err := fs.parseFlags(rest); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if err := fs.applyEnv(getenv); err != nil {
+		return nil, err
+	}
+	return append(positional, afterDash...), nil
+}
+
+func (fs *FlagSet) parseFlags(args []string) error {
+	if err := fs.FlagSet.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &UsageError{Err: err, CommandLine: true}
+	}
+	fs.Visit(func(f *flag.Flag) { fs.source[f.Name] = "--" + f.Name })
+	return nil
+}
+
+func (fs *FlagSet) applyEnv(getenv func(string) string) error {
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if fs.source[f.Name] != "" {
+			return // given on the command line
+		}
+		for _, env := range fs.EnvOf(f.Name) {
+			v := getenv(env)
+			if v == "" {
+				continue
+			}
+			if err := fs.Set(f.Name, v); err != nil {
+				// Do not echo the value: the variable may hold a secret.
+				errs = append(errs, fmt.Errorf("environment variable %s (for --%s) is not valid: %s",
+					env, f.Name, strings.ReplaceAll(err.Error(), v, "…")))
+			} else {
+				fs.source[f.Name] = env
+			}
+			return
+		}
+	})
+	if len(errs) > 0 {
+		return &UsageError{Err: errors.Join(errs...)}
+	}
+	return nil
+}
+
+// WriteFlags lists the flags for a help text: each with its argument, its
+// usage, its variables and its default.
+func (fs *FlagSet) WriteFlags(w io.Writer) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(w, "  --%s %s\n    \t%s", f.Name, name, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if envs := fs.EnvOf(f.Name); len(envs) > 0 {
+			fmt.Fprintf(w, " (env %s)", strings.Join(envs, ", then "))
+		}
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+}
