@@ -142,8 +142,9 @@ type runOptions struct {
 }
 
 // Defaults safe for a real Webex org: Webex publishes no limit for these
-// APIs; 5 requests per second is the figure it documents for its other
-// admin APIs (300 a minute), and a burst of 5 keeps the worst second at 10.
+// APIs. 300 a minute (5 a second) is Webex Contact Center's published
+// limit, not Calling's; it is kept as a conservative default, and a burst
+// of 5 keeps the worst second at 10.
 const (
 	defaultRate  = 5.0
 	defaultBurst = 5
@@ -183,6 +184,8 @@ func (o *webexOptions) validate(getenv Env) []error {
 		errs = append(errs, fmt.Errorf("--max-attempts %d: want 1 to 100", o.MaxAttempts))
 	}
 	if err := fetch.ValidateBaseURL(o.APIURL); err != nil {
+		errs = append(errs, fmt.Errorf("--api-url: %w", err))
+	} else if err := fetch.CheckDetailsSupported(o.APIURL); err != nil {
 		errs = append(errs, fmt.Errorf("--api-url: %w", err))
 	}
 	if o.OrgID != "" {

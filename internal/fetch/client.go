@@ -94,6 +94,9 @@ func NewClient(opts Options) (*Client, error) {
 	if err := ValidateBaseURL(opts.BaseURL); err != nil {
 		return nil, err
 	}
+	if err := CheckDetailsSupported(opts.BaseURL); err != nil {
+		return nil, err
+	}
 	if opts.Tokens == nil {
 		return nil, errors.New("fetch: no token source")
 	}
@@ -333,8 +336,11 @@ func (c *Client) get(ctx context.Context, r request) error {
 				r.url = r.shrink(r.url)
 			}
 			wait := c.backoff(transient)
+			if ferr.retryAfter > 0 {
+				wait = ferr.retryAfter
+			}
 			c.log.LogAttrs(ctx, slog.LevelDebug, "retrying after a transient failure", append(r.attrs,
-				slog.Int("status", ferr.Status), slog.String("tracking_id", ferr.TrackingID),
+				slog.Int("status", ferr.Status), slog.String("tracking_id", ferr.TrackingID), slog.String("error_code", ferr.ErrorCode),
 				slog.Int("attempt", attempts), slog.Duration("backoff", wait), slog.String("error", ferr.Error()))...)
 			if err := sleep(ctx, wait); err != nil {
 				return err
@@ -399,7 +405,8 @@ func (c *Client) once(ctx context.Context, r request, mark sendMark) (*Error, st
 	}
 
 	ferr := &Error{Status: resp.StatusCode, TrackingID: tracking}
-	msg, bodyTracking := readErrorBody(resp.Body)
+	msg, bodyTracking, code := readErrorBody(resp.Body)
+	ferr.ErrorCode = truncate(scrub(code, tok), 40)
 	// Scrubbed before it is cut short, so that no piece of an echoed token
 	// survives the cut.
 	ferr.Message = truncate(scrub(msg, tok), 300)
@@ -429,10 +436,18 @@ func (c *Client) once(ctx context.Context, r request, mark sendMark) (*Error, st
 	case http.StatusTooManyRequests, http.StatusLocked:
 		ferr.Kind = KindRateLimited
 		c.throttled.Add(1)
-		c.throttle(ctx, r.attrs, resp, ferr.TrackingID, mark)
+		c.throttle(ctx, r.attrs, resp, ferr, mark)
 	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable,
 		http.StatusGatewayTimeout, http.StatusRequestTimeout:
 		ferr.Kind = KindTransient
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			// A 503 may say when to come back. It is about the service, not
+			// about the rate: it delays this request's retry and does not
+			// touch the governor. No usable value, or 0: the back-off.
+			if wait, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+				ferr.retryAfter = min(wait, c.opts.MaxRetryAfter)
+			}
+		}
 	default:
 		ferr.Kind = KindRequest
 	}
@@ -456,7 +471,7 @@ func (c *Client) readOK(ctx context.Context, resp *http.Response, r request) *Er
 
 // throttle pauses the whole client: Webex applies a 429 to the token, so a
 // request sent during the pause would only earn another one.
-func (c *Client) throttle(ctx context.Context, attrs []slog.Attr, resp *http.Response, tracking string, mark sendMark) {
+func (c *Client) throttle(ctx context.Context, attrs []slog.Attr, resp *http.Response, ferr *Error, mark sendMark) {
 	raw := resp.Header.Get("Retry-After")
 	wait, ok := ParseRetryAfter(raw, time.Now())
 	if !ok {
@@ -470,7 +485,7 @@ func (c *Client) throttle(ctx context.Context, attrs []slog.Attr, resp *http.Res
 	if extended {
 		c.log.LogAttrs(ctx, slog.LevelWarn, throttleMessage(wait, float64(c.gov.limit())), append(attrs,
 			slog.Int("status", resp.StatusCode),
-			slog.String("tracking_id", tracking), slog.String("retry_after", truncate(raw, 40)),
+			slog.String("tracking_id", ferr.TrackingID), slog.String("error_code", ferr.ErrorCode), slog.String("retry_after", truncate(raw, 40)),
 			slog.Duration("pause", wait), slog.Float64("rate_now", float64(c.gov.limit())))...)
 	}
 }
@@ -510,26 +525,46 @@ func isJSON(contentType string) bool {
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 
-// readErrorBody extracts Webex's error message and tracking ID, if the body
-// has them. It reads a bounded amount: error bodies are small. The caller
-// scrubs and shortens them.
-func readErrorBody(r io.Reader) (msg, tracking string) {
+// readErrorBody extracts Webex's error message, tracking ID and errorCode
+// (top level, else the first of errors[]; a number or a string), if the
+// body has them. It reads a bounded amount: error bodies are small. The
+// caller scrubs and shortens them.
+func readErrorBody(r io.Reader) (msg, tracking, code string) {
 	body, _ := io.ReadAll(io.LimitReader(r, 64<<10))
 	var e struct {
-		Message string `json:"message"`
-		Errors  []struct {
-			Description string `json:"description"`
+		Message   string          `json:"message"`
+		ErrorCode json.RawMessage `json:"errorCode"`
+		Errors    []struct {
+			Description string          `json:"description"`
+			ErrorCode   json.RawMessage `json:"errorCode"`
 		} `json:"errors"`
 		TrackingID string `json:"trackingId"`
 	}
 	if json.Unmarshal(body, &e) != nil {
-		return "", ""
+		return "", "", ""
 	}
 	msg = e.Message
 	if msg == "" && len(e.Errors) > 0 {
 		msg = e.Errors[0].Description
 	}
-	return msg, e.TrackingID
+	code = errorCode(e.ErrorCode)
+	for i := 0; code == "" && i < len(e.Errors); i++ {
+		code = errorCode(e.Errors[i].ErrorCode)
+	}
+	return msg, e.TrackingID, code
+}
+
+// errorCode renders a JSON errorCode: a number as written, a string as is.
+func errorCode(raw json.RawMessage) string {
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return ""
 }
 
 func describeTransportError(ctx context.Context, err error) string {

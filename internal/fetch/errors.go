@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Kind says what went wrong with a request, in the terms the job acts on.
@@ -70,11 +71,14 @@ type Error struct {
 	Kind       Kind
 	Status     int    // HTTP status of the last response, 0 when none came back
 	TrackingID string // Webex's tracking ID of the last response, for support cases
+	ErrorCode  string // Webex's errorCode from the error body (top level, else errors[0]); "" when none
 	Message    string // what Webex or the decoder said
 	Attempts   int    // requests sent for this device
 	Err        error  // underlying cause, if any (a net error, a JSON error)
 
 	noAnswer bool // no HTTP answer came back (refused, DNS, timeout)
+	// retryAfter is a 503's Retry-After, honoured instead of the back-off.
+	retryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -87,8 +91,13 @@ func (e *Error) Error() string {
 	} else if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}
-	if e.TrackingID != "" {
+	switch {
+	case e.TrackingID != "" && e.ErrorCode != "":
+		msg += " [trackingId " + e.TrackingID + ", errorCode " + e.ErrorCode + "]"
+	case e.TrackingID != "":
 		msg += " [trackingId " + e.TrackingID + "]"
+	case e.ErrorCode != "":
+		msg += " [errorCode " + e.ErrorCode + "]"
 	}
 	if e.Attempts > 1 {
 		msg += fmt.Sprintf(" after %d attempts", e.Attempts)

@@ -366,7 +366,7 @@ func classify(ctx context.Context, log *slog.Logger, id string, dev device.Devic
 		return nil, nil // context ended: not an answer about the device
 	}
 	attrs := []slog.Attr{slog.String("device_id", id), slog.Int("status", fe.Status),
-		slog.String("tracking_id", fe.TrackingID), slog.String("error", fe.Error())}
+		slog.String("tracking_id", fe.TrackingID), slog.String("error_code", fe.ErrorCode), slog.String("error", fe.Error())}
 	var outcome store.Outcome
 	switch fe.Kind {
 	case fetch.KindUnauthorized:
