@@ -260,12 +260,16 @@ func cmdDevicesList(ctx context.Context, args []string, getenv Env, stdout, stde
 		status  string
 		failing bool
 		format  string
+		limit   int
+		wide    bool
 	)
 	fs := newFlagSet("devices list", "Lists the tracked devices, by ID.", stdout)
 	o.register(fs)
 	fs.StringVar(&status, "status", "", "only devices with these sync statuses, comma-separated: "+strings.Join(syncStatuses, ", "))
 	fs.BoolVar(&failing, "failing", false, "only failing devices: the same as --status forbidden,error")
 	fs.StringVar(&format, "format", "table", "output format: table, csv or json")
+	fs.IntVar(&limit, "limit", 0, "show the first N devices only; 0: all")
+	fs.BoolVar(&wide, "wide", false, "table: show IDs and long text whole")
 	if err := fs.parse(args, getenv); err != nil {
 		return err
 	}
@@ -289,6 +293,9 @@ func cmdDevicesList(ctx context.Context, args []string, getenv Env, stdout, stde
 	if err := validFormat(format); err != nil {
 		errs = append(errs, err)
 	}
+	if limit < 0 {
+		errs = append(errs, fmt.Errorf("--limit %d: want 0 (all) or more", limit))
+	}
 	if err := usageErrs(errs); err != nil {
 		return err
 	}
@@ -311,7 +318,7 @@ func cmdDevicesList(ctx context.Context, args []string, getenv Env, stdout, stde
 		id, st := d.DeviceID, d.SyncStatus
 		res.Rows = append(res.Rows, []*string{&id, d.OrgID, &st, d.Model, d.IP, d.MAC, synced, d.LastError})
 	}
-	return res.Write(stdout, format)
+	return res.WriteOutput(stdout, tableOutput(format, limit, wide, stdout))
 }
 
 func validFormat(f string) error {

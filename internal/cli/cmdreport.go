@@ -2,10 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
+
+	"golang.org/x/term"
 
 	"github.com/wxc-inventory/wxc-sync/internal/report"
 )
@@ -16,11 +20,15 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 		params stringList
 		format string
 		list   bool
+		limit  int
+		wide   bool
 	)
 	fs := newFlagSet("report NAME", "Runs a report: one of the SQL files in queries/reports, embedded, the same\nthat run with psql -f. --list shows every report and its parameters.", stdout)
 	o.register(fs)
 	fs.Var(&params, "param", "a report parameter, name=value (repeatable)")
-	fs.StringVar(&format, "format", "table", "output format: table, csv or json")
+	fs.StringVar(&format, "format", "table", "output format: table, csv (text, as psql prints it) or json (numbers,\nbooleans and nulls typed)")
+	fs.IntVar(&limit, "limit", 0, "show the first N rows only; 0: all")
+	fs.BoolVar(&wide, "wide", false, "table: show IDs, times and long text whole (else IDs are cut to their\nUUID's start and long text to fit 120 columns or the terminal)")
 	fs.BoolVar(&list, "list", false, "list the reports and their parameters")
 	names, err := fs.parseArgs(args, getenv)
 	if err != nil {
@@ -35,6 +43,9 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 	var errs []error
 	if err := validFormat(format); err != nil {
 		errs = append(errs, err)
+	}
+	if limit < 0 {
+		errs = append(errs, fmt.Errorf("--limit %d: want 0 (all) or more", limit))
 	}
 	var r report.Report
 	switch len(names) {
@@ -81,11 +92,24 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 		return err
 	}
 	defer closeDB()
-	res, err := r.Run(ctx, st.Pool(), values)
-	if err != nil {
-		return err
+	_, err = r.Stream(ctx, st.Pool(), values, tableOutput(format, limit, wide, stdout), stdout)
+	var pe *report.ParamError
+	if errors.As(err, &pe) {
+		return usageErr("report %s: %v", r.Name, pe)
 	}
-	return res.Write(stdout, format)
+	return err
+}
+
+// tableOutput is the Output of a listing command: a table fits the
+// terminal when standard output is one, else 120 columns.
+func tableOutput(format string, limit int, wide bool, stdout io.Writer) report.Output {
+	out := report.Output{Format: format, Limit: limit, Wide: wide}
+	if f, ok := stdout.(*os.File); ok && isTerminal(f) {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w >= 40 {
+			out.Width = w
+		}
+	}
+	return out
 }
 
 func paramNames(r report.Report) string {

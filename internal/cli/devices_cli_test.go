@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/csv"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"sort"
@@ -332,7 +333,7 @@ func TestListAndReportEscapeControlCharactersInTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"devices", "list"}, {"report", "failing_devices"}} {
-		r := runCLI(t, env, args...)
+		r := runCLI(t, env, append(args, "--wide")...)
 		if r.code != ExitOK {
 			t.Fatalf("%v: code %d\n%s", args, r.code, r.stderr)
 		}
@@ -346,5 +347,89 @@ func TestListAndReportEscapeControlCharactersInTables(t *testing.T) {
 		if r.code != ExitOK || !strings.Contains(r.stdout, hostile) {
 			t.Errorf("%v --format csv: code %d, the data is not kept as is:\n%q", args, r.code, r.stdout)
 		}
+	}
+}
+
+// The reports an operator reads most fit 120 columns as tables (IDs cut to
+// their UUID's start), show IDs whole with --wide, keep CSV as text, type
+// JSON, honour --limit, and call a bad parameter value a usage error.
+func TestReportOutputShapes(t *testing.T) {
+	t.Parallel()
+	sim, base := startSim(t, 60)
+	ids := sim.IDs()
+	sort.Strings(ids)
+	for _, id := range ids[:3] {
+		sim.SetFault(id, webexsim.Fault{Kind: webexsim.FaultForbidden})
+	}
+	db := pgtest.DBURL(t)
+	env := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}
+	track(t, db, ids)
+	run := []string{"run", "--api-url", base, "--rate", "1000", "--burst", "50", "--log-format", "json"}
+	if r := runCLI(t, env, run...); r.code != ExitPartial {
+		t.Fatalf("first run: code %d\n%s", r.code, r.stderr)
+	}
+	sim.Churn(webexsim.ChurnSpec{Seed: 5, IPChange: 0.3, MACChange: 0.2, ActivationChange: 0.3})
+	if r := runCLI(t, env, run...); r.code != ExitPartial {
+		t.Fatalf("second run: code %d\n%s", r.code, r.stderr)
+	}
+
+	for _, name := range []string{"failing_devices", "stale_devices", "changes_in_window", "ip_changes", "mac_changes",
+		"activation_regressions", "recent_runs", "state_as_of", "inventory_by_model", "inventory_by_manufacturer"} {
+		args := []string{"report", name}
+		if name == "stale_devices" {
+			args = append(args, "--param", "days=0")
+		}
+		r := runCLI(t, env, args...)
+		if r.code != ExitOK {
+			t.Fatalf("%s: code %d\n%s", name, r.code, r.stderr)
+		}
+		if strings.Count(r.stdout, "\n") < 4 {
+			t.Errorf("%s: too few rows to judge its width:\n%s", name, r.stdout)
+		}
+		for _, line := range strings.Split(r.stdout, "\n") {
+			if n := len([]rune(line)); n > 120 {
+				t.Errorf("%s: a line of %d columns:\n%s", name, n, r.stdout)
+				break
+			}
+		}
+		if strings.Contains(r.stdout, ids[0]) {
+			t.Errorf("%s: a whole device ID in the table view", name)
+		}
+	}
+
+	r := runCLI(t, env, "report", "failing_devices", "--wide")
+	if r.code != ExitOK || !strings.Contains(r.stdout, ids[0]) || !strings.Contains(r.stdout, "refused or access is not allowed") {
+		t.Errorf("--wide does not show the whole ID and error: code %d\n%s", r.code, r.stdout)
+	}
+	r = runCLI(t, env, "report", "failing_devices", "--format", "csv")
+	if recs, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll(); err != nil || len(recs) != 4 || recs[1][0] != ids[0] || recs[1][2] != "2" {
+		t.Errorf("csv: %v %v", recs, err)
+	}
+	r = runCLI(t, env, "report", "recent_runs", "--format", "json", "--limit", "1")
+	var runs []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &runs); err != nil {
+		t.Fatalf("json: %v\n%s", err, r.stdout)
+	}
+	if len(runs) != 1 || runs[0]["run_id"] != float64(2) || runs[0]["total"] != float64(60) || runs[0]["failed"] != float64(3) || runs[0]["error"] != nil {
+		t.Errorf("recent_runs --limit 1 as JSON: %v", runs)
+	}
+	r = runCLI(t, env, "report", "changes_in_window", "--limit", "5")
+	if r.code != ExitOK || strings.Count(r.stdout, "\n") != 2+5+1 || !strings.Contains(r.stdout, "the first 5") {
+		t.Errorf("--limit 5 table:\n%s", r.stdout)
+	}
+
+	for _, tc := range []struct{ args []string }{
+		{[]string{"report", "stale_devices", "--param", "days=abc"}},
+		{[]string{"report", "changes_in_window", "--param", "since=yesterday-ish"}},
+		{[]string{"report", "recent_runs", "--limit", "-1"}},
+	} {
+		r := runCLI(t, env, tc.args...)
+		if r.code != ExitUsage || strings.Contains(r.stderr, "SQLSTATE") {
+			t.Errorf("%v: code %d, want 2 without a raw SQLSTATE:\n%s", tc.args, r.code, r.stderr)
+		}
+	}
+	r = runCLI(t, env, "report", "stale_devices", "--param", "days=abc")
+	if !strings.Contains(r.stderr, "--param days=abc") || !strings.Contains(r.stderr, "integer") {
+		t.Errorf("bad days does not name the parameter: %s", r.stderr)
 	}
 }

@@ -7,8 +7,7 @@ package report
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -16,11 +15,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wxc-inventory/wxc-sync/queries"
@@ -155,59 +154,152 @@ func Find(name string) (Report, error) {
 }
 
 // Result is a report's output, every value in PostgreSQL's text form (as
-// psql prints it); nil is NULL.
+// psql prints it); nil is NULL. Kinds, when set, says how JSON spells each
+// column's values; without it every value is a JSON string.
 type Result struct {
 	Columns []string
+	Kinds   []Kind
 	Rows    [][]*string
 }
 
+// ParamError is a parameter value PostgreSQL refused (days=abc for an
+// integer): the caller's mistake, not the database's.
+type ParamError struct {
+	Name, Value string
+	Reason      string // PostgreSQL's message, without the value
+}
+
+func (e *ParamError) Error() string {
+	return fmt.Sprintf("--param %s=%s: %s", e.Name, e.Value, e.Reason)
+}
+
 // Run executes the report with params (name to value; missing ones take
-// their defaults). Unknown or missing required parameters are errors.
+// their defaults) and returns the whole result. Unknown or missing required
+// parameters are errors. Stream writes a large result without holding it.
 func (r Report) Run(ctx context.Context, pool *pgxpool.Pool, params map[string]string) (Result, error) {
+	var res Result
+	err := r.query(ctx, pool, params, 0, func(cols []Column) error {
+		for _, c := range cols {
+			res.Columns = append(res.Columns, c.Name)
+			res.Kinds = append(res.Kinds, c.Kind)
+		}
+		return nil
+	}, func(row []*string) error {
+		res.Rows = append(res.Rows, row)
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// Stream executes the report and writes its rows to w as they arrive, in
+// the shape out asks for. It returns the rows written.
+func (r Report) Stream(ctx context.Context, pool *pgxpool.Pool, params map[string]string, out Output, w io.Writer) (int, error) {
+	var f formatter
+	n := 0
+	err := r.query(ctx, pool, params, out.Limit, func(cols []Column) error {
+		var err error
+		f, err = newFormatter(out, w, cols)
+		if err != nil {
+			return err
+		}
+		return f.header()
+	}, func(row []*string) error {
+		n++
+		return f.row(row)
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, f.end(n)
+}
+
+// query runs the report, calling header with its columns, then row for each
+// row (the slice is the caller's to keep). limit > 0 keeps the first limit
+// rows, in the database: the rest is never sent.
+func (r Report) query(ctx context.Context, pool *pgxpool.Pool, params map[string]string, limit int,
+	header func([]Column) error, row func([]*string) error) error {
 	known := map[string]bool{}
 	for _, p := range r.Params {
 		known[p.Name] = true
 	}
 	for k := range params {
 		if !known[k] {
-			return Result{}, fmt.Errorf("report %s has no parameter %q", r.Name, k)
+			return fmt.Errorf("report %s has no parameter %q", r.Name, k)
 		}
 	}
 	args := []any{pgx.QueryResultFormats{pgx.TextFormatCode}}
+	given := map[string]string{}
 	for _, p := range r.Params {
 		v, ok := params[p.Name]
 		if !ok {
 			if p.Required {
-				return Result{}, fmt.Errorf("report %s needs the parameter %s (--param %s=...)", r.Name, p.Name, p.Name)
+				return fmt.Errorf("report %s needs the parameter %s (--param %s=...)", r.Name, p.Name, p.Name)
 			}
 			v = p.Default
+		} else {
+			given[p.Name] = v
 		}
 		args = append(args, v)
 	}
-	rows, err := pool.Query(ctx, r.sql, args...)
+	sql := r.sql
+	if limit > 0 {
+		sql = fmt.Sprintf("SELECT * FROM (\n%s\n) AS report LIMIT %d", strings.TrimSuffix(strings.TrimSpace(sql), ";"), limit)
+	}
+	rows, err := pool.Query(ctx, sql, args...)
 	if err != nil {
-		return Result{}, fmt.Errorf("report %s: %w", r.Name, err)
+		return r.queryErr(err, given)
 	}
 	defer rows.Close()
-	var res Result
+	var cols []Column
 	for _, fd := range rows.FieldDescriptions() {
-		res.Columns = append(res.Columns, fd.Name)
+		cols = append(cols, Column{Name: fd.Name, Kind: kindOf(fd.DataTypeOID)})
 	}
+	headerDone := false
 	for rows.Next() {
+		if !headerDone {
+			if err := header(cols); err != nil {
+				return err
+			}
+			headerDone = true
+		}
 		raw := rows.RawValues()
-		row := make([]*string, len(raw))
+		vals := make([]*string, len(raw))
 		for i, v := range raw {
 			if v != nil {
 				s := string(v)
-				row[i] = &s
+				vals[i] = &s
 			}
 		}
-		res.Rows = append(res.Rows, row)
+		if err := row(vals); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return Result{}, fmt.Errorf("report %s: %w", r.Name, err)
+		return r.queryErr(err, given)
 	}
-	return res, nil
+	if !headerDone {
+		return header(cols)
+	}
+	return nil
+}
+
+// queryErr names the parameter whose value PostgreSQL refused: a data
+// exception (SQLSTATE class 22) quoting a value the caller gave.
+func (r Report) queryErr(err error, given map[string]string) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22") {
+		for _, p := range r.Params {
+			v, ok := given[p.Name]
+			if ok && strings.Contains(pe.Message, `"`+v+`"`) {
+				reason := strings.TrimSpace(strings.NewReplacer(`: "`+v+`"`, "", `"`+v+`" `, "", `"`+v+`"`, "").Replace(pe.Message))
+				return &ParamError{Name: p.Name, Value: v, Reason: reason}
+			}
+		}
+	}
+	return fmt.Errorf("report %s: %w", r.Name, err)
 }
 
 // EscapeForTerminal makes data from Webex or the database safe to print as
@@ -249,59 +341,36 @@ func unsafeRune(r rune) bool {
 		unicode.In(r, unicode.Zl, unicode.Zp)
 }
 
-// Write formats res as "table", "csv" or "json".
+// Write formats res as "table", "csv" or "json" (see Output).
 func (res Result) Write(w io.Writer, format string) error {
-	switch format {
-	case "table":
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, strings.Join(res.Columns, "\t"))
-		seps := make([]string, len(res.Columns))
-		for i, c := range res.Columns {
-			seps[i] = strings.Repeat("-", len(c))
+	return res.WriteOutput(w, Output{Format: format})
+}
+
+// WriteOutput formats res as out says.
+func (res Result) WriteOutput(w io.Writer, out Output) error {
+	cols := make([]Column, len(res.Columns))
+	for i, name := range res.Columns {
+		cols[i] = Column{Name: name}
+		if i < len(res.Kinds) {
+			cols[i].Kind = res.Kinds[i]
 		}
-		fmt.Fprintln(tw, strings.Join(seps, "\t"))
-		for _, row := range res.Rows {
-			cells := make([]string, len(row))
-			for i, v := range row {
-				if v != nil {
-					cells[i] = EscapeForTerminal(*v)
-				}
-			}
-			fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	f, err := newFormatter(out, w, cols)
+	if err != nil {
+		return err
+	}
+	if err := f.header(); err != nil {
+		return err
+	}
+	n := 0
+	for _, row := range res.Rows {
+		if out.Limit > 0 && n == out.Limit {
+			break
 		}
-		fmt.Fprintf(tw, "(%d rows)\n", len(res.Rows))
-		return tw.Flush()
-	case "csv":
-		cw := csv.NewWriter(w)
-		if err := cw.Write(res.Columns); err != nil {
+		if err := f.row(row); err != nil {
 			return err
 		}
-		for _, row := range res.Rows {
-			rec := make([]string, len(row))
-			for i, v := range row {
-				if v != nil {
-					rec[i] = *v
-				}
-			}
-			if err := cw.Write(rec); err != nil {
-				return err
-			}
-		}
-		cw.Flush()
-		return cw.Error()
-	case "json":
-		out := make([]map[string]*string, 0, len(res.Rows))
-		for _, row := range res.Rows {
-			m := make(map[string]*string, len(row))
-			for i, v := range row {
-				m[res.Columns[i]] = v
-			}
-			out = append(out, m)
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
-	default:
-		return fmt.Errorf("format %q: want table, csv or json", format)
+		n++
 	}
+	return f.end(n)
 }

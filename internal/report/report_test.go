@@ -133,9 +133,17 @@ func TestReportsRunAndMatchIndependentQueries(t *testing.T) {
 	if err != nil || len(recs) != 3 || recs[1][0] != "DMS Cisco 8811" || recs[1][2] != "2" {
 		t.Errorf("csv = %v (err %v)", recs, err)
 	}
-	var js []map[string]*string
-	if err := json.Unmarshal(jsonBuf.Bytes(), &js); err != nil || len(js) != 2 || *js[1]["model"] != "Yealink T54W" {
-		t.Errorf("json = %s (err %v)", jsonBuf.String(), err)
+	// JSON is typed: counts are numbers; CSV (above) stays text.
+	var js []map[string]any
+	if err := json.Unmarshal(jsonBuf.Bytes(), &js); err != nil {
+		t.Fatalf("json = %s (err %v)", jsonBuf.String(), err)
+	}
+	wantJS := []map[string]any{
+		{"model": "DMS Cisco 8811", "manufacturer": "CISCO", "devices": float64(2), "synced_ok": float64(1), "not_ok": float64(1)},
+		{"model": "Yealink T54W", "manufacturer": "THIRD_PARTY", "devices": float64(1), "synced_ok": float64(1), "not_ok": float64(0)},
+	}
+	if diff := cmp.Diff(wantJS, js); diff != "" {
+		t.Errorf("json (-want +got):\n%s", diff)
 	}
 	if !strings.Contains(tableBuf.String(), "(2 rows)") {
 		t.Errorf("table = %s", tableBuf.String())

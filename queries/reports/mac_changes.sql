@@ -5,7 +5,7 @@
 SELECT c.changed_at,
        c.device_id,
        d.model,
-       d.owner_sip_user_name,
+       d.owner_sip_user_name AS owner,
        c.old_value AS old_mac,
        c.new_value AS new_mac,
        c.run_id

@@ -1,4 +1,5 @@
--- The latest device discoveries (wxc-sync discover): what each listed, added and removed.
+-- The latest device discoveries (wxc-sync discover): what each listed (calling:
+-- the calling devices among them), added and removed; mode is dry-run and/or prune.
 -- Parameters: limit (default 10)
 -- Run: psql -f queries/reports/recent_discoveries.sql
 \if :{?limit} \else \set limit 10 \endif
@@ -6,11 +7,10 @@ SELECT discovery_id,
        status,
        started_at,
        finished_at - started_at AS duration,
-       dry_run,
-       prune,
+       concat_ws(' ', CASE WHEN dry_run THEN 'dry-run' END, CASE WHEN prune THEN 'prune' END) AS mode,
        pages,
-       devices_listed,
-       calling_listed,
+       devices_listed AS listed,
+       calling_listed AS calling,
        rejected,
        added,
        unlisted,

@@ -1,4 +1,5 @@
--- The latest runs and their accounting.
+-- The latest runs and their accounting (devices: total, ok, changed, not_found, failed;
+-- changes: history rows recorded).
 -- Parameters: limit (default 10)
 -- Run: psql -f queries/reports/recent_runs.sql
 \if :{?limit} \else \set limit 10 \endif
@@ -6,12 +7,12 @@ SELECT run_id,
        status,
        started_at,
        finished_at - started_at AS duration,
-       devices_total,
-       devices_ok,
-       devices_changed,
-       devices_not_found,
-       devices_failed,
-       changes_recorded,
+       devices_total     AS total,
+       devices_ok        AS ok,
+       devices_changed   AS changed,
+       devices_not_found AS not_found,
+       devices_failed    AS failed,
+       changes_recorded  AS changes,
        error
 FROM sync_runs
 ORDER BY run_id DESC
