@@ -62,6 +62,20 @@ func UpLogged(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (int
 	return len(results), nil
 }
 
+// UpTo applies the pending migrations up to and including version: for
+// tests of a migration against data laid out by the ones before it.
+func UpTo(ctx context.Context, pool *pgxpool.Pool, version int64) error {
+	p, db, err := provider(pool, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := p.UpTo(ctx, version); err != nil {
+		return fmt.Errorf("apply migrations up to %d: %w", version, err)
+	}
+	return nil
+}
+
 // Pending reports whether any migration has not been applied yet.
 func Pending(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 	p, db, err := provider(pool, nil)

@@ -4,34 +4,51 @@
 
 -- name: TrackDevices :many
 -- Adds the devices not tracked yet and sets org_id where one is given and
--- differs; a device already tracked as given is not rewritten, so that
--- importing the same file twice changes nothing. Returns what changed.
+-- differs. A device is matched by its identity (device_key, the UUID inside
+-- the ID) as well as by its ID, so another spelling of a tracked device is
+-- not a second row: it is reported with the ID it is tracked as
+-- (tracked_as), and its org_id is set on that row. A device already tracked
+-- as given, org_id and all, is not rewritten and not returned, so that
+-- importing the same file twice changes nothing.
 WITH input AS (
     -- '' is NULL: no org_id given.
     SELECT unnest(@device_ids::text[])             AS device_id,
            nullif(unnest(@org_ids::text[]), '')    AS org_id
 ),
 prev AS (
-    SELECT d.device_id, d.org_id
-    FROM devices d
-    JOIN input i USING (device_id)
+    SELECT i.device_id AS given_id, i.org_id AS given_org_id, d.device_id, d.org_id
+    FROM input i
+    JOIN devices d ON d.device_id = i.device_id
+                   OR d.device_key = wxc_device_key(i.device_id)
 ),
-upserted AS (
+added AS (
     INSERT INTO devices (device_id, org_id)
-    SELECT device_id, org_id FROM input
-    ON CONFLICT (device_id) DO UPDATE
-        SET org_id = EXCLUDED.org_id
-        WHERE EXCLUDED.org_id IS NOT NULL
-          AND devices.org_id IS DISTINCT FROM EXCLUDED.org_id
+    SELECT i.device_id, i.org_id
+    FROM input i
+    WHERE NOT EXISTS (SELECT 1 FROM prev p WHERE p.given_id = i.device_id)
+    ORDER BY i.device_id
     RETURNING device_id, org_id
+),
+reorged AS (
+    UPDATE devices d
+    SET org_id = p.given_org_id
+    FROM prev p
+    WHERE d.device_id = p.device_id
+      AND p.given_org_id IS NOT NULL
+      AND d.org_id IS DISTINCT FROM p.given_org_id
+    RETURNING d.device_id
 )
-SELECT u.device_id,
-       (p.device_id IS NULL)::boolean AS added,
-       p.org_id            AS old_org_id,
-       u.org_id            AS new_org_id
-FROM upserted u
-LEFT JOIN prev p USING (device_id)
-ORDER BY u.device_id;
+SELECT a.device_id, true AS added, ''::text AS tracked_as,
+       NULL::text AS old_org_id, a.org_id AS new_org_id
+FROM added a
+UNION ALL
+SELECT p.given_id, false,
+       CASE WHEN p.device_id <> p.given_id THEN p.device_id ELSE '' END,
+       p.org_id,
+       CASE WHEN p.device_id IN (SELECT device_id FROM reorged) THEN p.given_org_id ELSE p.org_id END
+FROM prev p
+WHERE p.device_id <> p.given_id OR p.device_id IN (SELECT device_id FROM reorged)
+ORDER BY 1;
 
 -- name: UntrackDevices :many
 -- Stops tracking devices. Their history in device_changes stays: it has no

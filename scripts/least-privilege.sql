@@ -24,3 +24,5 @@ GRANT SELECT, INSERT ON device_changes TO :"role";
 
 -- The BI views (they read only the tables above).
 GRANT SELECT ON device_inventory, device_change_log TO :"role";
+-- The timeline report follows IDs merged into one device (migration 00009).
+GRANT SELECT ON device_id_merges TO :"role";

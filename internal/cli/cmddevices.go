@@ -166,7 +166,7 @@ func cmdDevicesImport(ctx context.Context, args []string, getenv Env, stdout, st
 }
 
 func writeTrackChanges(w io.Writer, changes []store.TrackChange, accepted int, dryRun bool) {
-	added, orgs := 0, 0
+	added, orgs, aliases := 0, 0, 0
 	verb := map[bool]string{false: "added", true: "would add"}[dryRun]
 	for _, c := range changes {
 		if c.Added {
@@ -174,16 +174,32 @@ func writeTrackChanges(w io.Writer, changes []store.TrackChange, accepted int, d
 			fmt.Fprintf(w, "%s %s\n", verb, c.DeviceID)
 			continue
 		}
-		orgs++
-		fmt.Fprintf(w, "%s %s: org_id %s -> %s\n", map[bool]string{false: "changed", true: "would change"}[dryRun],
-			c.DeviceID, orNone(c.OldOrgID), orNone(c.NewOrgID))
+		if c.TrackedAs != "" {
+			// One device, one row: another spelling of a tracked ID is
+			// that device, not a new one.
+			aliases++
+			fmt.Fprintf(w, "already tracked: %s is the same device as %s\n", c.DeviceID, c.TrackedAs)
+		}
+		if !equalOrg(c.OldOrgID, c.NewOrgID) {
+			orgs++
+			id := c.DeviceID
+			if c.TrackedAs != "" {
+				id = c.TrackedAs
+			}
+			fmt.Fprintf(w, "%s %s: org_id %s -> %s\n", map[bool]string{false: "changed", true: "would change"}[dryRun],
+				id, orNone(c.OldOrgID), orNone(c.NewOrgID))
+		}
 	}
 	prefix := ""
 	if dryRun {
 		prefix = "dry run, nothing changed: "
 	}
-	fmt.Fprintf(w, "%s%s, %d org_id changed, %d already tracked as given\n",
-		prefix, plural(added, "device")+" "+verb, orgs, accepted-added-orgs)
+	fmt.Fprintf(w, "%s%s, %d org_id changed, %d already tracked\n",
+		prefix, plural(added, "device")+" "+verb, orgs, accepted-added)
+}
+
+func equalOrg(a, b *string) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
 }
 
 func orNone(s *string) string {

@@ -66,8 +66,19 @@ func TestDevicesCommands(t *testing.T) {
 		t.Errorf("add --dry-run: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = runCLI(t, env, "devices", "add", cliDevID(1), cliDevID(2))
-	if r.code != 0 || r.stdout != "added "+cliDevID(1)+"\nadded "+cliDevID(2)+"\n2 devices added, 0 org_id changed, 0 already tracked as given\n" {
+	if r.code != 0 || r.stdout != "added "+cliDevID(1)+"\nadded "+cliDevID(2)+"\n2 devices added, 0 org_id changed, 0 already tracked\n" {
 		t.Errorf("add: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Issue 11, item 14: the same device in another spelling (padding
+	// removed, URL alphabet) is the device already tracked, not a new row.
+	unpadded := strings.TrimRight(cliDevID(1), "=")
+	r = runCLI(t, env, "devices", "add", unpadded)
+	if r.code != 0 || r.stdout != "already tracked: "+unpadded+" is the same device as "+cliDevID(1)+"\n0 devices added, 0 org_id changed, 1 already tracked\n" {
+		t.Errorf("add of another spelling: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got := trackedIDs(t, db); len(got) != 2 {
+		t.Errorf("tracked after adding another spelling: %v, want the 2 devices", got)
 	}
 
 	// import: every bad line reported with its number, nothing imported.

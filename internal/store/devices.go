@@ -20,9 +20,12 @@ type NewDevice struct {
 // TrackChange is one device that TrackDevices added or whose org_id it set.
 type TrackChange struct {
 	DeviceID string
-	Added    bool    // false: already tracked, org_id changed
-	OldOrgID *string // for a changed org_id
-	NewOrgID *string
+	Added    bool // false: already tracked (in another spelling, or its org_id changed)
+	// TrackedAs is the ID the device is already tracked under when
+	// DeviceID is another spelling of it; "" otherwise.
+	TrackedAs string
+	OldOrgID  *string // for a changed org_id
+	NewOrgID  *string
 }
 
 // TrackDevices adds every device in one transaction: all of them or none.
@@ -39,7 +42,7 @@ func (s *Store) TrackDevices(ctx context.Context, devs []NewDevice, dryRun bool)
 		rows, err := q.TrackDevices(ctx, ids, orgs)
 		out = make([]TrackChange, len(rows))
 		for i, r := range rows {
-			out[i] = TrackChange{DeviceID: r.DeviceID, Added: r.Added, OldOrgID: r.OldOrgID, NewOrgID: r.NewOrgID}
+			out[i] = TrackChange{DeviceID: r.DeviceID, Added: r.Added, TrackedAs: r.TrackedAs, OldOrgID: r.OldOrgID, NewOrgID: r.NewOrgID}
 		}
 		return err
 	})
