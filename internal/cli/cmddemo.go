@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/wxc-inventory/wxc-sync/internal/demo"
@@ -23,14 +24,15 @@ func cmdDemo(ctx context.Context, args []string, getenv Env, stdout, stderr io.W
 	o.logOptions.register(fs)
 	fs.Lookup("log-level").DefValue = "warn"
 	o.Level = "warn"
+	fs.validate = func() []error {
+		errs := o.logOptions.validate()
+		if o.devices < 1 || o.devices > 1_000_000 {
+			errs = append(errs, fmt.Errorf("--devices %d: want 1 to 1000000", o.devices))
+		}
+		return errs
+	}
 	if err := fs.parse(args, getenv); err != nil {
 		return err
-	}
-	if errs := o.logOptions.validate(); len(errs) > 0 {
-		return usageErr("%v", errs[0])
-	}
-	if o.devices < 1 || o.devices > 1_000_000 {
-		return usageErr("--devices %d: want 1 to 1000000", o.devices)
 	}
 	out := stderr
 	if isTerminal(stderr) {

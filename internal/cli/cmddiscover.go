@@ -32,26 +32,25 @@ func (o *discoverOptions) register(fs *flagSet) {
 	o.logOptions.register(fs)
 }
 
-func (o *discoverOptions) validate(getenv Env) error {
-	errs := append(o.logOptions.validate(), o.webexOptions.validate(getenv)...)
+func (o *discoverOptions) validate(getenv Env) []error {
+	errs := append(o.dbOptions.validate(), o.logOptions.validate()...)
+	errs = append(errs, o.webexOptions.validate(getenv)...)
 	if o.PageSize < 1 || o.PageSize > 1000 {
 		errs = append(errs, fmt.Errorf("--page-size %d: want 1 to 1000", o.PageSize))
 	}
-	return usageErrs(errs)
+	return errs
 }
 
 func cmdDiscover(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
 	var o discoverOptions
 	fs := newFlagSet("discover", "Lists the org's devices (GET /v1/devices, scope spark-admin:devices_read),\nfollowing every next link, and tracks the devices not tracked yet, by\ncallingDeviceId (or id for an item without one). A listed device matches a\ntracked one by the UUID inside its ID, whatever the spelling. Tracked\ndevices of the org that are no longer listed are reported, and removed\nwith --prune. If any page fails after its retries, nothing changes. Every\ndiscovery is recorded in discovery_runs.", stdout)
 	o.register(fs)
+	fs.validate = func() []error { return o.validate(getenv) }
 	if err := fs.parse(args, getenv); err != nil {
 		return err
 	}
-	if err := o.validate(getenv); err != nil {
-		return err
-	}
 	log := newLogger(o.logOptions, stderr)
-	client, err := o.newClient(getenv, log)
+	client, err := o.newClient(ctx, getenv, log)
 	if err != nil {
 		return err
 	}

@@ -20,11 +20,9 @@ func cmdMigrate(ctx context.Context, args []string, getenv Env, stdout, stderr i
 	fs := newFlagSet("migrate [status]", "Applies the embedded schema migrations (a PostgreSQL advisory lock\nlets several pods migrate at once safely), or shows their status.", stdout)
 	o.dbOptions.register(fs)
 	o.logOptions.register(fs)
+	fs.validate = func() []error { return append(o.dbOptions.validate(), o.logOptions.validate()...) }
 	if err := fs.parse(args, getenv); err != nil {
 		return err
-	}
-	if errs := o.logOptions.validate(); len(errs) > 0 {
-		return usageErr("%v", errs[0])
 	}
 	log := newLogger(o.logOptions, stderr)
 	st, err := openDB(ctx, o.DatabaseURL, schemaAsIs, log)

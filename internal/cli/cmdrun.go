@@ -21,10 +21,8 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 	var o runOptions
 	fs := newFlagSet("run", "Syncs every tracked device once and exits. Pending migrations are applied\nfirst unless --no-migrate is given.", stdout)
 	o.register(fs)
+	fs.validate = func() []error { return o.validate(getenv) }
 	if err := fs.parse(args, getenv); err != nil {
-		return err
-	}
-	if err := o.validate(getenv); err != nil {
 		return err
 	}
 	// On a terminal the log lines and the progress bar share standard
@@ -40,7 +38,7 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 	// waiting for the lock is exit 4, as it is while fetching.
 	defer func() { err = interruptedErr(ctx, err) }()
 
-	client, err := o.newClient(getenv, log)
+	client, err := o.newClient(ctx, getenv, log)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wxc-inventory/wxc-sync/internal/deviceid"
 	"github.com/wxc-inventory/wxc-sync/internal/fetch"
@@ -24,6 +27,10 @@ import (
 // with its help text.
 type flagSet struct {
 	*flagenv.FlagSet
+	// validate, if set, checks the values once the flags and the
+	// environment are applied; parse reports its errors with those of the
+	// environment, so that every bad value is listed at once.
+	validate  func() []error
 	name      string
 	printHelp func()
 }
@@ -73,7 +80,46 @@ func (fs *flagSet) bindEnv(name, env string) { fs.BindEnv(name, env) }
 // parse parses args (flags only), then fills every flag not given from its
 // environment variable.
 func (fs *flagSet) parse(args []string, getenv Env) error {
-	return fs.parseErr(fs.Parse(args, getenv))
+	err := fs.Parse(args, getenv)
+	var ue *flagenv.UsageError
+	if err != nil && !(errors.As(err, &ue) && !ue.CommandLine) {
+		return fs.parseErr(err) // help, or a bad command line
+	}
+	// Every bad value at once: the values that parsed are checked too, and
+	// one that came from the environment says so.
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if fs.validate != nil {
+		for _, e := range fs.validate() {
+			errs = append(errs, fs.fromEnvErr(e))
+		}
+	}
+	if len(errs) > 0 {
+		return &exitError{code: ExitUsage, err: errors.Join(errs...)}
+	}
+	return nil
+}
+
+// fromEnvErr names the environment variable in a "--flag ..." error about a
+// value that came from it.
+func (fs *flagSet) fromEnvErr(err error) error {
+	msg := err.Error()
+	var named error
+	fs.VisitAll(func(f *flag.Flag) {
+		src := fs.Source(f.Name)
+		if named != nil || src == "" || src == "--"+f.Name {
+			return
+		}
+		if rest, ok := strings.CutPrefix(msg, "--"+f.Name); ok && (rest == "" || rest[0] == ' ' || rest[0] == ':') {
+			named = fmt.Errorf("environment variable %s: %w", src, err)
+		}
+	})
+	if named != nil {
+		return named
+	}
+	return err
 }
 
 // dbOptions are the flags of every command that talks to PostgreSQL.
@@ -85,6 +131,16 @@ func (o *dbOptions) register(fs *flagSet) {
 	fs.StringVar(&o.DatabaseURL, "database-url", "",
 		"PostgreSQL connection URL or keyword/value string; empty means the libpq\nenvironment (PGHOST, PGUSER, PGPASSWORD, ...) and its defaults")
 	fs.bindEnv("database-url", "DATABASE_URL")
+}
+
+// validate checks that the database URL parses, without connecting: a URL
+// that cannot work is a configuration error (exit 2), like any bad value.
+// The value is not echoed: it may hold a password.
+func (o *dbOptions) validate() []error {
+	if _, err := pgconn.ParseConfig(o.DatabaseURL); err != nil {
+		return []error{fmt.Errorf("--database-url: not a PostgreSQL URL or keyword/value string: %v", strings.ReplaceAll(err.Error(), o.DatabaseURL, "…"))}
+	}
+	return nil
 }
 
 // logOptions choose the log output.
@@ -193,6 +249,11 @@ func (o *webexOptions) validate(getenv Env) []error {
 			errs = append(errs, fmt.Errorf("--org-id: %w", err))
 		}
 	}
+	if tok := getenv("WEBEX_TOKEN"); tok != "" {
+		if err := fetch.CheckToken(tok); err != nil {
+			errs = append(errs, fmt.Errorf("environment variable WEBEX_TOKEN: %w", err))
+		}
+	}
 	switch hasEnvToken := getenv("WEBEX_TOKEN") != ""; {
 	case o.TokenFile != "" && hasEnvToken:
 		errs = append(errs, errors.New("both WEBEX_TOKEN and a token file (--token-file / WEBEX_TOKEN_FILE) are set: set only one"))
@@ -202,13 +263,18 @@ func (o *webexOptions) validate(getenv Env) []error {
 	return errs
 }
 
-// newClient builds the Webex client the options describe.
-func (o *webexOptions) newClient(getenv Env, log *slog.Logger) (*fetch.Client, error) {
+// newClient builds the Webex client the options describe. A token file
+// that cannot be used is a configuration error like a missing token: exit 2
+// (a retry cannot fix it).
+func (o *webexOptions) newClient(ctx context.Context, getenv Env, log *slog.Logger) (*fetch.Client, error) {
 	var tokens fetch.TokenSource = fetch.StaticToken(getenv("WEBEX_TOKEN"))
 	if o.TokenFile != "" {
-		ft, err := fetch.NewFileToken(o.TokenFile)
+		ft, err := fetch.NewFileToken(ctx, o.TokenFile)
 		if err != nil {
-			return nil, err
+			if ctx.Err() != nil {
+				return nil, &exitError{code: ExitInterrupted, err: err}
+			}
+			return nil, usageErr("--token-file: %v", err)
 		}
 		tokens = ft
 	}
@@ -244,8 +310,9 @@ func (o *runOptions) register(fs *flagSet) {
 }
 
 // validate reports every bad value at once, before any I/O.
-func (o *runOptions) validate(getenv Env) error {
-	errs := append(o.logOptions.validate(), o.webexOptions.validate(getenv)...)
+func (o *runOptions) validate(getenv Env) []error {
+	errs := append(o.dbOptions.validate(), o.logOptions.validate()...)
+	errs = append(errs, o.webexOptions.validate(getenv)...)
 	if o.Concurrency < 1 || o.Concurrency > 1000 {
 		errs = append(errs, fmt.Errorf("--concurrency %d: want 1 to 1000", o.Concurrency))
 	}
@@ -268,10 +335,7 @@ func (o *runOptions) validate(getenv Env) error {
 			errs = append(errs, fmt.Errorf("--pushgateway-url: want an http or https URL"))
 		}
 	}
-	if len(errs) > 0 {
-		return &exitError{code: ExitUsage, err: errors.Join(errs...)}
-	}
-	return nil
+	return errs
 }
 
 // resolveScope picks the run's scope: --shard, else an Indexed Job's

@@ -47,8 +47,8 @@ func TestRunOptionsPrecedence(t *testing.T) {
 			if err := fs.parse(tt.args, envMap(tt.env)); err != nil {
 				t.Fatal(err)
 			}
-			if err := o.validate(envMap(tt.env)); err != nil {
-				t.Fatal(err)
+			if errs := o.validate(envMap(tt.env)); len(errs) > 0 {
+				t.Fatal(errs)
 			}
 			if !tt.want(o) {
 				t.Errorf("options = %+v; want %s", o, tt.desc)
@@ -78,6 +78,22 @@ func TestRunUsageErrors(t *testing.T) {
 		{"bad environment value names the variable, not the value", []string{"run"}, map[string]string{"WEBEX_TOKEN": "t", "SYNC_RATE": "fast"}, []string{"environment variable SYNC_RATE (for --rate) is not valid"}},
 		{"stray argument", []string{"run", "extra"}, map[string]string{"WEBEX_TOKEN": "t"}, []string{`unexpected argument "extra"`}},
 		{"migrate bad log level", []string{"migrate", "--log-level", "loud", "--database-url", secret}, nil, []string{`--log-level "loud"`}},
+		// Issue 11, items 5, 11 and 12.
+		{"token with a line break", []string{"run"}, map[string]string{"WEBEX_TOKEN": "abc\r\ndef"}, []string{"WEBEX_TOKEN: the Webex token contains a line break"}},
+		{"token with a trailing newline", []string{"run"}, map[string]string{"WEBEX_TOKEN": "abcdef\n"}, []string{"WEBEX_TOKEN: the Webex token contains a line break"}},
+		{"API URL with an empty host", []string{"run", "--api-url", "https://:443/v1"}, map[string]string{"WEBEX_TOKEN": "t"}, []string{`API URL "https://:443/v1" has no host`}},
+		{"shard 0/0", []string{"run", "--shard", "0/0"}, map[string]string{"WEBEX_TOKEN": "t"}, []string{`--shard: shard "0/0": COUNT must be at least 1`}},
+		{"shard count 0 from an Indexed Job", []string{"run", "--shard-count", "0"}, map[string]string{"WEBEX_TOKEN": "t", "SYNC_SHARD": "0/0"}, []string{"environment variable SYNC_SHARD: --shard"}},
+		{"every bad environment value listed", []string{"run"},
+			map[string]string{"WEBEX_TOKEN": "t", "SYNC_RATE": "fast", "SYNC_BURST": "0", "SYNC_CONCURRENCY": "-3", "SYNC_MAX_DURATION": "-1m", "LOG_FORMAT": "xml"},
+			[]string{"environment variable SYNC_RATE (for --rate) is not valid", "environment variable SYNC_BURST: --burst 0",
+				"environment variable SYNC_CONCURRENCY: --concurrency -3", "environment variable SYNC_MAX_DURATION: --max-duration -1m0s",
+				`environment variable LOG_FORMAT: --log-format "xml"`}},
+		{"missing token file", []string{"run", "--token-file", "/nonexistent/token"}, nil, []string{"--token-file: read token file", "no such file"}},
+		{"token file that never ends", []string{"run", "--token-file", "/dev/zero"}, nil, []string{"token file /dev/zero is larger than 16 KiB"}},
+		{"database URL that cannot parse", []string{"run", "--database-url", "postgres://u:hunter2@h:notaport/db"}, map[string]string{"WEBEX_TOKEN": "t"}, []string{"--database-url: not a PostgreSQL URL"}},
+		{"discover: every bad value", []string{"discover", "--page-size", "0"}, map[string]string{"WEBEX_TOKEN": "t", "SYNC_RATE": "-1"},
+			[]string{"--page-size 0", "environment variable SYNC_RATE: --rate -1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

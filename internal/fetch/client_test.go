@@ -412,7 +412,7 @@ func TestTokenFileRotation(t *testing.T) {
 	if err := os.WriteFile(path, []byte("old-token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := NewFileToken(path)
+	tokens, err := NewFileToken(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,10 @@ func ParseScope(s string) (Scope, error) {
 	if err1 != nil || err2 != nil {
 		return Scope{}, fmt.Errorf("shard %q: want INDEX/COUNT, e.g. 0/4", s)
 	}
+	if count == 0 {
+		// 0/0 is not the whole fleet by another name: leave --shard out.
+		return Scope{}, fmt.Errorf("shard %q: COUNT must be at least 1 (leave the shard out to sync the whole fleet)", s)
+	}
 	sc := Scope{Index: index, Count: count}
 	return sc, sc.Validate()
 }

@@ -3,6 +3,7 @@ package syncrun_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -154,6 +155,13 @@ func TestTimeBudgetEndsTheRunAndLaterRunsCoverTheRest(t *testing.T) {
 		}
 		if sum.Counts.OK < 300 && (!sum.BudgetReached || sum.Status != store.RunPartial || sum.Counts.Skipped != sum.Total-sum.Counts.OK) {
 			t.Errorf("run %d: status %s, budget %v, skipped %d of %d with %d ok", i, sum.Status, sum.BudgetReached, sum.Counts.Skipped, sum.Total, sum.Counts.OK)
+		}
+		// The reason is recorded with the run (issue 11, item 12).
+		if sum.BudgetReached {
+			wantErr := fmt.Sprintf("time budget of 1s reached; %d devices left for the next run", sum.Counts.Skipped)
+			if r := readRun(t, e.pool, sum.RunID); r.Error == nil || *r.Error != wantErr || sum.Err == nil || sum.Err.Error() != wantErr {
+				t.Errorf("run %d: sync_runs.error %v, summary %v; want %q in both", i, r.Error, sum.Err, wantErr)
+			}
 		}
 		rows, err := e.pool.Query(context.Background(), `SELECT device_id FROM device_sync_state WHERE last_run_id = $1`, sum.RunID)
 		if err != nil {

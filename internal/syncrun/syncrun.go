@@ -230,6 +230,13 @@ func Run(ctx context.Context, st *store.Store, client *fetch.Client, cfg Config)
 	sum.Status, sum.Err = outcome(ctx, fetchCtx, fetchErr, w.err, w.counts)
 	sum.BudgetReached = errors.Is(context.Cause(fetchCtx), errBudget) && ctx.Err() == nil
 
+	if sum.BudgetReached && sum.Err == nil {
+		// Counted from what the writer stored, so that sync_runs.error says
+		// why the run ended; the recount below agrees unless a batch was
+		// sent twice.
+		left := max(run.Total-w.counts.OK-w.counts.NotFound-w.counts.Failed, 0)
+		sum.Err = fmt.Errorf("time budget of %s reached; %d devices left for the next run", cfg.MaxDuration, left)
+	}
 	errMsg := ""
 	if sum.Err != nil {
 		errMsg = sum.Err.Error()
@@ -249,9 +256,6 @@ func Run(ctx context.Context, st *store.Store, client *fetch.Client, cfg Config)
 			Skipped: max(run.Total-w.counts.OK-w.counts.NotFound-w.counts.Failed, 0)}
 	}
 	sum.Counts = final
-	if sum.BudgetReached && sum.Err == nil {
-		sum.Err = fmt.Errorf("time budget of %s reached; %d devices left for the next run", cfg.MaxDuration, final.Skipped)
-	}
 	sum.Duration = time.Since(start)
 	return sum, nil
 }

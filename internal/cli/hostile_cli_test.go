@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
+)
+
+// Issue 11, items 4, 5 and 11: a configuration that cannot work is exit 2
+// at start, before the database or Webex is touched, whatever the cause:
+// no token, a token file that is missing, endless (/dev/zero) or never
+// written (a FIFO with no writer), a token with a line break, an API URL
+// without a host.
+func TestBadConfigurationIsExitTwoAndTouchesNothing(t *testing.T) {
+	t.Parallel()
+	sim, base := startSim(t, 10)
+	db := pgtest.DBURL(t)
+	track(t, db, sim.IDs())
+	fifo := filepath.Join(t.TempDir(), "token-fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"no token", nil, nil, "no Webex token"},
+		{"missing token file", map[string]string{"WEBEX_TOKEN_FILE": "/nonexistent/token"}, nil, "no such file"},
+		{"token file /dev/zero", map[string]string{"WEBEX_TOKEN_FILE": "/dev/zero"}, nil, "larger than 16 KiB"},
+		{"token file a FIFO with no writer", map[string]string{"WEBEX_TOKEN_FILE": fifo}, nil, "nothing read within 5s"},
+		{"token with CR LF", map[string]string{"WEBEX_TOKEN": cliToken + "\r\nX-Injected: 1"}, nil, "line break"},
+		{"API URL without a host", map[string]string{"WEBEX_TOKEN": cliToken}, []string{"--api-url", "https://:443/v1"}, "has no host"},
+		{"shard 0/0", map[string]string{"WEBEX_TOKEN": cliToken}, []string{"--shard", "0/0"}, "COUNT must be at least 1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"DATABASE_URL": db, "WEBEX_API_URL": base}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			r := runCLI(t, env, append([]string{"run", "--log-format", "json"}, tt.args...)...)
+			if r.code != ExitUsage || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want %d naming %q", r.code, r.stderr, ExitUsage, tt.want)
+			}
+		})
+	}
+	if n := queryInt(t, db, `SELECT count(*) FROM sync_runs`); n != 0 {
+		t.Errorf("%d runs recorded; a bad configuration starts none", n)
+	}
+	if n := sim.Stats().Requests; n != 0 {
+		t.Errorf("Webex received %d requests", n)
+	}
+}
+
+// Issue 11, items 6 and 7: Webex not answering, or answering with a
+// certificate this host does not trust, is exit 1 naming the problem, the
+// run failed, and no device's status moved.
+func TestUnreachableOrUntrustedWebexIsExitOne(t *testing.T) {
+	t.Parallel()
+	sim, _ := startSim(t, 50)
+	tlsSrv := httptest.NewUnstartedServer(sim.Handler())
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	tlsSrv.StartTLS()
+	t.Cleanup(tlsSrv.Close)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	for _, tt := range []struct {
+		name, api, want string
+	}{
+		{"connection refused", closed.URL + "/v1", "Webex API unreachable: "},
+		{"untrusted certificate", tlsSrv.URL + "/v1", "the Webex API's TLS certificate is not trusted: "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			db := pgtest.DBURL(t)
+			track(t, db, sim.IDs())
+			r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}, "run", "--api-url", tt.api, "--log-format", "json")
+			if r.code != ExitFailed {
+				t.Errorf("exit %d, want %d\n%s", r.code, ExitFailed, r.stderr)
+			}
+			s := summaryLine(t, r.stderr)
+			if e, _ := s["error"].(string); !strings.HasPrefix(e, tt.want) {
+				t.Errorf("summary error %q, want it to start with %q", e, tt.want)
+			}
+			if n := queryInt(t, db, `SELECT count(*) FROM sync_runs WHERE status = 'failed' AND error LIKE $1`, tt.want+"%"); n != 1 {
+				t.Errorf("no failed run naming %q", tt.want)
+			}
+			if n := queryInt(t, db, `SELECT count(*) FROM devices WHERE sync_status <> 'pending'`); n != 0 {
+				t.Errorf("%d devices changed status", n)
+			}
+		})
+	}
+}
