@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"slices"
 	"strings"
 
+	"github.com/wxc-inventory/wxc-sync/internal/bymac"
+	"github.com/wxc-inventory/wxc-sync/internal/device"
 	"github.com/wxc-inventory/wxc-sync/internal/deviceid"
 	"github.com/wxc-inventory/wxc-sync/internal/deviceimport"
+	"github.com/wxc-inventory/wxc-sync/internal/fetch"
 	"github.com/wxc-inventory/wxc-sync/internal/report"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 )
@@ -57,23 +61,25 @@ func cmdDevices(ctx context.Context, args []string, getenv Env, stdout, stderr i
 func cmdDevicesAdd(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
 	var (
 		o      dbOptions
-		orgID  string
+		w      webexOptions
+		macs   stringList
 		dryRun bool
 	)
-	fs := newFlagSet("devices add ID...", "Starts tracking devices. Every ID is validated first (a Webex Calling device\nID: base64 of ciscospark://<region>/DEVICE|CALLING_DEVICE/<id>); one bad ID\nand nothing is added. Adding a tracked device again changes nothing.", stdout)
+	fs := newFlagSet("devices add [ID...] [--mac MAC...]", "Starts tracking devices, given by ID or by MAC address. Every ID is validated\nfirst (a Webex Calling device ID: base64 of\nciscospark://<region>/DEVICE|CALLING_DEVICE/<id>). A MAC, in any spelling\n(00:11:22:AA:BB:CC, 0011.22aa.bbcc, ...), is looked up in Webex with\nGET /v1/devices?mac= (scope spark-admin:devices_read) and the device found is\ntracked by its callingDeviceId (or id). One bad ID, or one MAC that no device\nor several devices have, and nothing is added. Adding a tracked device again\nchanges nothing. The Webex flags matter only with --mac.", stdout)
 	o.register(fs)
-	fs.StringVar(&orgID, "org-id", "", "org_id to store with the devices (partner admins)")
+	w.register(fs, "org_id to store with the devices, and the org whose devices --mac looks up\n(partner admins)")
+	fs.Var(&macs, "mac", "a MAC address to look up and track (repeatable; also comma-separated)")
 	fs.BoolVar(&dryRun, "dry-run", false, "show what would change, change nothing")
 	ids, err := fs.parseArgs(args, getenv)
 	if err != nil {
 		return err
 	}
-	if len(ids) == 0 {
-		return usageErr("devices add: no device ID given")
+	if len(ids) == 0 && len(macs) == 0 {
+		return usageErr("devices add: no device ID or --mac given")
 	}
 	var errs []error
-	if orgID != "" {
-		if _, err := deviceid.ParseOrg(orgID); err != nil {
+	if w.OrgID != "" {
+		if _, err := deviceid.ParseOrg(w.OrgID); err != nil {
 			errs = append(errs, fmt.Errorf("--org-id: %w", err))
 		}
 	}
@@ -82,16 +88,55 @@ func cmdDevicesAdd(ctx context.Context, args []string, getenv Env, stdout, stder
 	for i, raw := range ids {
 		id, err := deviceid.Parse(strings.TrimSpace(raw))
 		if err != nil {
+			if _, isMAC := device.ParseMAC(strings.TrimSpace(raw)); isMAC {
+				err = fmt.Errorf("a MAC address, not a device ID: give it as --mac %s", strings.TrimSpace(raw))
+			}
 			errs = append(errs, fmt.Errorf("argument %d (%s): %w", i+1, shorten(raw), err))
 			continue
 		}
 		if !seen[id.Key()] {
 			seen[id.Key()] = true
-			devs = append(devs, store.NewDevice{ID: id.Raw, OrgID: orgID})
+			devs = append(devs, store.NewDevice{ID: id.Raw, OrgID: w.OrgID})
 		}
+	}
+	var hws []net.HardwareAddr
+	seenMAC := map[string]bool{}
+	for _, list := range macs {
+		for _, m := range strings.Split(list, ",") {
+			hw, err := bymac.Parse(m)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--mac: %w", err))
+				continue
+			}
+			if !seenMAC[hw.String()] {
+				seenMAC[hw.String()] = true
+				hws = append(hws, hw)
+			}
+		}
+	}
+	if len(hws) > 0 {
+		errs = append(errs, w.validate(getenv)...)
 	}
 	if err := usageErrs(errs); err != nil {
 		return err
+	}
+	if len(hws) > 0 {
+		log := newLogger(logOptions{Format: "auto", Level: "warn"}, stderr)
+		client, err := w.newClient(getenv, log)
+		if err != nil {
+			return err
+		}
+		found, err := lookUpMACs(ctx, client, w.OrgID, hws, stdout)
+		if err != nil {
+			return err
+		}
+		for _, m := range found {
+			id, _ := deviceid.Parse(m.ID) // Find validated it
+			if !seen[id.Key()] {
+				seen[id.Key()] = true
+				devs = append(devs, store.NewDevice{ID: m.ID, OrgID: w.OrgID})
+			}
+		}
 	}
 	st, closeDB, err := openStore(ctx, o.DatabaseURL)
 	if err != nil {
@@ -104,6 +149,33 @@ func cmdDevicesAdd(ctx context.Context, args []string, getenv Env, stdout, stder
 	}
 	writeTrackChanges(stdout, changes, len(devs), dryRun)
 	return nil
+}
+
+// lookUpMACs finds the device of every MAC, printing each one found; if
+// any MAC matches no device or several, it says so of each and returns an
+// error, so that nothing is added.
+func lookUpMACs(ctx context.Context, client *fetch.Client, orgID string, macs []net.HardwareAddr, stdout io.Writer) ([]bymac.Match, error) {
+	var (
+		found []bymac.Match
+		errs  []error
+	)
+	for _, hw := range macs {
+		m, err := bymac.Find(ctx, client, orgID, hw)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, fetch.ErrListForbidden) || fetch.KindOf(err) == fetch.KindUnauthorized {
+				return nil, fmt.Errorf("MAC %s: %w", hw, err)
+			}
+			errs = append(errs, fmt.Errorf("MAC %s: %w", hw, err))
+			continue
+		}
+		fmt.Fprintf(stdout, "MAC %s is %s\n", hw, m.Describe())
+		found = append(found, m)
+	}
+	if len(errs) > 0 {
+		errs = append(errs, errors.New("nothing added"))
+		return nil, errors.Join(errs...)
+	}
+	return found, nil
 }
 
 func cmdDevicesImport(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {

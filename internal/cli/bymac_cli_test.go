@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
+	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
+)
+
+// spellings writes a simulator MAC (12 upper-case hex digits) the ways
+// people do.
+func spellings(mac string) []string {
+	lower := strings.ToLower(mac)
+	pairs := func(sep string) string {
+		var p []string
+		for i := 0; i < 12; i += 2 {
+			p = append(p, mac[i:i+2])
+		}
+		return strings.Join(p, sep)
+	}
+	return []string{pairs(":"), strings.ToLower(pairs("-")), lower[0:4] + "." + lower[4:8] + "." + lower[8:12], mac}
+}
+
+// trackedAs is the ID a look-up by MAC tracks: callingDeviceId, or id when
+// the listing item has none.
+func trackedAs(d webexsim.Device) string {
+	if d.CallingIDOmitted {
+		return d.ListID
+	}
+	return d.ID
+}
+
+// devices add --mac resolves MACs through GET /v1/devices?mac= on the
+// simulator, over real HTTP, and tracks the calling device found.
+func TestDevicesAddByMAC(t *testing.T) {
+	t.Parallel()
+	sim, base := startSim(t, 40)
+	devs := sim.Devices()
+	sort.Slice(devs, func(i, j int) bool { return devs[i].ID < devs[j].ID })
+	webex := []string{"--api-url", base, "--rate", "100", "--burst", "10"}
+
+	t.Run("several MACs in several spellings", func(t *testing.T) {
+		t.Parallel()
+		db := pgtest.DBURL(t)
+		env := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}
+		args := append([]string{"devices", "add"}, webex...)
+		var want []string
+		for i, d := range devs[:4] {
+			args = append(args, "--mac", spellings(d.MAC)[i])
+			want = append(want, trackedAs(d))
+		}
+		// A comma-separated list, and a MAC given twice, count once each.
+		args = append(args, "--mac", spellings(devs[4].MAC)[0]+","+spellings(devs[0].MAC)[3])
+		want = append(want, trackedAs(devs[4]))
+		// A listing item without callingDeviceId is tracked by its id.
+		omitted := -1
+		for i, d := range devs[5:] {
+			if d.CallingIDOmitted {
+				omitted = 5 + i
+				break
+			}
+		}
+		if omitted < 0 {
+			t.Fatal("the simulated fleet has no item without callingDeviceId")
+		}
+		args = append(args, "--mac", devs[omitted].MAC)
+		want = append(want, devs[omitted].ListID)
+		r := runCLI(t, env, args...)
+		if r.code != ExitOK {
+			t.Fatalf("code %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		sort.Strings(want)
+		if diff := cmp.Diff(want, trackedIDs(t, db)); diff != "" {
+			t.Errorf("tracked (-want +got):\n%s", diff)
+		}
+		if !strings.Contains(r.stdout, "6 devices added") || !strings.Contains(r.stdout, "is "+trackedAs(devs[0])) {
+			t.Errorf("output:\n%s", r.stdout)
+		}
+		// Adding the same device again by MAC changes nothing.
+		r = runCLI(t, env, append(append([]string{"devices", "add"}, webex...), "--mac", devs[1].MAC)...)
+		if r.code != ExitOK || !strings.Contains(r.stdout, "0 devices added") {
+			t.Errorf("again: code %d\n%s", r.code, r.stdout)
+		}
+	})
+
+	t.Run("no device has the MAC: nothing added", func(t *testing.T) {
+		t.Parallel()
+		db := pgtest.DBURL(t)
+		env := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}
+		r := runCLI(t, env, append(append([]string{"devices", "add"}, webex...), "--mac", devs[6].MAC, "--mac", "02:00:00:00:00:01")...)
+		if r.code != ExitFailed || !strings.Contains(r.stderr, "MAC 02:00:00:00:00:01: no device in Webex has this MAC") || !strings.Contains(r.stderr, "nothing added") {
+			t.Errorf("code %d\n%s", r.code, r.stderr)
+		}
+		if got := trackedIDs(t, db); len(got) != 0 {
+			t.Errorf("tracked %v after a failed look-up", got)
+		}
+	})
+
+	t.Run("two devices share the MAC: nothing added, both named", func(t *testing.T) {
+		t.Parallel()
+		shared, err := webexsim.New(webexsim.Config{Devices: 10, Seed: 4, Tokens: []string{cliToken}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sbase, err := shared.Start("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { shared.Close() })
+		sd := shared.Devices()
+		shared.Update(sd[1].ID, func(d *webexsim.Device) { d.MAC = sd[0].MAC })
+		db := pgtest.DBURL(t)
+		env := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}
+		r := runCLI(t, env, "devices", "add", "--api-url", sbase, "--mac", sd[0].MAC)
+		if r.code != ExitFailed || !strings.Contains(r.stderr, "2 devices have this MAC") ||
+			!strings.Contains(r.stderr, sd[0].ID) || !strings.Contains(r.stderr, sd[1].ID) {
+			t.Errorf("code %d\n%s", r.code, r.stderr)
+		}
+		if got := trackedIDs(t, db); len(got) != 0 {
+			t.Errorf("tracked %v after an ambiguous look-up", got)
+		}
+	})
+
+	t.Run("usage errors before any request", func(t *testing.T) {
+		t.Parallel()
+		db := pgtest.DBURL(t)
+		env := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--mac", "00:11:22:33:44"}, `"00:11:22:33:44" is not a MAC address`},
+			{[]string{"--mac", "00:11:22:33:44:GG"}, "is not a MAC address"},
+			{[]string{devs[0].MAC}, "a MAC address, not a device ID: give it as --mac " + devs[0].MAC},
+		} {
+			r := runCLI(t, env, append(append([]string{"devices", "add"}, webex...), tc.args...)...)
+			if r.code != ExitUsage || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("%v: code %d, want 2 saying %q\n%s", tc.args, r.code, tc.want, r.stderr)
+			}
+		}
+		r := runCLI(t, map[string]string{"DATABASE_URL": db}, "devices", "add", "--api-url", base, "--mac", devs[0].MAC)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, "no Webex token") {
+			t.Errorf("--mac without a token: code %d\n%s", r.code, r.stderr)
+		}
+	})
+}
