@@ -148,3 +148,46 @@ func TestDevicesAddByMAC(t *testing.T) {
 		}
 	})
 }
+
+// devices import takes a CSV mac column, looked up as --mac is; a MAC no
+// device has rejects its line with its number.
+func TestDevicesImportMACColumn(t *testing.T) {
+	t.Parallel()
+	sim, base := startSim(t, 20)
+	devs := sim.Devices()
+	sort.Slice(devs, func(i, j int) bool { return devs[i].ID < devs[j].ID })
+	file := writeFile(t, strings.Join([]string{
+		"device_id,mac",
+		devs[0].ID + ",",                   // 2 by ID
+		"," + spellings(devs[1].MAC)[0],    // 3 by MAC
+		"," + spellings(devs[2].MAC)[2],    // 4 by MAC, Cisco spelling
+		",02:00:00:00:00:09",               // 5 no such device
+		"," + strings.ToLower(devs[0].MAC), // 6 the device of line 2
+	}, "\n"))
+	db := pgtest.DBURL(t)
+	env := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}
+	r := runCLI(t, env, "devices", "import", "--api-url", base, file)
+	if r.code != ExitFailed || !strings.Contains(r.stderr, "line 5: mac 02:00:00:00:00:09: no device in Webex has this MAC") ||
+		!strings.Contains(r.stderr, "line 6: mac") || !strings.Contains(r.stderr, "the device of line 2") || !strings.Contains(r.stderr, "nothing imported") {
+		t.Fatalf("code %d\n%s", r.code, r.stderr)
+	}
+	if got := trackedIDs(t, db); len(got) != 0 {
+		t.Fatalf("tracked %v though lines were rejected", got)
+	}
+	r = runCLI(t, env, "devices", "import", "--api-url", base, "--skip-invalid", file)
+	if r.code != ExitPartial {
+		t.Fatalf("--skip-invalid: code %d\n%s", r.code, r.stderr)
+	}
+	want := []string{trackedAs(devs[0]), trackedAs(devs[1]), trackedAs(devs[2])}
+	want[0] = devs[0].ID
+	sort.Strings(want)
+	if diff := cmp.Diff(want, trackedIDs(t, db)); diff != "" {
+		t.Errorf("tracked (-want +got):\n%s", diff)
+	}
+	// Without a token, a file with mac lines is a usage problem, said before
+	// anything is imported.
+	r = runCLI(t, map[string]string{"DATABASE_URL": pgtest.DBURL(t)}, "devices", "import", "--api-url", base, file)
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "give a mac to look up") {
+		t.Errorf("no token: code %d\n%s", r.code, r.stderr)
+	}
+}

@@ -107,7 +107,8 @@ Commands:
   migrate          apply the database migrations
   migrate status   show which migrations are applied
   devices add ID...        track devices (validated Webex Calling device IDs)
-  devices import [FILE|-]  track the devices of a file (IDs, or CSV with device_id)
+  devices add --mac MAC... track devices by MAC address, found through Webex
+  devices import [FILE|-]  track the devices of a file (IDs, or CSV with device_id or mac)
   devices remove ID...     stop tracking devices (their history stays)
   devices list             list tracked devices (--status, --failing)
   discover         track the org's calling devices listed by GET /v1/devices

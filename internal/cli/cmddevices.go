@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/wxc-inventory/wxc-sync/internal/bymac"
@@ -26,8 +27,10 @@ var stdin io.Reader = os.Stdin
 const devicesUsage = `Usage: NAME devices <add|import|remove|list> [flags] [arguments]
 
   add ID...          start tracking devices (validated Webex Calling device IDs)
+  add --mac MAC...   start tracking devices by MAC, looked up in Webex
   import [FILE|-]    track the devices of a file (one ID per line, or CSV with a
-                     device_id and optionally an org_id column); - or none: stdin
+                     device_id or mac and optionally an org_id column); - or
+                     none: stdin
   remove ID...       stop tracking devices; their history stays
   list               list tracked devices, optionally by sync status
 
@@ -181,11 +184,13 @@ func lookUpMACs(ctx context.Context, client *fetch.Client, orgID string, macs []
 func cmdDevicesImport(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
 	var (
 		o           dbOptions
+		w           webexOptions
 		dryRun      bool
 		skipInvalid bool
 	)
-	fs := newFlagSet("devices import [FILE|-]", "Tracks the devices listed in FILE (or stdin): one ID per line, or CSV with a\nheader naming device_id and optionally org_id. Blank lines and # comments are\nignored. Every line is validated first and each rejected line reported with\nits number; with any rejected, nothing is imported unless --skip-invalid.\nThe accepted lines go in one transaction; importing a file again changes nothing.", stdout)
+	fs := newFlagSet("devices import [FILE|-]", "Tracks the devices listed in FILE (or stdin): one ID per line, or CSV with a\nheader naming device_id and/or mac, and optionally org_id. A CSV line with a mac\nand no device_id is looked up in Webex as devices add --mac does (the Webex\nflags matter only then). Blank lines and # comments are ignored. Every line is\nvalidated first and each rejected line reported with its number; with any\nrejected, nothing is imported unless --skip-invalid. The accepted lines go in\none transaction; importing a file again changes nothing.", stdout)
 	o.register(fs)
+	w.register(fs, "the org whose devices a mac line without org_id is looked up in (partner\nadmins); the org_id stored comes from the file")
 	fs.BoolVar(&dryRun, "dry-run", false, "show what would change, change nothing")
 	fs.BoolVar(&skipInvalid, "skip-invalid", false, "import the valid lines even if some are rejected (exit status 3)")
 	files, err := fs.parseArgs(args, getenv)
@@ -208,12 +213,24 @@ func cmdDevicesImport(ctx context.Context, args []string, getenv Env, stdout, st
 	if err != nil {
 		return fmt.Errorf("devices import: %s: %w", name, err)
 	}
-	for _, r := range parsed.Rejected {
-		fmt.Fprintf(stderr, "%s: %s\n", name, r)
-	}
-	if len(parsed.Rejected) > 0 && !skipInvalid {
+	rejectedErr := func() error {
+		for _, r := range parsed.Rejected {
+			fmt.Fprintf(stderr, "%s: %s\n", name, r)
+		}
 		return fmt.Errorf("devices import: %s: %s rejected, nothing imported (fix them, or import the rest with --skip-invalid)",
 			name, plural(len(parsed.Rejected), "line"))
+	}
+	if len(parsed.Rejected) > 0 && !skipInvalid {
+		return rejectedErr()
+	}
+	if err := resolveImportMACs(ctx, &parsed, w, getenv, stdout, stderr); err != nil {
+		return err
+	}
+	if len(parsed.Rejected) > 0 && !skipInvalid {
+		return rejectedErr()
+	}
+	for _, r := range parsed.Rejected {
+		fmt.Fprintf(stderr, "%s: %s\n", name, r)
 	}
 	devs := make([]store.NewDevice, len(parsed.Entries))
 	for i, e := range parsed.Entries {
@@ -234,6 +251,62 @@ func cmdDevicesImport(ctx context.Context, args []string, getenv Env, stdout, st
 	if len(parsed.Rejected) > 0 {
 		return &exitError{code: ExitPartial, err: fmt.Errorf("devices import: %s: %s rejected and not imported", name, plural(len(parsed.Rejected), "line"))}
 	}
+	return nil
+}
+
+// resolveImportMACs looks up the device of every mac line, setting its ID;
+// a MAC that no device or several have rejects its line, as does one whose
+// device another line already gives.
+func resolveImportMACs(ctx context.Context, parsed *deviceimport.Result, w webexOptions, getenv Env, stdout, stderr io.Writer) error {
+	var macLines int
+	seen := map[deviceid.Key]int{}
+	for _, e := range parsed.Entries {
+		if e.MAC != nil {
+			macLines++
+		} else if id, err := deviceid.Parse(e.ID); err == nil {
+			seen[id.Key()] = e.Line
+		}
+	}
+	if macLines == 0 {
+		return nil
+	}
+	if err := usageErrs(w.validate(getenv)); err != nil {
+		return fmt.Errorf("devices import: %d lines give a mac to look up in Webex: %w", macLines, err)
+	}
+	client, err := w.newClient(getenv, newLogger(logOptions{Format: "auto", Level: "warn"}, stderr))
+	if err != nil {
+		return err
+	}
+	kept := parsed.Entries[:0]
+	for _, e := range parsed.Entries {
+		if e.MAC == nil {
+			kept = append(kept, e)
+			continue
+		}
+		org := e.OrgID
+		if org == "" {
+			org = w.OrgID
+		}
+		m, err := bymac.Find(ctx, client, org, e.MAC)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, fetch.ErrListForbidden) || fetch.KindOf(err) == fetch.KindUnauthorized {
+				return fmt.Errorf("devices import: line %d: mac %s: %w", e.Line, e.MAC, err)
+			}
+			parsed.Rejected = append(parsed.Rejected, deviceimport.Rejection{Line: e.Line, Reason: fmt.Sprintf("mac %s: %v", e.MAC, err)})
+			continue
+		}
+		id, _ := deviceid.Parse(m.ID) // Find validated it
+		if prev, dup := seen[id.Key()]; dup {
+			parsed.Rejected = append(parsed.Rejected, deviceimport.Rejection{Line: e.Line, Reason: fmt.Sprintf("mac %s is %s, the device of line %d", e.MAC, m.Describe(), prev)})
+			continue
+		}
+		seen[id.Key()] = e.Line
+		fmt.Fprintf(stdout, "line %d: MAC %s is %s\n", e.Line, e.MAC, m.Describe())
+		e.ID = m.ID
+		kept = append(kept, e)
+	}
+	parsed.Entries = kept
+	sort.Slice(parsed.Rejected, func(i, j int) bool { return parsed.Rejected[i].Line < parsed.Rejected[j].Line })
 	return nil
 }
 

@@ -180,7 +180,7 @@ func TestEveryHelpGoesToStandardOutput(t *testing.T) {
 
 func TestTopUsageNamesTheCommands(t *testing.T) {
 	t.Parallel()
-	for _, want := range []string{"report NAME", "version"} {
+	for _, want := range []string{"report NAME", "version", "devices add --mac"} {
 		if !strings.Contains(topUsage, want) {
 			t.Errorf("top-level usage lacks %q:\n%s", want, topUsage)
 		}

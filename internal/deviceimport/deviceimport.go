@@ -1,5 +1,5 @@
 // Package deviceimport reads a file of device IDs for "devices import": one
-// ID per line, or CSV with a header naming device_id (and optionally
+// ID per line, or CSV with a header naming device_id or mac (and optionally
 // org_id). It validates every line before anything is stored, and says of
 // each rejected line its number and why. It knows nothing of SQL.
 package deviceimport
@@ -9,8 +9,10 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 
+	"github.com/wxc-inventory/wxc-sync/internal/device"
 	"github.com/wxc-inventory/wxc-sync/internal/deviceid"
 )
 
@@ -18,11 +20,12 @@ import (
 // org ID), low enough that a binary file fed by mistake is refused quickly.
 const maxLine = 64 << 10
 
-// Entry is an accepted line.
+// Entry is an accepted line: a device ID, or a MAC address to look up.
 type Entry struct {
 	Line  int
-	ID    string // as written, and as it will be stored
-	OrgID string // empty when the file gives none
+	ID    string           // as written, and as it will be stored; empty for a MAC
+	MAC   net.HardwareAddr // a CSV line's mac, when it has no device_id
+	OrgID string           // empty when the file gives none
 }
 
 // Rejection is a rejected line.
@@ -44,7 +47,8 @@ type Result struct {
 // the rest of a line: a Webex ID never holds '#') are ignored; surrounding
 // whitespace is trimmed, whitespace inside an ID is an error. The format is
 // CSV when the first line that is not blank or a comment names a device_id
-// column. An ID that appears twice (in any base64 spelling) is a duplicate;
+// or a mac column; a CSV line without a device_id gives its mac (any
+// spelling), which the caller looks up. An ID (or MAC) that appears twice (in any base64 spelling) is a duplicate;
 // its second line is rejected. Errors are for the reader only; bad lines are
 // Rejections.
 func Parse(r io.Reader) (Result, error) {
@@ -55,6 +59,7 @@ func Parse(r io.Reader) (Result, error) {
 		header  map[string]int
 		columns int
 		seen    = map[deviceid.Key]int{} // key -> line
+		seenMAC = map[string]int{}       // MAC -> line
 		n       int
 	)
 	reject := func(reason string, args ...any) {
@@ -75,14 +80,16 @@ func Parse(r io.Reader) (Result, error) {
 		if first {
 			first = false
 			if h, cols, ok := parseHeader(line); ok {
-				if _, has := h["device_id"]; !has {
-					return Result{}, fmt.Errorf("line %d: the CSV header has no device_id column", n)
+				_, hasID := h["device_id"]
+				_, hasMAC := h["mac"]
+				if !hasID && !hasMAC {
+					return Result{}, fmt.Errorf("line %d: the CSV header has no device_id or mac column", n)
 				}
 				header, columns, res.Format = h, cols, "csv"
 				continue
 			}
 		}
-		rawID, rawOrg := line, ""
+		rawID, rawOrg, rawMAC := line, "", ""
 		if header != nil {
 			fields, err := csv.NewReader(strings.NewReader(line)).Read()
 			if err != nil {
@@ -98,13 +105,44 @@ func Parse(r io.Reader) (Result, error) {
 			for len(fields) < columns {
 				fields = append(fields, "")
 			}
-			rawID = strings.TrimSpace(fields[header["device_id"]])
+			rawID = ""
+			if i, ok := header["device_id"]; ok {
+				rawID = strings.TrimSpace(fields[i])
+			}
+			if i, ok := header["mac"]; ok {
+				rawMAC = strings.TrimSpace(fields[i])
+			}
 			if i, ok := header["org_id"]; ok {
 				rawOrg = strings.TrimSpace(fields[i])
 			}
 		}
+		if rawID == "" && rawMAC != "" {
+			hw, ok := device.ParseMAC(rawMAC)
+			if !ok {
+				reject("mac %q is not a MAC address (12 hex digits, with or without ':', '-' or '.')", truncate(rawMAC, 40))
+				continue
+			}
+			if rawOrg != "" {
+				if _, err := deviceid.ParseOrg(rawOrg); err != nil {
+					reject("org_id: %v", err)
+					continue
+				}
+			}
+			if prev, dup := seenMAC[hw.String()]; dup {
+				reject("duplicate of line %d", prev)
+				continue
+			}
+			seenMAC[hw.String()] = n
+			res.Entries = append(res.Entries, Entry{Line: n, MAC: hw, OrgID: rawOrg})
+			continue
+		}
 		id, err := deviceid.Parse(rawID)
 		if err != nil {
+			if _, isMAC := device.ParseMAC(rawID); isMAC && header == nil {
+				err = fmt.Errorf("a MAC address, not a device ID: import MACs as CSV with a mac column")
+			} else if rawID == "" {
+				err = fmt.Errorf("neither a device_id nor a mac")
+			}
 			reject("%v", err)
 			continue
 		}
@@ -131,10 +169,10 @@ func Parse(r io.Reader) (Result, error) {
 }
 
 // parseHeader recognises a CSV header: a line of column names one of which
-// is device_id (or, with a comma, any names: a CSV without device_id is an
+// is device_id or mac (or, with a comma, any names: a CSV without them is an
 // error worth saying, not a list of IDs with commas in them).
 func parseHeader(line string) (map[string]int, int, bool) {
-	if !strings.Contains(line, ",") && !strings.EqualFold(strings.Trim(line, `"`), "device_id") {
+	if name := strings.Trim(line, `"`); !strings.Contains(line, ",") && !strings.EqualFold(name, "device_id") && !strings.EqualFold(name, "mac") {
 		return nil, 0, false
 	}
 	fields, err := csv.NewReader(strings.NewReader(line)).Read()
@@ -146,4 +184,11 @@ func parseHeader(line string) (map[string]int, int, bool) {
 		h[strings.ToLower(strings.TrimSpace(f))] = i
 	}
 	return h, len(fields), true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

@@ -2,6 +2,7 @@ package deviceimport_test
 
 import (
 	"encoding/base64"
+	"net"
 	"strings"
 	"testing"
 
@@ -23,6 +24,14 @@ var (
 	people = base64.StdEncoding.EncodeToString([]byte("ciscospark://us/PEOPLE/11111111-0000-4000-8000-000000000000"))
 )
 
+func mustMAC(t *testing.T, s string) net.HardwareAddr {
+	hw, err := net.ParseMAC(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hw
+}
+
 func TestParse(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -35,6 +44,34 @@ func TestParse(t *testing.T) {
 			name: "lines, comments, blanks, CRLF",
 			in:   "# exported 2024-05-01\r\n\r\n" + dev(1) + "\r\n  " + dev(2) + "  # lobby\n\n",
 			want: deviceimport.Result{Format: "lines", Entries: []deviceimport.Entry{{Line: 3, ID: dev(1)}, {Line: 4, ID: dev(2)}}},
+		},
+		{
+			name: "CSV with a mac column: a line without device_id gives its MAC, in any spelling",
+			in: strings.Join([]string{
+				"device_id,mac,org_id",
+				dev(1) + ",00:11:22:33:44:55,", // 2 the ID wins
+				",00-11-22-aa-bb-cc," + org,    // 3 a MAC
+				",0011.22AA.BBCC,",             // 4 the same MAC, another spelling
+				",00:11:22:33:44,",             // 5 not a MAC
+				",,",                           // 6 neither
+				",001122ddeeff",                // 7 trailing org_id left off
+			}, "\n"),
+			want: deviceimport.Result{Format: "csv",
+				Entries: []deviceimport.Entry{
+					{Line: 2, ID: dev(1)},
+					{Line: 3, MAC: mustMAC(t, "00:11:22:aa:bb:cc"), OrgID: org},
+					{Line: 7, MAC: mustMAC(t, "00:11:22:dd:ee:ff")},
+				},
+				Rejected: []deviceimport.Rejection{
+					{Line: 4, Reason: "duplicate of line 3"},
+					{Line: 5, Reason: `mac "00:11:22:33:44" is not a MAC address (12 hex digits, with or without ':', '-' or '.')`},
+					{Line: 6, Reason: "neither a device_id nor a mac"},
+				}},
+		},
+		{
+			name: "a mac column alone",
+			in:   "mac\n001122334455\n",
+			want: deviceimport.Result{Format: "csv", Entries: []deviceimport.Entry{{Line: 2, MAC: mustMAC(t, "00:11:22:33:44:55")}}},
 		},
 		{
 			name: "every kind of bad line, each with its number",
@@ -56,7 +93,7 @@ func TestParse(t *testing.T) {
 					{Line: 2, Reason: "too long: 1200 bytes, at most 1024"},
 					{Line: 3, Reason: "whitespace or control character inside: U+0020"},
 					{Line: 4, Reason: "whitespace or control character inside: U+0007"},
-					{Line: 5, Reason: "a MAC address, not a Webex ID"},
+					{Line: 5, Reason: "a MAC address, not a device ID: import MACs as CSV with a mac column"},
 					{Line: 6, Reason: "not a Webex ID: not base64"},
 					{Line: 7, Reason: "wrong kind of Webex ID: it is a PEOPLE ID (ciscospark://us/PEOPLE/11111111-0000-4000-8000-000000000000), want DEVICE or CALLING_DEVICE"},
 					{Line: 8, Reason: "duplicate of line 1"},
@@ -80,7 +117,7 @@ func TestParse(t *testing.T) {
 			in:   "Device_ID\n" + dev(1) + "\n",
 			want: deviceimport.Result{Format: "csv", Entries: []deviceimport.Entry{{Line: 2, ID: dev(1)}}},
 		},
-		{name: "CSV without device_id", in: "id,org\n" + dev(1) + ",x\n", wantErr: "line 1: the CSV header has no device_id column"},
+		{name: "CSV without device_id", in: "id,org\n" + dev(1) + ",x\n", wantErr: "line 1: the CSV header has no device_id or mac column"},
 		{name: "empty file", in: "", want: deviceimport.Result{Format: "lines"}},
 		{name: "a binary file", in: strings.Repeat("x", 70<<10), wantErr: "longer than"},
 	}
