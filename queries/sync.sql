@@ -25,9 +25,11 @@ dropped AS (
 SELECT run_id FROM abandoned ORDER BY run_id;
 
 -- name: StartRun :one
--- Records a run; QueueDueDevices counts its devices.
-INSERT INTO sync_runs (scope, devices_total)
-VALUES (@scope::text, 0)
+-- Records a run; QueueDueDevices counts its devices. started_at is when the
+-- process started, if given, so that the run's recorded time includes
+-- connecting and waiting for the lock.
+INSERT INTO sync_runs (scope, devices_total, started_at)
+VALUES (@scope::text, 0, coalesce(sqlc.narg('started_at')::timestamptz, now()))
 RETURNING run_id, started_at;
 
 -- name: QueueDueDevices :one

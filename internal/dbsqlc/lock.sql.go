@@ -9,6 +9,30 @@ import (
 	"context"
 )
 
+const keepLockSession = `-- name: KeepLockSession :exec
+SELECT set_config('idle_session_timeout', '0', false)
+WHERE current_setting('server_version_num')::int >= 140000
+`
+
+// The lock's connection is idle between statements by design: a server's
+// idle_session_timeout (PostgreSQL 14 and later) must not end it.
+func (q *Queries) KeepLockSession(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, keepLockSession)
+	return err
+}
+
+const lockShardGate = `-- name: LockShardGate :exec
+SELECT pg_advisory_xact_lock($1::int, 2147483647)
+`
+
+// Shard runs take the gate, for the length of their transaction, around
+// the overlap check and the taking of their keys, so that two cannot both
+// pass the check and then both take their keys.
+func (q *Queries) LockShardGate(ctx context.Context, class int32) error {
+	_, err := q.db.Exec(ctx, lockShardGate, class)
+	return err
+}
+
 const tryLockFleet = `-- name: TryLockFleet :one
 
 SELECT pg_try_advisory_lock($1::int, 0) AS locked
@@ -27,17 +51,52 @@ func (q *Queries) TryLockFleet(ctx context.Context, class int32) (bool, error) {
 }
 
 const tryLockShard = `-- name: TryLockShard :one
-SELECT CASE WHEN pg_try_advisory_lock_shared($1::int, 0) THEN
-         CASE WHEN pg_try_advisory_lock($1::int, $2::int) THEN true
-              ELSE NOT pg_advisory_unlock_shared($1::int, 0) END
-       ELSE false END::boolean AS locked
+WITH me AS (
+    SELECT $1::int AS class, $2::int AS shard_key,
+           $3::bigint AS idx, $4::bigint AS cnt
+),
+held AS (
+    -- Shard keys held by other sessions, decoded. Advisory locks belong to
+    -- a database, as the runs do.
+    SELECT (l.objid::bigint - 1) / 1024 AS cnt, mod(l.objid::bigint - 1, 1024) AS idx
+    FROM pg_catalog.pg_locks l, me
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+      AND l.pid <> pg_backend_pid()
+      AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+      AND l.classid::bigint = me.class
+      AND l.objid::bigint >= 1025 AND l.objid::bigint < 2147483647
+)
+SELECT CASE
+         WHEN EXISTS (SELECT FROM held h, me WHERE mod(me.idx - h.idx, gcd(me.cnt, h.cnt)) = 0) THEN false
+         WHEN pg_try_advisory_lock_shared(me.class, 0) THEN
+           CASE WHEN pg_try_advisory_lock(me.class, me.shard_key) THEN true
+                ELSE NOT pg_advisory_unlock_shared(me.class, 0) END
+         ELSE false
+       END::boolean AS locked
+FROM me
 `
 
-// A shard run: the fleet key shared (so shards run side by side and a
-// whole-fleet run excludes them), and its shard's key exclusively. On a
-// partial success it lets go of the shared key it took.
-func (q *Queries) TryLockShard(ctx context.Context, class int32, shardKey int32) (bool, error) {
-	row := q.db.QueryRow(ctx, tryLockShard, class, shardKey)
+type TryLockShardParams struct {
+	Class      int32
+	ShardKey   int32
+	ShardIndex int64
+	ShardCount int64
+}
+
+// A shard run i/c: refused while another session holds the key of a shard
+// i'/c' that can hold one of its devices (i ≡ i' mod gcd(c, c'): see
+// RunLock), whatever count that run uses; else the fleet key shared (so
+// shards run side by side and a whole-fleet run excludes them), and its
+// shard's key exclusively. On a partial success it lets go of the shared
+// key it took. Shard keys are count*1024 + index + 1. Run under
+// LockShardGate.
+func (q *Queries) TryLockShard(ctx context.Context, arg TryLockShardParams) (bool, error) {
+	row := q.db.QueryRow(ctx, tryLockShard,
+		arg.Class,
+		arg.ShardKey,
+		arg.ShardIndex,
+		arg.ShardCount,
+	)
 	var locked bool
 	err := row.Scan(&locked)
 	return locked, err

@@ -413,8 +413,8 @@ func (q *Queries) QueueDueDevices(ctx context.Context, arg QueueDueDevicesParams
 }
 
 const startRun = `-- name: StartRun :one
-INSERT INTO sync_runs (scope, devices_total)
-VALUES ($1::text, 0)
+INSERT INTO sync_runs (scope, devices_total, started_at)
+VALUES ($1::text, 0, coalesce($2::timestamptz, now()))
 RETURNING run_id, started_at
 `
 
@@ -423,9 +423,11 @@ type StartRunRow struct {
 	StartedAt time.Time
 }
 
-// Records a run; QueueDueDevices counts its devices.
-func (q *Queries) StartRun(ctx context.Context, scope string) (StartRunRow, error) {
-	row := q.db.QueryRow(ctx, startRun, scope)
+// Records a run; QueueDueDevices counts its devices. started_at is when the
+// process started, if given, so that the run's recorded time includes
+// connecting and waiting for the lock.
+func (q *Queries) StartRun(ctx context.Context, scope string, startedAt *time.Time) (StartRunRow, error) {
+	row := q.db.QueryRow(ctx, startRun, scope, startedAt)
 	var i StartRunRow
 	err := row.Scan(&i.RunID, &i.StartedAt)
 	return i, err

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/wxc-inventory/wxc-sync/internal/dbsqlc"
+	"github.com/wxc-inventory/wxc-sync/internal/pgretry"
 )
 
 // lockClass is the first key of every advisory lock the job takes ("wxsy"),
@@ -16,120 +17,166 @@ import (
 // advisory locks do not share a key space with goose's one-key lock.
 const lockClass = 0x77787379
 
-// ErrLocked means another run holds the lock of the scope.
+// ErrLocked means another run holds the lock of the scope, or of a scope
+// that shares devices with it.
 var ErrLocked = errors.New("another run holds the lock")
 
-// ErrLockLost means the connection that held the run lock died and the lock
-// could not be taken back: another run may be under way.
-var ErrLockLost = errors.New("the run lock was lost with its database connection")
+// ErrLockLost means the session that held the run lock ended (killed,
+// timed out, network lost): another run may start at any moment, so this
+// one may write nothing more.
+var ErrLockLost = errors.New("the run lock was lost with its database session")
 
-// RunLock is a session advisory lock held on one connection, taken out of
-// the pool for the whole run. If the process dies, PostgreSQL drops the
-// connection and with it the lock.
+// RunLock is a session advisory lock held on a connection of its own,
+// opened for it and closed with it: it is never part of the pool, so no
+// other work can inherit the lock, and a cancelled context cannot hand the
+// connection back still holding it. If the process dies, PostgreSQL ends
+// the session and with it the lock.
 //
-// A whole-fleet run holds the fleet key exclusively; a shard run holds it
-// shared, plus its shard's key exclusively. So shards run side by side, and
-// a whole-fleet run excludes them all.
+// The run's statements go through this connection (Store.Fenced): once the
+// session is gone, nothing the run sends can succeed, so no run that lost
+// its lock writes beside the one that took it next.
+//
+// Which runs exclude which: a whole-fleet run holds the fleet key
+// exclusively, a shard run holds it shared, so a fleet run excludes every
+// shard. A shard run i/c also refuses to start while a shard i'/c' that
+// can hold one of its devices runs: device hash h is in both when h ≡ i
+// (mod c) and h ≡ i' (mod c'), which some h satisfies exactly when
+// i ≡ i' (mod gcd(c, c')). So 0/2 and 1/2 run side by side, as do 0/4 and
+// 1/2, while 0/4 and 0/2, or 0/3 and 1/2, exclude each other, whatever
+// counts two deployments use during a rollout.
 type RunLock struct {
-	pool  *pgxpool.Pool
-	conn  *pgxpool.Conn
 	scope Scope
+	conn  *fencedConn
 }
 
+// shardKey is the second key of shard i/c's lock; TryLockShard in
+// queries/lock.sql decodes the keys other runs hold.
 func shardKey(s Scope) int32 { return int32(s.Count*1024 + s.Index + 1) }
 
 // LockRun takes the run lock of scope, waiting up to wait for it (0: do not
 // wait). It returns ErrLocked when another run holds it.
 func (s *Store) LockRun(ctx context.Context, scope Scope, wait time.Duration) (*RunLock, error) {
-	deadline := time.Now().Add(wait)
-	for {
-		l, err := s.tryLock(ctx, scope)
-		if err == nil {
-			return l, nil
-		}
-		if !errors.Is(err, ErrLocked) || !time.Now().Add(250*time.Millisecond).Before(deadline) {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, context.Cause(ctx)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
-
-func (s *Store) tryLock(ctx context.Context, scope Scope) (*RunLock, error) {
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := s.connectLock(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("take the run lock: %w", err)
 	}
-	l := &RunLock{pool: s.pool, conn: conn, scope: scope}
-	ok, err := l.try(ctx)
-	if err != nil || !ok {
-		l.Release()
-		if err != nil {
-			return nil, fmt.Errorf("take the run lock: %w", err)
-		}
-		return nil, fmt.Errorf("%w for scope %s", ErrLocked, scope)
+	wctx := ctx
+	if wait > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
 	}
-	return l, nil
-}
-
-// try takes the keys on l.conn; on a partial success it lets go of what it
-// took.
-func (l *RunLock) try(ctx context.Context) (bool, error) {
-	q := dbsqlc.New(l.conn)
-	if l.scope.IsAll() {
-		return q.TryLockFleet(ctx, lockClass)
-	}
-	return q.TryLockShard(ctx, lockClass, shardKey(l.scope))
-}
-
-// Check verifies that the lock is still held: that its connection is alive.
-// If the connection died, it tries once to take the lock again on a new
-// one, and returns ErrLockLost if it cannot.
-func (l *RunLock) Check(ctx context.Context) error {
-	if err := l.conn.Ping(ctx); err == nil {
-		return nil
-	}
-	l.conn.Release() // the pool discards a dead connection
-	l.conn = nil
-	// The dead session's locks go when its backend exits, which can take a
-	// moment after the connection broke: try for a few seconds.
-	for try := 0; try < 15; try++ {
-		if try > 0 {
-			select {
-			case <-ctx.Done():
-				return context.Cause(ctx)
-			case <-time.After(200 * time.Millisecond):
+	isLocked := func(err error) bool { return errors.Is(err, ErrLocked) }
+	err = pgretry.Do(wctx, pgretry.Policy{Tries: 1 + int(wait/(250*time.Millisecond)), Wait: 250 * time.Millisecond, MaxWait: 250 * time.Millisecond, Retryable: isLocked},
+		func(ctx context.Context) error {
+			ok, err := tryLock(ctx, conn, scope)
+			switch {
+			case err != nil:
+				return err
+			case !ok:
+				return fmt.Errorf("%w for scope %s", ErrLocked, scope)
 			}
-		}
-		conn, err := l.pool.Acquire(ctx)
-		if err != nil {
-			continue
-		}
-		l.conn = conn
-		ok, err := l.try(ctx)
-		if err == nil && ok {
 			return nil
+		})
+	if err != nil {
+		closeConn(conn)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("take the run lock: %w", context.Cause(ctx))
 		}
-		l.conn.Release()
-		l.conn = nil
+		if errors.Is(err, ErrLocked) {
+			return nil, fmt.Errorf("%w for scope %s", ErrLocked, scope)
+		}
+		return nil, fmt.Errorf("take the run lock: %w", err)
 	}
-	return ErrLockLost
+	return &RunLock{scope: scope, conn: newFencedConn(conn)}, nil
 }
 
-// Release lets go of the lock and returns the connection to the pool.
-func (l *RunLock) Release() {
-	if l.conn == nil {
-		return
+// connectLock opens the lock's own connection, with the pool's settings,
+// and exempts it from idle_session_timeout: it is idle between statements
+// by design, and its end is the lock's.
+func (s *Store) connectLock(ctx context.Context) (*pgx.Conn, error) {
+	var conn *pgx.Conn
+	err := pgretry.Do(ctx, pgretry.Statement, func(ctx context.Context) error {
+		var err error
+		conn, err = pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	if err := dbsqlc.New(conn).KeepLockSession(ctx); err != nil {
+		closeConn(conn)
+		return nil, err
+	}
+	return conn, nil
+}
+
+// tryLock takes scope's keys on conn, or nothing.
+func tryLock(ctx context.Context, conn *pgx.Conn, scope Scope) (bool, error) {
+	if scope.IsAll() {
+		return dbsqlc.New(conn).TryLockFleet(ctx, lockClass)
+	}
+	// The overlap check and the taking are one step: every shard run takes
+	// the gate first, for the length of this transaction.
+	var ok bool
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		q := dbsqlc.New(tx)
+		if err := q.LockShardGate(ctx, lockClass); err != nil {
+			return err
+		}
+		var err error
+		ok, err = q.TryLockShard(ctx, dbsqlc.TryLockShardParams{
+			Class: lockClass, ShardKey: shardKey(scope), ShardIndex: int64(scope.Index), ShardCount: int64(scope.Count),
+		})
+		return err
+	})
+	return ok, err
+}
+
+// closeConn closes a lock connection, for at most a few seconds: its
+// session's locks go with it.
+func closeConn(conn *pgx.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := dbsqlc.New(l.conn).UnlockAll(ctx); err != nil {
-		// The session's locks go with it: close rather than return it.
-		l.conn.Conn().Close(ctx)
+	_ = conn.Close(ctx)
+}
+
+// Watch returns when ctx ends (nil) or the lock is lost (ErrLockLost),
+// whichever comes first. The run stops fetching when it returns an error.
+func (l *RunLock) Watch(ctx context.Context) error { return l.conn.watch(ctx) }
+
+// Check verifies that the lock's session is alive; ErrLockLost if not.
+// Once lost, a lock stays lost: it is never taken again behind the back of
+// a run that may have started meanwhile.
+func (l *RunLock) Check(ctx context.Context) error {
+	_, err := l.conn.Exec(ctx, "-- run lock check")
+	if err != nil && !errors.Is(err, ErrLockLost) && l.conn.conn.IsClosed() {
+		err = fmt.Errorf("%w: %w", ErrLockLost, err)
 	}
-	l.conn.Release()
-	l.conn = nil
+	return err
+}
+
+// Lost reports whether the lock's session has ended (or the lock was
+// released).
+func (l *RunLock) Lost() bool {
+	select {
+	case <-l.conn.lost:
+		return true
+	default:
+		return false
+	}
+}
+
+// Release lets go of the lock and closes its connection, whatever state
+// it is in.
+func (l *RunLock) Release() {
+	l.conn.acquire()
+	defer l.conn.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if !l.conn.conn.IsClosed() {
+		_ = dbsqlc.New(l.conn.conn).UnlockAll(ctx)
+	}
+	_ = l.conn.conn.Close(ctx)
+	l.conn.markLost()
 }

@@ -8,7 +8,8 @@ import (
 
 // withRetry runs fn again on a fresh connection (the pool replaces dead
 // ones) when it failed because its connection did (pgretry.ConnectionLost).
-// Only idempotent work goes through it.
-func withRetry(ctx context.Context, fn func() error) error {
-	return pgretry.Do(ctx, pgretry.Statement, func(context.Context) error { return fn() })
+// Only idempotent work goes through it. A fenced Store does not retry: its
+// one connection is the lock's.
+func (s *Store) withRetry(ctx context.Context, fn func() error) error {
+	return pgretry.Do(ctx, s.retry, func(context.Context) error { return fn() })
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -27,13 +28,24 @@ type Run struct {
 	Total     int // devices in its work list
 }
 
-// StartRun records a new run of scope and writes its work list: every
-// tracked device of the scope, stalest first. Callers hold the scope's
-// RunLock.
+// StartRun records a new run of scope, started now, and writes its work
+// list: every tracked device of the scope, stalest first. Callers hold the
+// scope's RunLock.
 func (s *Store) StartRun(ctx context.Context, scope Scope) (Run, error) {
+	return s.StartRunAt(ctx, scope, time.Time{})
+}
+
+// StartRunAt is StartRun for a run whose clock started at started (the
+// process start: connecting and waiting for the lock are part of the run's
+// time); zero means now.
+func (s *Store) StartRunAt(ctx context.Context, scope Scope, started time.Time) (Run, error) {
 	var r Run
 	err := s.inTx(ctx, func(q *dbsqlc.Queries) error {
-		row, err := q.StartRun(ctx, scope.String())
+		var at *time.Time
+		if !started.IsZero() {
+			at = &started
+		}
+		row, err := q.StartRun(ctx, scope.String(), at)
 		if err != nil {
 			return err
 		}
@@ -69,16 +81,21 @@ type FinalCounts struct {
 }
 
 // FinishRun records how a run ended, recounts its accounting from the rows
-// it wrote and drops its work list. errMsg is empty for a clean end.
+// it wrote and drops its work list. errMsg is empty for a clean end. A
+// fenced run that lost its lock records its end through the pool: its own
+// row is all it touches, and the record is the truth (it failed).
 func (s *Store) FinishRun(ctx context.Context, runID int64, status RunStatus, errMsg string, throttled int64) (FinalCounts, error) {
 	var row dbsqlc.FinishRunRow
-	err := withRetry(ctx, func() error {
+	err := s.withRetry(ctx, func() error {
 		var err error
 		row, err = s.q.FinishRun(ctx, dbsqlc.FinishRunParams{
 			RunID: runID, Status: string(status), Error: nullable(errMsg), Throttled: int32(min(throttled, 1<<31-1)),
 		})
 		return err
 	})
+	if s.lock != nil && errors.Is(err, ErrLockLost) {
+		return New(s.pool).FinishRun(ctx, runID, status, errMsg, throttled)
+	}
 	if err != nil {
 		return FinalCounts{}, fmt.Errorf("finish run %d: %w", runID, err)
 	}
@@ -99,7 +116,7 @@ func (s *Store) DueDevices(ctx context.Context, run Run, pageSize int, yield fun
 	after := int32(0)
 	for {
 		var page []dbsqlc.DuePageRow
-		err := withRetry(ctx, func() error {
+		err := s.withRetry(ctx, func() error {
 			var err error
 			page, err = s.q.DuePage(ctx, dbsqlc.DuePageParams{RunID: run.ID, AfterPos: after, PageSize: int32(pageSize)})
 			return err

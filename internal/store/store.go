@@ -23,12 +23,26 @@ import (
 
 // Store is the job's database access. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
-	q    *dbsqlc.Queries // the statements of queries/*.sql, typed by sqlc
+	pool  *pgxpool.Pool
+	db    db              // where statements run: the pool, or a run lock's connection
+	q     *dbsqlc.Queries // the statements of queries/*.sql, typed by sqlc, on db
+	retry pgretry.Policy  // for idempotent statements whose connection failed
+	lock  *RunLock        // set by Fenced
 }
 
 // New wraps a pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, q: dbsqlc.New(pool)} }
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, db: pool, q: dbsqlc.New(pool), retry: pgretry.Statement}
+}
+
+// Fenced returns a Store whose statements all run on lock's connection.
+// A run does its work through it: once the lock's session has ended, none
+// of its statements can succeed (they fail with ErrLockLost, and are not
+// retried), so a run that lost its lock cannot write beside the run that
+// took the lock next, not even for a moment.
+func (s *Store) Fenced(lock *RunLock) *Store {
+	return &Store{pool: s.pool, db: lock.conn, q: dbsqlc.New(lock.conn), retry: pgretry.Policy{Tries: 1}, lock: lock}
+}
 
 // Pool returns the underlying pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }

@@ -18,7 +18,7 @@ const rollbackTimeout = 5 * time.Second
 // ended, so that a cancelled command does not leave its connection
 // mid-transaction.
 func (s *Store) inTx(ctx context.Context, fn func(*dbsqlc.Queries) error) error {
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.db.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}

@@ -210,33 +210,63 @@ func TestRetryAfterBeyondTheBudgetDoesNotKeepTheRunAsleep(t *testing.T) {
 	}
 }
 
-func TestDatabaseConnectionsKilledMidRun(t *testing.T) {
+// TestLostLockStopsTheRunBeforeAnotherStarts ends only the lock's session
+// mid-run, and starts another run's lock at once: from that moment the
+// first run writes nothing (its statements go through the lock's session),
+// stops, and records that it failed. Before, it took a new lock on a new
+// connection and went on working beside the second run.
+func TestLostLockStopsTheRunBeforeAnotherStarts(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{devices: 600, clientRate: 600, clientBurst: 10})
-	var killed atomic.Int32
-	sum := e.run(t, context.Background(), syncrun.Config{BatchSize: 50, LockCheckInterval: 100 * time.Millisecond, OnProgress: func(p syncrun.Progress) {
-		if p.Done >= 200 && killed.CompareAndSwap(0, 1) {
-			// Every connection of the run's database, the lock's included.
-			var n int
-			err := e.admin.QueryRow(context.Background(), `
-				SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-				WHERE datname = $1 AND pid <> pg_backend_pid()`, e.dbName).Scan(&n)
-			if err != nil || n == 0 {
-				t.Errorf("terminated %d backends (err %v)", n, err)
-			}
+	ctx := context.Background()
+	var (
+		killed         atomic.Int32
+		storedAtKill   int
+		requestsAtKill int64
+		next           *store.RunLock
+	)
+	sum := e.run(t, ctx, syncrun.Config{BatchSize: 50, OnProgress: func(p syncrun.Progress) {
+		// The writer calls this between writes: nothing is in flight.
+		if p.Done < 200 || !killed.CompareAndSwap(0, 1) {
+			return
+		}
+		storedAtKill = p.Done
+		requestsAtKill = e.sim.Stats().Details
+		var n int
+		if err := e.admin.QueryRow(ctx, `
+			SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+			WHERE locktype = 'advisory' AND classid = 2004382585
+			  AND database = (SELECT oid FROM pg_database WHERE datname = $1)`, e.dbName).Scan(&n); err != nil || n != 1 {
+			t.Errorf("terminated %d lock sessions (err %v), want 1", n, err)
+		}
+		// Another run takes the lock as soon as the session is gone.
+		var err error
+		if next, err = e.st.LockRun(ctx, store.All, 30*time.Second); err != nil {
+			t.Errorf("the next run could not take the lock: %v", err)
 		}
 	}})
-	if killed.Load() != 1 {
-		t.Fatal("the connections were never killed")
+	if next != nil {
+		defer next.Release()
 	}
-	if sum.Status != store.RunSucceeded || sum.Counts.OK != 600 {
-		t.Fatalf("status %s, %d ok, err %v; want the batch retried on a new connection", sum.Status, sum.Counts.OK, sum.Err)
+	if killed.Load() != 1 {
+		t.Fatal("the lock's session was never ended")
+	}
+	if sum.Status != store.RunFailed || !errors.Is(sum.Err, store.ErrLockLost) {
+		t.Fatalf("status %s, err %v; want failed with the lock lost", sum.Status, sum.Err)
+	}
+	var written int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM device_sync_state WHERE last_run_id = $1`, sum.RunID).Scan(&written); err != nil {
+		t.Fatal(err)
+	}
+	if written != storedAtKill {
+		t.Errorf("the run wrote %d devices, %d of them after it lost its lock", written, written-storedAtKill)
+	}
+	got := readRun(t, e.pool, sum.RunID)
+	if got.Status != "failed" || got.OK+got.NotFound+got.Failed != written || got.Error == nil {
+		t.Errorf("sync_runs %+v; want failed, with the %d devices it wrote and why", got, written)
 	}
 	assertHistoryMatchesDevices(t, e)
-	got := readRun(t, e.pool, sum.RunID)
-	if got.OK != 600 || got.ChangesRecorded != sum.Counts.Changes {
-		t.Errorf("sync_runs %+v, summary %+v", got, sum.Counts)
-	}
+	t.Logf("requests after the lock was lost: %d (in flight when it went, or sent before the run heard)", e.sim.Stats().Details-requestsAtKill)
 }
 
 // assertHistoryMatchesDevices checks that the newest history row of every
@@ -257,5 +287,27 @@ func assertHistoryMatchesDevices(t *testing.T, e *env) {
 		   OR d.activation_state IS DISTINCT FROM (SELECT new_value FROM latest l WHERE l.device_id = d.device_id AND l.field = 'activation_state'))`).Scan(&bad)
 	if err != nil || bad != 0 {
 		t.Errorf("%d devices whose history does not end at their current values (err %v)", bad, err)
+	}
+}
+
+// TestRunRecordsTheTimeSinceTheProcessStarted starts a run as if the
+// process had spent a minute and a half connecting and waiting for the
+// lock: sync_runs and the summary count that time.
+func TestRunRecordsTheTimeSinceTheProcessStarted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{devices: 10})
+	started := time.Now().Add(-90 * time.Second).Truncate(time.Microsecond)
+	sum := e.run(t, context.Background(), syncrun.Config{Started: started})
+	var recorded time.Time
+	var took time.Duration
+	if err := e.pool.QueryRow(context.Background(),
+		`SELECT started_at, finished_at - started_at FROM sync_runs WHERE run_id = $1`, sum.RunID).Scan(&recorded, &took); err != nil {
+		t.Fatal(err)
+	}
+	if !recorded.Equal(started) {
+		t.Errorf("sync_runs.started_at = %v, want the process start %v", recorded, started)
+	}
+	if took < 90*time.Second || sum.Duration < 90*time.Second {
+		t.Errorf("recorded %v, summary %v; both must count the 90 s before the run started", took, sum.Duration)
 	}
 }

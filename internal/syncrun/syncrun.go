@@ -48,10 +48,7 @@ type Config struct {
 	// WriteTimeout bounds one batch write. Writes do not stop when the run is
 	// cancelled, so that every result already received is stored.
 	WriteTimeout time.Duration // default 15s
-	// LockCheckInterval is how often the run checks that its lock's
-	// connection is alive; default 2s.
-	LockCheckInterval time.Duration
-	Logger            *slog.Logger
+	Logger       *slog.Logger
 	// OnProgress, if set, is called after each batch is stored.
 	OnProgress func(Progress)
 }
@@ -71,9 +68,6 @@ func (c *Config) defaults() {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 15 * time.Second
-	}
-	if c.LockCheckInterval <= 0 {
-		c.LockCheckInterval = 2 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -150,7 +144,10 @@ func Run(ctx context.Context, st *store.Store, client *fetch.Client, cfg Config)
 		defer lock.Release()
 	}
 
-	run, err := st.StartRun(startCtx, cfg.Scope)
+	// Every statement of the run goes through the lock's connection: a run
+	// that lost its lock can write nothing more.
+	st = st.Fenced(lock)
+	run, err := st.StartRunAt(startCtx, cfg.Scope, cfg.Started)
 	if err != nil {
 		return Summary{}, budgetErr(startCtx, err)
 	}
@@ -187,7 +184,7 @@ func Run(ctx context.Context, st *store.Store, client *fetch.Client, cfg Config)
 	}()
 
 	g, gctx := errgroup.WithContext(fetchCtx)
-	g.Go(func() error { return keepLock(gctx, lock, cfg.LockCheckInterval, log) })
+	g.Go(func() error { return keepLock(gctx, lock, log) })
 	due := make(chan store.DueDevice, cfg.Concurrency*2)
 	g.Go(func() error {
 		defer close(due)
@@ -277,25 +274,15 @@ var (
 	errDone   = errors.New("every due device was fetched")
 )
 
-// keepLock checks the run lock's connection until ctx ends. If the lock is
-// lost and cannot be taken back, another run may start: this one stops.
-func keepLock(ctx context.Context, lock *store.RunLock, every time.Duration, log *slog.Logger) error {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if err := lock.Check(ctx); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				log.LogAttrs(ctx, slog.LevelError, "lost the run lock; stopping", slog.String("error", err.Error()))
-				return err
-			}
-		}
+// keepLock watches the run lock's session until ctx ends. If the session
+// ends, another run may start at once: this one stops fetching (its writes
+// already fail, see store.Fenced).
+func keepLock(ctx context.Context, lock *store.RunLock, log *slog.Logger) error {
+	if err := lock.Watch(ctx); err != nil && ctx.Err() == nil {
+		log.LogAttrs(ctx, slog.LevelError, "lost the run lock; stopping", slog.String("error", err.Error()))
+		return err
 	}
+	return nil
 }
 
 // outcome decides a run's status from how its parts ended.

@@ -1,0 +1,177 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// db is what the store runs its statements on: the pool, or a run lock's
+// own connection.
+type db interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+	QueryRow(context.Context, string, ...any) pgx.Row
+	Begin(context.Context) (pgx.Tx, error)
+}
+
+// fencedConn is the run lock's connection, shared by the goroutines of a
+// run: one statement (or transaction) at a time. Between statements it
+// waits on the socket, so that the moment the server ends the session (and
+// with it the lock), the run hears of it; a statement that wants the
+// connection interrupts that wait.
+//
+// Its errors for a connection that is gone wrap ErrLockLost: no statement
+// of the run can succeed without the lock, and none is retried.
+type fencedConn struct {
+	mu      sync.Mutex
+	conn    *pgx.Conn
+	wanted  atomic.Int32                       // statements waiting for mu
+	waiting atomic.Pointer[context.CancelFunc] // interrupts the watch's wait
+	lost    chan struct{}                      // closed when the connection is gone
+	once    sync.Once
+}
+
+func newFencedConn(conn *pgx.Conn) *fencedConn {
+	return &fencedConn{conn: conn, lost: make(chan struct{})}
+}
+
+// acquire takes the connection from the watch, or from another statement.
+func (c *fencedConn) acquire() {
+	c.wanted.Add(1)
+	if cancel := c.waiting.Load(); cancel != nil {
+		(*cancel)()
+	}
+	c.mu.Lock()
+	c.wanted.Add(-1)
+}
+
+// checked turns the error of a connection that is gone into ErrLockLost.
+func (c *fencedConn) checked(err error) error {
+	if err == nil || !c.conn.IsClosed() {
+		return err
+	}
+	c.markLost()
+	return fmt.Errorf("%w: %w", ErrLockLost, err)
+}
+
+func (c *fencedConn) markLost() { c.once.Do(func() { close(c.lost) }) }
+
+func (c *fencedConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	c.acquire()
+	defer c.mu.Unlock()
+	tag, err := c.conn.Exec(ctx, sql, args...)
+	return tag, c.checked(err)
+}
+
+func (c *fencedConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	c.acquire()
+	rows, err := c.conn.Query(ctx, sql, args...)
+	if err != nil {
+		c.mu.Unlock()
+		return nil, c.checked(err)
+	}
+	return &fencedRows{Rows: rows, c: c}, nil
+}
+
+func (c *fencedConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	c.acquire()
+	return fencedRow{row: c.conn.QueryRow(ctx, sql, args...), c: c}
+}
+
+func (c *fencedConn) Begin(ctx context.Context) (pgx.Tx, error) {
+	c.acquire()
+	tx, err := c.conn.Begin(ctx)
+	if err != nil {
+		c.mu.Unlock()
+		return nil, c.checked(err)
+	}
+	return &fencedTx{Tx: tx, c: c}, nil
+}
+
+// fencedRows holds the connection until the rows are closed.
+type fencedRows struct {
+	pgx.Rows
+	c    *fencedConn
+	once sync.Once
+}
+
+func (r *fencedRows) Close() {
+	r.Rows.Close()
+	r.once.Do(r.c.mu.Unlock)
+}
+
+func (r *fencedRows) Err() error { return r.c.checked(r.Rows.Err()) }
+
+// fencedRow holds the connection until it is scanned.
+type fencedRow struct {
+	row pgx.Row
+	c   *fencedConn
+}
+
+func (r fencedRow) Scan(dest ...any) error {
+	defer r.c.mu.Unlock()
+	return r.c.checked(r.row.Scan(dest...))
+}
+
+// fencedTx holds the connection until it commits or rolls back.
+type fencedTx struct {
+	pgx.Tx
+	c    *fencedConn
+	once sync.Once
+}
+
+func (t *fencedTx) Commit(ctx context.Context) error {
+	defer t.once.Do(t.c.mu.Unlock)
+	return t.c.checked(t.Tx.Commit(ctx))
+}
+
+func (t *fencedTx) Rollback(ctx context.Context) error {
+	defer t.once.Do(t.c.mu.Unlock)
+	return t.c.checked(t.Tx.Rollback(ctx))
+}
+
+// watch waits on the idle connection until ctx ends (nil) or the server
+// ends the session (ErrLockLost). Statements interrupt the wait and take
+// the connection; the watch resumes when they are done.
+func (c *fencedConn) watch(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.lost:
+			return ErrLockLost
+		default:
+		}
+		c.mu.Lock()
+		if c.wanted.Load() > 0 {
+			// A statement is waiting: let it go first.
+			c.mu.Unlock()
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		c.waiting.Store(&cancel)
+		if c.wanted.Load() > 0 {
+			cancel() // it arrived before the wait could be interrupted
+		}
+		err := c.conn.PgConn().WaitForNotification(wctx)
+		c.waiting.Store(nil)
+		interrupted := wctx.Err() != nil
+		cancel()
+		c.mu.Unlock()
+		if err != nil && !interrupted || c.conn.IsClosed() {
+			c.markLost()
+			if err == nil {
+				err = errors.New("connection closed")
+			}
+			return fmt.Errorf("%w: %w", ErrLockLost, err)
+		}
+	}
+}

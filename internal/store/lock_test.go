@@ -1,0 +1,150 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
+	"github.com/wxc-inventory/wxc-sync/internal/store"
+)
+
+// advisoryLocks counts the job's advisory locks held in the pool's database.
+func advisoryLocks(t *testing.T, pool *pgxpool.Pool) int {
+	t.Helper()
+	var n int
+	err := pool.QueryRow(context.Background(), `
+		SELECT count(*) FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND classid = 2004382585
+		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestReleaseAfterACancelledCheckLetsGo is the lock leak: a Check with a
+// cancelled context used to hand the connection, still holding the lock,
+// back to the pool, so that the lock outlived Release.
+func TestReleaseAfterACancelledCheckLetsGo(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.DB(t)
+	st := store.New(pool)
+	ctx := context.Background()
+	for _, scope := range []store.Scope{store.All, {Index: 1, Count: 3}} {
+		l, err := st.LockRun(ctx, scope, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		_ = l.Check(cancelled)
+		l.Release()
+		if n := advisoryLocks(t, pool); n != 0 {
+			t.Errorf("%s: %d advisory locks still held after Release", scope, n)
+		}
+		again, err := st.LockRun(ctx, scope, 0)
+		if err != nil {
+			t.Fatalf("%s: the lock cannot be taken again after Release: %v", scope, err)
+		}
+		again.Release()
+	}
+}
+
+// TestScopesThatShareDevicesExcludeEachOther covers shards of different
+// counts at once (a rollout from --shard-count 2 to 4, say): a run's lock
+// covers every device it may touch, whatever the other run's arithmetic.
+func TestScopesThatShareDevicesExcludeEachOther(t *testing.T) {
+	t.Parallel()
+	all := store.All
+	sh := func(i, c int) store.Scope { return store.Scope{Index: i, Count: c} }
+	tests := []struct {
+		held   []store.Scope
+		want   store.Scope
+		locked bool
+	}{
+		{[]store.Scope{sh(0, 2)}, sh(0, 2), true},
+		{[]store.Scope{sh(0, 2)}, sh(1, 2), false},
+		{[]store.Scope{sh(0, 2), sh(1, 2)}, sh(0, 4), true}, // issue 11 item 13
+		{[]store.Scope{sh(0, 2)}, sh(2, 4), true},           // 2 ≡ 0 mod 2
+		{[]store.Scope{sh(1, 2)}, sh(0, 4), false},          // even hashes vs odd ones
+		{[]store.Scope{sh(0, 4)}, sh(1, 2), false},
+		{[]store.Scope{sh(0, 4)}, sh(0, 2), true},
+		{[]store.Scope{sh(0, 3)}, sh(1, 2), true}, // gcd 1: every pair overlaps
+		{[]store.Scope{sh(5, 6)}, sh(1, 4), true}, // h = 5 mod 12
+		{[]store.Scope{sh(5, 6)}, sh(0, 4), false},
+		{[]store.Scope{all}, sh(0, 2), true},
+		{[]store.Scope{sh(3, 7)}, all, true},
+		{[]store.Scope{all}, all, true},
+	}
+	pool := pgtest.DB(t)
+	st := store.New(pool)
+	ctx := context.Background()
+	for _, tt := range tests {
+		var held []*store.RunLock
+		for _, h := range tt.held {
+			l, err := st.LockRun(ctx, h, 0)
+			if err != nil {
+				t.Fatalf("hold %s: %v", h, err)
+			}
+			held = append(held, l)
+		}
+		l, err := st.LockRun(ctx, tt.want, 0)
+		switch {
+		case tt.locked && !errors.Is(err, store.ErrLocked):
+			t.Errorf("%s while %v run: err %v, want ErrLocked", tt.want, tt.held, err)
+		case !tt.locked && err != nil:
+			t.Errorf("%s while %v run: %v, want the lock", tt.want, tt.held, err)
+		}
+		if err == nil {
+			l.Release()
+		}
+		for _, h := range held {
+			h.Release()
+		}
+		if n := advisoryLocks(t, pool); n != 0 {
+			t.Fatalf("%d advisory locks left after releasing every lock", n)
+		}
+	}
+}
+
+// TestLockIsLostWithItsSession ends the lock's session from outside: the
+// lock reports the loss at once, never takes the lock again behind a run
+// that may have started, and its fenced store refuses to write.
+func TestLockIsLostWithItsSession(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.DB(t)
+	st := store.New(pool)
+	ctx := context.Background()
+	l, err := st.LockRun(ctx, store.All, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	watched := make(chan error, 1)
+	go func() { watched <- l.Watch(ctx) }()
+	if _, err := pool.Exec(ctx, `
+		SELECT pg_terminate_backend(pid) FROM pg_locks
+		WHERE locktype = 'advisory' AND classid = 2004382585
+		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-watched; !errors.Is(err, store.ErrLockLost) {
+		t.Errorf("Watch = %v, want ErrLockLost", err)
+	}
+	// Another run takes the lock; the first one's store cannot write.
+	next, err := st.LockRun(ctx, store.All, 10*time.Second)
+	if err != nil {
+		t.Fatalf("the lock of a dead session cannot be taken: %v", err)
+	}
+	defer next.Release()
+	if _, err := st.Fenced(l).StartRun(ctx, store.All); !errors.Is(err, store.ErrLockLost) {
+		t.Errorf("StartRun through a lost lock: %v, want ErrLockLost", err)
+	}
+	if err := l.Check(ctx); !errors.Is(err, store.ErrLockLost) {
+		t.Errorf("Check after the loss = %v, want ErrLockLost", err)
+	}
+}
