@@ -78,7 +78,7 @@ func cmdDevicesAdd(ctx context.Context, args []string, getenv Env, stdout, stder
 		return err
 	}
 	if len(ids) == 0 && len(macs) == 0 {
-		return usageErr("devices add: no device ID or --mac given")
+		return usageErr("devices add: no device ID given, and no --mac")
 	}
 	var errs []error
 	if w.OrgID != "" {
@@ -125,7 +125,7 @@ func cmdDevicesAdd(ctx context.Context, args []string, getenv Env, stdout, stder
 	}
 	if len(hws) > 0 {
 		log := newLogger(logOptions{Format: "auto", Level: "warn"}, stderr)
-		client, err := w.newClient(getenv, log)
+		client, err := w.newClient(ctx, getenv, log)
 		if err != nil {
 			return err
 		}
@@ -273,7 +273,7 @@ func resolveImportMACs(ctx context.Context, parsed *deviceimport.Result, w webex
 	if err := usageErrs(w.validate(getenv)); err != nil {
 		return fmt.Errorf("devices import: %d lines give a mac to look up in Webex: %w", macLines, err)
 	}
-	client, err := w.newClient(getenv, newLogger(logOptions{Format: "auto", Level: "warn"}, stderr))
+	client, err := w.newClient(ctx, getenv, newLogger(logOptions{Format: "auto", Level: "warn"}, stderr))
 	if err != nil {
 		return err
 	}
