@@ -296,9 +296,10 @@ func (c *Client) get(ctx context.Context, r request) error {
 			c.retries.Add(1)
 		}
 		attempts++
-		ferr, tok := c.once(ctx, r, c.gov.sent(time.Now()))
+		mark := c.gov.sent(time.Now())
+		ferr, tok := c.once(ctx, r, mark)
 		if ferr == nil {
-			c.gov.success(time.Now())
+			c.gov.success(time.Now(), mark)
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -474,9 +475,12 @@ func (c *Client) readOK(ctx context.Context, resp *http.Response, r request) *Er
 func (c *Client) throttle(ctx context.Context, attrs []slog.Attr, resp *http.Response, ferr *Error, mark sendMark) {
 	raw := resp.Header.Get("Retry-After")
 	wait, ok := ParseRetryAfter(raw, time.Now())
-	if !ok {
+	if !ok || wait <= 0 {
 		// No usable value: back off by how often this has happened lately,
 		// with jitter so that a fleet of clients does not resynchronise.
+		// "0" or a date in the past (a server clock behind ours) says
+		// nothing about when to come back either: sending again at once
+		// would only earn the next 429 of the burst.
 		wait = jitter(c.pause.fallback(c.opts.BackoffBase * 4))
 	}
 	wait = min(wait, c.opts.MaxRetryAfter)

@@ -18,8 +18,8 @@ func TestGovernorCutsToTheAcceptedRateAndClimbsBack(t *testing.T) {
 	// seconds go through; the 201st gets a 429. Answers come 200 ms late.
 	start := t0.Add(time.Minute)
 	for i := range 200 {
-		g.sent(start.Add(time.Duration(i) * 10 * time.Millisecond))
-		g.success(start.Add(time.Duration(i)*10*time.Millisecond + 200*time.Millisecond))
+		sm := g.sent(start.Add(time.Duration(i) * 10 * time.Millisecond))
+		g.success(start.Add(time.Duration(i)*10*time.Millisecond+200*time.Millisecond), sm)
 	}
 	at := start.Add(2 * time.Second)
 	m := g.sent(at)
@@ -44,12 +44,12 @@ func TestGovernorCutsToTheAcceptedRateAndClimbsBack(t *testing.T) {
 	// by 0.5% a second.
 	resume := at.Add(time.Second)
 	for s := 0; s < 3; s++ {
-		g.success(resume.Add(time.Duration(s) * time.Second))
+		g.success(resume.Add(time.Duration(s)*time.Second), g.sent(resume.Add(time.Duration(s)*time.Second)))
 	}
 	if lim.Limit() != cut {
 		t.Errorf("the rate moved during the quiet spell: %.2f", float64(lim.Limit()))
 	}
-	g.success(resume.Add(3*time.Second + time.Millisecond))
+	g.success(resume.Add(3*time.Second+time.Millisecond), g.sent(resume.Add(3*time.Second+time.Millisecond)))
 	if got := lim.Limit(); got <= cut || got > cut*1.006+0.02 {
 		t.Errorf("after the quiet spell the rate is %.2f, want a small step above %.2f", float64(got), float64(cut))
 	}
@@ -62,5 +62,32 @@ func TestGovernorCutsToTheAcceptedRateAndClimbsBack(t *testing.T) {
 	g2.throttled(t0.Add(60*time.Millisecond), t0.Add(time.Second), m2)
 	if got := float64(lim2.Limit()); got != 40*blindCut {
 		t.Errorf("blind cut to %.1f, want %.1f", got, 40*blindCut)
+	}
+}
+
+// Issue 11, item 8: one burst of 429s, whatever its spells, is one cut.
+// With Retry-After 0 every pause ends at once, so a burst spans many
+// spells, each too short to measure.
+func TestGovernorCutsOncePerBurst(t *testing.T) {
+	t.Parallel()
+	lim := rate.NewLimiter(50, 5)
+	g := newGovernor(lim)
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	now := t0
+	for range 9 {
+		m := g.sent(now)
+		now = now.Add(10 * time.Millisecond)
+		g.throttled(now, now, m)
+	}
+	if got := float64(lim.Limit()); got != 50*blindCut {
+		t.Errorf("after one burst of 9 429s the rate is %.2f, want one cut to %.2f", got, 50*blindCut)
+	}
+	// A request accepted, then a 429: a new burst, a new cut.
+	m := g.sent(now)
+	g.success(now.Add(time.Millisecond), m)
+	m = g.sent(now.Add(2 * time.Millisecond))
+	g.throttled(now.Add(3*time.Millisecond), now.Add(3*time.Millisecond), m)
+	if got := float64(lim.Limit()); got >= 50*blindCut {
+		t.Errorf("a 429 after an accepted request did not cut: %.2f", got)
 	}
 }

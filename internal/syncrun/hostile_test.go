@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/wxc-inventory/wxc-sync/internal/fetch"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
@@ -134,5 +136,45 @@ func TestUntrustedCertificateStopsTheRun(t *testing.T) {
 		if r.SyncStatus != "pending" {
 			t.Errorf("device %s: %s; want untouched", id, r.SyncStatus)
 		}
+	}
+}
+
+// Issue 11, item 8: a burst of 429s with "Retry-After: 0" (or a date in
+// the past) is one rate cut, not one per 429.
+func TestRetryAfterZeroBurstIsOneCut(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ name, retryAfter string }{
+		{"zero", "0"},
+		{"a date in the past", "Fri, 27 Nov 2020 11:00:00 GMT"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var n atomic.Int64
+			var lim *rate.Limiter
+			const rateLimit = 400
+			e := newEnv(t, envOpts{devices: 200, clientRate: rateLimit, clientBurst: 10,
+				clientOpts: func(o *fetch.Options) { lim = o.Limiter },
+				middleware: func(next http.Handler) http.Handler {
+					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						if n.Add(1) <= 60 { // one burst: the first 60 requests
+							w.Header().Set("Retry-After", tt.retryAfter)
+							w.Header().Set("Content-Type", "application/json")
+							w.WriteHeader(http.StatusTooManyRequests)
+							w.Write([]byte(`{"message":"Too Many Requests"}`))
+							return
+						}
+						next.ServeHTTP(w, r)
+					})
+				}})
+			sum := e.run(t, context.Background(), syncrun.Config{Concurrency: 16})
+			if sum.Status != store.RunSucceeded || sum.Throttled < 16 {
+				t.Fatalf("status %s, %d throttled; want succeeded after a burst", sum.Status, sum.Throttled)
+			}
+			// One blind cut takes off a quarter; every further cut would
+			// take off another. Climbing back is 0.5% a second at most.
+			if got := float64(lim.Limit()); got < rateLimit*0.75 {
+				t.Errorf("rate after the burst %.1f; one cut leaves %.1f", got, rateLimit*0.75)
+			}
+		})
 	}
 }
