@@ -109,7 +109,11 @@ func createOn(ctx context.Context, dsn, dbName, origin string) (*demoDB, error) 
 	if err != nil {
 		return nil, err
 	}
-	defer admin.Close(context.WithoutCancel(ctx))
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = admin.Close(cctx)
+	}()
 	if err := pgadmin.DropDatabase(ctx, admin, dbName); err != nil {
 		return nil, err
 	}

@@ -68,8 +68,9 @@ func Run(ctx context.Context, st *store.Store, l Lister, cfg Config) (Summary, e
 	}
 	sum := Summary{DiscoveryID: d.ID}
 	fail := func(counts store.DiscoveryCounts, err error) (Summary, error) {
-		// Record the failure even when ctx ended: that is why it failed.
-		if ferr := st.FailDiscovery(context.WithoutCancel(ctx), d, counts, err.Error()); ferr != nil {
+		// FailDiscovery records the failure even when ctx ended: that is why
+		// it failed.
+		if ferr := st.FailDiscovery(ctx, d, counts, err.Error()); ferr != nil {
 			log.LogAttrs(ctx, slog.LevelError, "recording the failed discovery failed", slog.String("error", ferr.Error()))
 		}
 		return sum, err

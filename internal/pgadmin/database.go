@@ -78,7 +78,9 @@ func NewTemplate(ctx context.Context, admin *pgxpool.Pool, adminURL, prefix stri
 		return nil, err
 	}
 	if err := t.migrate(ctx, migrate); err != nil {
-		return nil, errors.Join(err, DropDatabase(context.WithoutCancel(ctx), admin, t.name))
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		return nil, errors.Join(err, DropDatabase(dctx, admin, t.name))
 	}
 	return t, nil
 }

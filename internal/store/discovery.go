@@ -82,7 +82,11 @@ func (s *Store) ApplyDiscovery(ctx context.Context, d Discovery, listed []string
 }
 
 // FailDiscovery records that a discovery failed and changed nothing.
+// It records even when ctx has ended (that may be why the discovery
+// failed), for at most bookkeepingTimeout.
 func (s *Store) FailDiscovery(ctx context.Context, d Discovery, c DiscoveryCounts, reason string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+	defer cancel()
 	if err := finishDiscovery(ctx, s.q, d.ID, "failed", c, DiscoveryResult{}, reason); err != nil {
 		return fmt.Errorf("record failed discovery %d: %w", d.ID, err)
 	}

@@ -136,7 +136,7 @@ func tryLock(ctx context.Context, conn *pgx.Conn, scope Scope) (bool, error) {
 // closeConn closes a lock connection, for at most a few seconds: its
 // session's locks go with it.
 func closeConn(conn *pgx.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), rollbackTimeout)
 	defer cancel()
 	_ = conn.Close(ctx)
 }
@@ -172,7 +172,7 @@ func (l *RunLock) Lost() bool {
 func (l *RunLock) Release() {
 	l.conn.acquire()
 	defer l.conn.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), rollbackTimeout)
 	defer cancel()
 	if !l.conn.conn.IsClosed() {
 		_ = dbsqlc.New(l.conn.conn).UnlockAll(ctx)

@@ -10,8 +10,12 @@ import (
 )
 
 // rollbackTimeout bounds a rollback, which runs even when the caller's
-// context has ended.
+// context has ended (river's RollbackWithoutCancel).
 const rollbackTimeout = 5 * time.Second
+
+// bookkeepingTimeout bounds the writes that record how something ended,
+// which run even when the caller's context has ended.
+const bookkeepingTimeout = 15 * time.Second
 
 // inTx runs fn in a transaction and commits it, or rolls it back when fn
 // fails. The rollback runs, for at most rollbackTimeout, even when ctx has
