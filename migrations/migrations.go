@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -112,4 +113,47 @@ func WriteStatus(ctx context.Context, pool *pgxpool.Pool, w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// PendingNames lists the migrations (file names, in order) that migrate
+// would apply, reading goose's table directly: unlike the Provider, it
+// creates nothing, so that a check can ask it of any role and database.
+func PendingNames(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
+	p, db, err := provider(pool, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	applied := map[int64]bool{}
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('goose_db_version') IS NOT NULL`).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("read migration status: %w", err)
+	}
+	if exists {
+		rows, err := pool.Query(ctx, `
+			SELECT DISTINCT ON (version_id) version_id, is_applied
+			FROM goose_db_version ORDER BY version_id, id DESC`)
+		if err != nil {
+			return nil, fmt.Errorf("read migration status: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v int64
+			var ok bool
+			if err := rows.Scan(&v, &ok); err != nil {
+				return nil, fmt.Errorf("read migration status: %w", err)
+			}
+			applied[v] = ok
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read migration status: %w", err)
+		}
+	}
+	var pending []string
+	for _, s := range p.ListSources() {
+		if !applied[s.Version] {
+			pending = append(pending, path.Base(s.Path))
+		}
+	}
+	return pending, nil
 }

@@ -71,6 +71,8 @@ func Run(ctx context.Context, args []string, getenv Env, stdout, stderr io.Write
 	switch cmd {
 	case "run":
 		return cmdRun(ctx, rest, getenv, stdout, stderr)
+	case "check":
+		return cmdCheck(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "demo":
@@ -103,6 +105,8 @@ every change of activation state, IP and MAC.
 
 Commands:
   demo             try it: sync a simulated Webex fleet into a demo database
+  check            would a run work? database, schema, privileges, token, scopes,
+                   rate, each with what to fix (exit 0 only when all is there)
   run              sync every tracked device once, then exit
   migrate          apply the database migrations
   migrate status   show which migrations are applied

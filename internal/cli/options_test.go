@@ -146,7 +146,7 @@ func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 func TestEveryHelpGoesToStandardOutput(t *testing.T) {
 	t.Parallel()
 	commands := [][]string{
-		{}, {"run"}, {"migrate"}, {"migrate", "status"}, {"demo"}, {"devices"},
+		{}, {"run"}, {"check"}, {"migrate"}, {"migrate", "status"}, {"demo"}, {"devices"},
 		{"devices", "add"}, {"devices", "import"}, {"devices", "remove"}, {"devices", "list"},
 		{"discover"}, {"report"}, {"prune-history"}, {"version"},
 	}

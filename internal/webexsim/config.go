@@ -45,6 +45,10 @@ type Config struct {
 	// Tokens are the accepted bearer tokens; empty means {DefaultToken}.
 	// Sim.SetTokens replaces the set at runtime.
 	Tokens []string
+	// Scopes limits tokens to some scopes (ScopeTelephonyConfigRead,
+	// ScopeDevicesRead): a request to an endpoint whose scope its token
+	// lacks gets 403. A token not in the map has every scope.
+	Scopes map[string][]string
 	// OrgID is reported in listing items; empty derives one from Seed.
 	OrgID string
 

@@ -84,6 +84,9 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, path string, seq 
 			return s.writeError(w, http.StatusTooManyRequests, msgRateLimited, tid)
 		}
 	}
+	if (isDetails && !s.hasScope(tok, ScopeTelephonyConfigRead)) || (isList && !s.hasScope(tok, ScopeDevicesRead)) {
+		return s.writeError(w, http.StatusForbidden, msgMissingScope, tid)
+	}
 	if r.Method != http.MethodGet {
 		return s.writeError(w, http.StatusMethodNotAllowed, "The request was made to a resource using an HTTP request method that is not supported.", tid)
 	}

@@ -1,0 +1,351 @@
+package cli
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/wxc-inventory/wxc-sync/internal/fetch"
+	"github.com/wxc-inventory/wxc-sync/internal/store"
+	"github.com/wxc-inventory/wxc-sync/migrations"
+	"github.com/wxc-inventory/wxc-sync/scripts"
+)
+
+// checkStatus is one check's verdict. Only fail stops a run.
+type checkStatus string
+
+const (
+	checkOK   checkStatus = "ok"
+	checkWarn checkStatus = "warn" // a run works; something else (discover, --mac) will not
+	checkFail checkStatus = "fail" // a run would fail
+	checkSkip checkStatus = "skip" // could not be checked: an earlier check failed
+)
+
+type checkItem struct {
+	Name   string      `json:"name"`
+	Status checkStatus `json:"status"`
+	Detail string      `json:"detail"`
+	Fix    string      `json:"fix,omitempty"`
+}
+
+type checkReport struct {
+	OK     bool        `json:"ok"`
+	Checks []checkItem `json:"checks"`
+}
+
+func (r *checkReport) add(name string, st checkStatus, detail, fix string) {
+	r.Checks = append(r.Checks, checkItem{Name: name, Status: st, Detail: detail, Fix: fix})
+}
+
+// checkTimeout bounds the whole check: it answers in seconds or says why not.
+const checkTimeout = 60 * time.Second
+
+func cmdCheck(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
+	var o runOptions
+	var format string
+	fs := newFlagSet("check", "Checks whether \"run\" would work with this configuration (the same flags and\nenvironment), and says what to fix if not: the database is reachable, the\nschema is current (or which migrations migrate would apply), the role has the\nprivileges of run --no-migrate, Webex accepts the token, the token has the\nscopes (telephony_config_read: one device details request; devices_read, for\ndiscover and devices add --mac: a one-item listing), and the configured rate.\nExit 0 only when all that a run needs is there; the token is never shown.", stdout)
+	o.register(fs)
+	fs.StringVar(&format, "format", "text", "output: text (a checklist) or json")
+	if err := fs.parse(args, getenv); err != nil {
+		return err
+	}
+	if format != "text" && format != "json" {
+		return usageErr("--format %q: want text or json", format)
+	}
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+
+	var rep checkReport
+	webexErrs := o.webexOptions.validate(getenv)
+	if errs := o.validate(getenv); len(errs) > 0 {
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Error()
+		}
+		rep.add("configuration", checkFail, strings.Join(msgs, "; "), "see "+Name+" run --help")
+	} else {
+		rep.add("configuration", checkOK, "every flag and variable is valid", "")
+	}
+
+	tracked, sampleID := checkDatabase(ctx, &rep, o)
+
+	if len(webexErrs) > 0 {
+		for _, n := range []string{"token", "scope telephony_config_read", "scope devices_read"} {
+			rep.add(n, checkSkip, "the Webex configuration is not valid (see configuration)", "")
+		}
+	} else {
+		checkWebex(ctx, &rep, o, getenv, sampleID)
+	}
+	checkRate(&rep, o, tracked)
+
+	rep.OK = true
+	for _, c := range rep.Checks {
+		if c.Status == checkFail {
+			rep.OK = false
+		}
+	}
+	if format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		writeChecklist(stdout, rep)
+	}
+	if !rep.OK {
+		return &exitError{code: ExitFailed, err: errSilent}
+	}
+	return nil
+}
+
+// checkDatabase checks the connection, the schema and the role's
+// privileges. It returns the number of tracked devices (-1 if unknown) and
+// one tracked device's ID for the details request ("" if none).
+func checkDatabase(ctx context.Context, rep *checkReport, o runOptions) (int, string) {
+	st, err := store.Open(ctx, o.DatabaseURL, store.OpenOptions{ConnectWithin: 5 * time.Second})
+	if err != nil {
+		rep.add("database", checkFail, err.Error(), "check DATABASE_URL (or --database-url) and that PostgreSQL is up")
+		rep.add("schema", checkSkip, "no database connection", "")
+		rep.add("privileges", checkSkip, "no database connection", "")
+		return -1, ""
+	}
+	defer st.Close()
+	pool := st.Pool()
+	var version, user, db string
+	if err := pool.QueryRow(ctx, `SELECT current_setting('server_version'), current_user, current_database()`).Scan(&version, &user, &db); err != nil {
+		rep.add("database", checkFail, err.Error(), "")
+		return -1, ""
+	}
+	rep.add("database", checkOK, fmt.Sprintf("reachable: PostgreSQL %s, database %s, role %s", version, db, user), "")
+
+	pending, err := migrations.PendingNames(ctx, pool)
+	switch {
+	case err != nil:
+		rep.add("schema", checkFail, err.Error(), "")
+	case len(pending) == 0:
+		rep.add("schema", checkOK, "current: no migration pending", "")
+	case o.NoMigrate:
+		rep.add("schema", checkFail, fmt.Sprintf("%s pending (%s); run --no-migrate refuses to start", plural(len(pending), "migration"), strings.Join(pending, ", ")),
+			fmt.Sprintf("run %q as the role that owns the schema", Name+" migrate"))
+	default:
+		rep.add("schema", checkWarn, fmt.Sprintf("%s pending (%s): run applies them first, which needs the role that owns the schema",
+			plural(len(pending), "migration"), strings.Join(pending, ", ")), fmt.Sprintf("run %q as the schema owner", Name+" migrate"))
+	}
+
+	missing, absent, err := missingPrivileges(ctx, st)
+	switch {
+	case err != nil:
+		rep.add("privileges", checkFail, err.Error(), "")
+	case len(missing) > 0:
+		rep.add("privileges", checkFail, fmt.Sprintf("role %s lacks %s", user, strings.Join(missing, ", ")),
+			fmt.Sprintf("as the schema owner: psql \"$OWNER_DATABASE_URL\" -v role=%s -f scripts/least-privilege.sql", user))
+	case len(absent) > 0:
+		rep.add("privileges", checkSkip, fmt.Sprintf("tables not created yet: %s (migrate first)", strings.Join(absent, ", ")), "")
+	default:
+		rep.add("privileges", checkOK, fmt.Sprintf("role %s has every grant of scripts/least-privilege.sql (what run --no-migrate needs)", user), "")
+	}
+
+	tracked, sample := -1, ""
+	if len(absent) == 0 {
+		if err := pool.QueryRow(ctx, `SELECT count(*)::int, coalesce(min(device_id), '') FROM devices`).Scan(&tracked, &sample); err != nil {
+			tracked, sample = -1, ""
+		}
+	}
+	return tracked, sample
+}
+
+var grantLine = regexp.MustCompile(`(?im)^\s*GRANT\s+(.+?)\s+ON\s+(.+?)\s+TO\s+:"role"\s*;`)
+
+// requiredGrants reads the grants of scripts/least-privilege.sql: table
+// name to privileges.
+func requiredGrants() [][2]string {
+	var out [][2]string
+	for _, m := range grantLine.FindAllStringSubmatch(scripts.LeastPrivilege, -1) {
+		for _, table := range strings.Split(m[2], ",") {
+			for _, priv := range strings.Split(m[1], ",") {
+				out = append(out, [2]string{strings.TrimSpace(table), strings.ToUpper(strings.TrimSpace(priv))})
+			}
+		}
+	}
+	return out
+}
+
+// missingPrivileges lists the grants of scripts/least-privilege.sql that
+// the connected role lacks ("UPDATE on devices"), and the tables that do not
+// exist yet.
+func missingPrivileges(ctx context.Context, st *store.Store) (missing, absent []string, err error) {
+	seenAbsent := map[string]bool{}
+	for _, g := range requiredGrants() {
+		var exists, has bool
+		err := st.Pool().QueryRow(ctx, `
+			SELECT to_regclass($1) IS NOT NULL,
+			       to_regclass($1) IS NOT NULL AND has_table_privilege(current_user, to_regclass($1), $2)`, g[0], g[1]).Scan(&exists, &has)
+		if err != nil {
+			return nil, nil, fmt.Errorf("check privileges: %w", err)
+		}
+		switch {
+		case !exists:
+			if !seenAbsent[g[0]] {
+				seenAbsent[g[0]] = true
+				absent = append(absent, g[0])
+			}
+		case !has:
+			missing = append(missing, g[1]+" on "+g[0])
+		}
+	}
+	if len(requiredGrants()) == 0 {
+		return nil, nil, errors.New("scripts/least-privilege.sql holds no grant")
+	}
+	return missing, absent, nil
+}
+
+// checkWebex sends the two requests that tell whether Webex accepts the
+// token and which scopes it has: a one-item listing (devices_read) and one
+// device details request (telephony_config_read).
+func checkWebex(ctx context.Context, rep *checkReport, o runOptions, getenv Env, sampleID string) {
+	o.MaxAttempts = min(o.MaxAttempts, 2)
+	client, err := o.newClient(ctx, getenv, newLogger(logOptions{Format: "auto", Level: "error"}, io.Discard))
+	if err != nil {
+		rep.add("token", checkFail, err.Error(), "")
+		rep.add("scope telephony_config_read", checkSkip, "no token", "")
+		rep.add("scope devices_read", checkSkip, "no token", "")
+		return
+	}
+	// One page of one item: the listing stops after it.
+	errFirstPage := errors.New("first page")
+	var listed string
+	// Each request gets its share of the check's time, so that a Webex that
+	// does not answer the first still leaves time to say so.
+	lctx, lcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer lcancel()
+	_, listErr := client.EachListPage(lctx, fetch.ListOptions{OrgID: o.OrgID, PageSize: 1}, func(p fetch.ListPage) error {
+		if len(p.Items) > 0 {
+			listed = p.Items[0].DetailsID()
+		}
+		return errFirstPage
+	})
+	if errors.Is(listErr, errFirstPage) {
+		listErr = nil
+	}
+	id := sampleID
+	if id == "" {
+		id = listed
+	}
+	if id == "" {
+		// No device to ask about: a well-formed ID of no device. Webex
+		// answers 404 when the token may read device details.
+		id = base64.StdEncoding.EncodeToString([]byte("ciscospark://us/CALLING_DEVICE/00000000-0000-4000-8000-000000000000"))
+	}
+	dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer dcancel()
+	_, detailsErr := client.Device(dctx, id, o.OrgID)
+
+	unauthorized := fetch.KindOf(listErr) == fetch.KindUnauthorized || fetch.KindOf(detailsErr) == fetch.KindUnauthorized
+	// answered: Webex gave an HTTP answer that says the token is good.
+	answered := func(err error) bool {
+		var fe *fetch.Error
+		if err == nil {
+			return true
+		}
+		if !errors.As(err, &fe) {
+			return false
+		}
+		switch fe.Kind {
+		case fetch.KindNotFound, fetch.KindForbidden, fetch.KindBadPayload, fetch.KindRequest:
+			return true
+		}
+		return false
+	}
+	switch {
+	case unauthorized:
+		rep.add("token", checkFail, "Webex rejected the token (401): it is wrong, expired or revoked",
+			"get a new token (an integration's or service app's access token) into WEBEX_TOKEN or the token file")
+		rep.add("scope telephony_config_read", checkSkip, "the token was rejected", "")
+		rep.add("scope devices_read", checkSkip, "the token was rejected", "")
+		return
+	case !answered(detailsErr) && !answered(listErr):
+		why := detailsErr
+		if why == nil {
+			why = listErr
+		}
+		rep.add("token", checkFail, "no answer from Webex: "+why.Error(), "check --api-url, the network path and the proxy")
+		rep.add("scope telephony_config_read", checkSkip, "Webex did not answer", "")
+		rep.add("scope devices_read", checkSkip, "Webex did not answer", "")
+		return
+	}
+	rep.add("token", checkOK, "accepted by Webex at "+o.APIURL, "")
+
+	switch kind := fetch.KindOf(detailsErr); kind {
+	case 0, fetch.KindNotFound:
+		rep.add("scope telephony_config_read", checkOK, "a device details request was answered", "")
+	case fetch.KindForbidden:
+		rep.add("scope telephony_config_read", checkFail,
+			"a device details request was refused (403): the token lacks spark-admin:telephony_config_read, or may not see the device's location",
+			"use a token of a full, read-only or location admin with spark-admin:telephony_config_read")
+	default:
+		rep.add("scope telephony_config_read", checkFail, "a device details request failed: "+detailsErr.Error(), "")
+	}
+	switch kind := fetch.KindOf(listErr); {
+	case listErr == nil:
+		rep.add("scope devices_read", checkOK, "a one-item device listing was answered", "")
+	case errors.Is(listErr, fetch.ErrListForbidden) || kind == fetch.KindForbidden:
+		rep.add("scope devices_read", checkWarn,
+			"the device listing was refused (403): the token lacks spark-admin:devices_read; run does not need it, discover and devices add --mac do",
+			"add the scope spark-admin:devices_read to the token for discover and --mac")
+	default:
+		rep.add("scope devices_read", checkWarn, "the device listing failed: "+listErr.Error(), "")
+	}
+}
+
+// checkRate says what the configured rate means for this fleet.
+func checkRate(rep *checkReport, o runOptions, tracked int) {
+	detail := fmt.Sprintf("%g requests/s to Webex (burst %d, %d in flight at most)", o.Rate, o.Burst, o.Concurrency)
+	if tracked < 0 || o.Rate <= 0 {
+		rep.add("rate", checkOK, detail, "")
+		return
+	}
+	need := time.Duration(float64(tracked) / o.Rate * float64(time.Second)).Round(time.Second)
+	detail += fmt.Sprintf(": the %s tracked take about %s per run", plural(tracked, "device"), need)
+	switch {
+	case tracked == 0:
+		rep.add("rate", checkWarn, detail, fmt.Sprintf("no device is tracked: %s discover, or %s devices add", Name, Name))
+	case o.MaxDuration > 0 && need > o.MaxDuration:
+		rep.add("rate", checkWarn, detail+fmt.Sprintf(", more than --max-duration %s: each run syncs the stalest part", o.MaxDuration),
+			"raise --rate if Webex allows it, or shard the fleet")
+	default:
+		rep.add("rate", checkOK, detail, "")
+	}
+}
+
+func writeChecklist(w io.Writer, rep checkReport) {
+	fmt.Fprintf(w, "Would %q work?\n\n", Name+" run")
+	width := 0
+	for _, c := range rep.Checks {
+		width = max(width, len(c.Name))
+	}
+	for _, c := range rep.Checks {
+		mark := map[checkStatus]string{checkOK: "[ok]  ", checkWarn: "[warn]", checkFail: "[FAIL]", checkSkip: "[skip]"}[c.Status]
+		fmt.Fprintf(w, "  %s %-*s  %s\n", mark, width, c.Name, c.Detail)
+		if c.Fix != "" && c.Status != checkOK {
+			fmt.Fprintf(w, "         %-*s  fix: %s\n", width, "", c.Fix)
+		}
+	}
+	fails := 0
+	for _, c := range rep.Checks {
+		if c.Status == checkFail {
+			fails++
+		}
+	}
+	if rep.OK {
+		fmt.Fprintln(w, "\nReady: a run would work.")
+	} else {
+		fmt.Fprintf(w, "\nNot ready: %s failed (fix the [FAIL] lines).\n", plural(fails, "check"))
+	}
+}
