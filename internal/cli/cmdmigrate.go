@@ -33,7 +33,12 @@ func cmdMigrate(ctx context.Context, args []string, getenv Env, stdout, stderr i
 	if status {
 		return migrations.WriteStatus(ctx, st.Pool(), stdout)
 	}
-	n, err := migrations.UpLogged(ctx, st.Pool(), log)
+	pool, err := st.MigrationPool(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	n, err := migrations.UpLogged(ctx, pool, log)
 	if err != nil {
 		return err
 	}

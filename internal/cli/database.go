@@ -68,7 +68,12 @@ func prepareSchema(ctx context.Context, st *store.Store, sc schema, log *slog.Lo
 		}
 		return nil
 	case schemaMigrate:
-		_, err := migrations.UpLogged(ctx, st.Pool(), log)
+		pool, err := st.MigrationPool(ctx)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		_, err = migrations.UpLogged(ctx, pool, log)
 		return err
 	}
 	return nil

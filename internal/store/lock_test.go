@@ -39,6 +39,9 @@ func TestReleaseAfterACancelledCheckLetsGo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := l.Check(ctx); err != nil {
+			t.Fatalf("%s: Check of a live lock: %v", scope, err)
+		}
 		cancelled, cancel := context.WithCancel(ctx)
 		cancel()
 		_ = l.Check(cancelled)

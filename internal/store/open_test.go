@@ -32,10 +32,13 @@ func TestOpenSetsSessionDefaultsOnlyWhereUnset(t *testing.T) {
 		name string
 		url  string
 		want [3]string // application_name, statement_timeout, lock_timeout
+		// statement_timeout of the migrations: the job's default does not
+		// apply to them, the user's does.
+		wantMigration string
 	}{
-		{"defaults", base, [3]string{"wxc-sync", "2min", "30s"}},
-		{"user parameters", with("application_name=ops&statement_timeout=1234&lock_timeout=5s"), [3]string{"ops", "1234ms", "5s"}},
-		{"user options", with("options=-c%20statement_timeout%3D7s"), [3]string{"wxc-sync", "7s", "30s"}},
+		{"defaults", base, [3]string{"wxc-sync", "2min", "30s"}, "0"},
+		{"user parameters", with("application_name=ops&statement_timeout=1234&lock_timeout=5s"), [3]string{"ops", "1234ms", "5s"}, "1234ms"},
+		{"user options", with("options=-c%20statement_timeout%3D7s"), [3]string{"wxc-sync", "7s", "30s"}, "7s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,6 +56,19 @@ func TestOpenSetsSessionDefaultsOnlyWhereUnset(t *testing.T) {
 			}
 			if got != tt.want {
 				t.Errorf("session settings = %q, want %q", got, tt.want)
+			}
+			// Migrations are not cut short by the job's own default.
+			mp, err := st.MigrationPool(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mp.Close()
+			var mig string
+			if err := mp.QueryRow(context.Background(), "SELECT current_setting('statement_timeout')").Scan(&mig); err != nil {
+				t.Fatal(err)
+			}
+			if mig != tt.wantMigration {
+				t.Errorf("migrations run with statement_timeout %s, want %s", mig, tt.wantMigration)
 			}
 		})
 	}

@@ -28,6 +28,8 @@ type Store struct {
 	q     *dbsqlc.Queries // the statements of queries/*.sql, typed by sqlc, on db
 	retry pgretry.Policy  // for idempotent statements whose connection failed
 	lock  *RunLock        // set by Fenced
+
+	defaultStatementTimeout bool // Open set DefaultStatementTimeout
 }
 
 // New wraps a pool.
@@ -120,7 +122,28 @@ func Open(ctx context.Context, databaseURL string, o OpenOptions) (*Store, error
 		}
 		return nil, fmt.Errorf("connect to database %s: %w", Describe(cfg.ConnConfig.Config), err)
 	}
-	return New(pool), nil
+	st := New(pool)
+	st.defaultStatementTimeout = cfg.ConnConfig.RuntimeParams["statement_timeout"] == millis(DefaultStatementTimeout)
+	return st, nil
+}
+
+// MigrationPool opens a small second pool for applying migrations. A
+// migration may rewrite a large table, which the job's default
+// statement_timeout, meant for its own statements, must not cut short and
+// so fail every run from then on; a statement_timeout the connection string
+// set still applies, as does lock_timeout. The caller closes it.
+func (s *Store) MigrationPool(ctx context.Context) (*pgxpool.Pool, error) {
+	cfg := s.pool.Config() // a copy
+	if s.defaultStatementTimeout {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = "0"
+	}
+	cfg.MaxConns = 2
+	cfg.MinConns = 0
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database %s: %w", Describe(cfg.ConnConfig.Config), err)
+	}
+	return pool, nil
 }
 
 // ParseConfig reads databaseURL into a pool configuration with the job's

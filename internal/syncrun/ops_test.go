@@ -71,6 +71,14 @@ func TestSecondRunOfTheSameScopeWritesNothing(t *testing.T) {
 	if _, err := e.st.LockRun(ctx, store.All, 0); !errors.Is(err, store.ErrLocked) {
 		t.Errorf("fleet lock while shards run: %v", err)
 	}
+	// Issue 11 item 13: a run of another shard count (a pod of the next
+	// deployment) does not start beside shards that share its devices.
+	if _, err := syncrun.Run(ctx, e.st, e.client, syncrun.Config{Scope: store.Scope{Index: 0, Count: 4}}); !errors.Is(err, syncrun.ErrLocked) {
+		t.Errorf("run 0/4 while 0/2 and 1/2 run: %v, want ErrLocked", err)
+	}
+	if n := e.sim.Stats().Requests; n != 0 {
+		t.Errorf("the refused runs sent %d requests", n)
+	}
 }
 
 func TestShardsCoverTheFleetOnce(t *testing.T) {
