@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/wxc-inventory/wxc-sync/internal/logctx"
@@ -59,7 +60,7 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 	lock, err := st.LockRun(setupCtx, o.scope, o.WaitForLock)
 	if errors.Is(err, store.ErrLocked) {
 		log.LogAttrs(ctx, slog.LevelInfo, "another run of this scope is in progress; nothing to do",
-			slog.String("scope", o.scope.String()), slog.Duration("waited", o.WaitForLock))
+			slog.String("scope", o.scope.String()), slog.Float64("waited_seconds", o.WaitForLock.Seconds()))
 		return nil
 	}
 	if err != nil {
@@ -120,7 +121,7 @@ func logSummary(ctx context.Context, log *slog.Logger, s syncrun.Summary) {
 		slog.Int("devices_changed", s.Counts.Changed), slog.Int("devices_not_found", s.Counts.NotFound),
 		slog.Int("devices_failed", s.Counts.Failed), slog.Int("devices_skipped", s.Counts.Skipped),
 		slog.Int("changes_recorded", s.Counts.Changes), slog.Int64("requests", s.Requests),
-		slog.Int64("throttled", s.Throttled), slog.Duration("duration", s.Duration),
+		slog.Int64("throttled", s.Throttled), slog.Float64("duration_seconds", math.Round(s.Duration.Seconds()*1000)/1000),
 	}
 	if s.Err != nil {
 		attrs = append(attrs, slog.String("error", s.Err.Error()))

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -9,8 +11,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
+	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 )
 
 // Issue 11, items 4, 5 and 11: a configuration that cannot work is exit 2
@@ -97,5 +101,54 @@ func TestUnreachableOrUntrustedWebexIsExitOne(t *testing.T) {
 				t.Errorf("%d devices changed status", n)
 			}
 		})
+	}
+}
+
+// Issue 11, item 15: every key of the JSON log keeps one type on every
+// line (Loki, Elasticsearch and Datadog index a key with the type they see
+// first), and every duration is a number of seconds named *_seconds.
+func TestJSONLogKeysKeepOneType(t *testing.T) {
+	t.Parallel()
+	sim, base := startSim(t, 60)
+	ids := sim.IDs()
+	sim.SetFault(ids[0], webexsim.Fault{Kind: webexsim.FaultForbidden})
+	sim.SetFault(ids[1], webexsim.Fault{Kind: webexsim.FaultUnavailable, Times: 1})
+	sim.SetFault(ids[2], webexsim.Fault{Kind: webexsim.FaultLocked, Times: 1, RetryAfter: 100 * time.Millisecond})
+	sim.SetFault(ids[3], webexsim.Fault{Kind: webexsim.FaultBadGateway})
+	db := pgtest.DBURL(t)
+	track(t, db, ids)
+	r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}, "run", "--api-url", base,
+		"--rate", "1000", "--burst", "50", "--log-format", "json", "--log-level", "debug", "--max-attempts", "2")
+	if r.code != ExitPartial {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	types := map[string]map[string]bool{}
+	keys := map[string]bool{}
+	for _, line := range strings.Split(r.stderr, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) != nil {
+			continue
+		}
+		for k, v := range m {
+			if types[k] == nil {
+				types[k] = map[string]bool{}
+			}
+			types[k][fmt.Sprintf("%T", v)] = true
+			keys[k] = true
+		}
+	}
+	for _, want := range []string{"http_status", "status", "duration_seconds", "pause_seconds", "backoff_seconds", "eta_seconds"} {
+		if !keys[want] {
+			t.Errorf("no line has %q; the test covers less than it claims", want)
+		}
+	}
+	for k, ts := range types {
+		if len(ts) > 1 {
+			t.Errorf("key %q has %d types across lines: %v", k, len(ts), ts)
+		}
+		if (strings.Contains(k, "duration") || strings.Contains(k, "pause") || strings.Contains(k, "eta") ||
+			strings.Contains(k, "backoff") || strings.Contains(k, "wait")) && (!strings.HasSuffix(k, "_seconds") || !ts["float64"]) {
+			t.Errorf("duration key %q (%v) is not a number of seconds named *_seconds", k, ts)
+		}
 	}
 }

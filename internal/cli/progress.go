@@ -47,7 +47,7 @@ func newProgress(w io.Writer, log *slog.Logger) func(syncrun.Progress) {
 		last = time.Now()
 		log.Info("progress", slog.Int64("run_id", p.RunID), slog.Int("done", p.Done), slog.Int("total", p.Total),
 			slog.Float64("per_second", float64(int(rate*10))/10), slog.Int64("throttled", p.Throttled),
-			slog.String("eta", eta.String()))
+			slog.Float64("eta_seconds", eta.Seconds()))
 	}
 }
 

@@ -30,7 +30,7 @@ func TestProgressLogsPeriodicallyWhenNotATerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{"msg": "progress", "run_id": float64(9), "done": float64(100), "total": float64(1000),
-		"per_second": float64(50), "throttled": float64(2), "eta": "18s"}
+		"per_second": float64(50), "throttled": float64(2), "eta_seconds": float64(18)}
 	for k, v := range want {
 		if first[k] != v {
 			t.Errorf("%s = %v, want %v", k, first[k], v)

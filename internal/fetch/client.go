@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"mime"
 	"net/http"
@@ -341,8 +342,8 @@ func (c *Client) get(ctx context.Context, r request) error {
 				wait = ferr.retryAfter
 			}
 			c.log.LogAttrs(ctx, slog.LevelDebug, "retrying after a transient failure", append(r.attrs,
-				slog.Int("status", ferr.Status), slog.String("tracking_id", ferr.TrackingID), slog.String("error_code", ferr.ErrorCode),
-				slog.Int("attempt", attempts), slog.Duration("backoff", wait), slog.String("error", ferr.Error()))...)
+				slog.Int("http_status", ferr.Status), slog.String("tracking_id", ferr.TrackingID), slog.String("error_code", ferr.ErrorCode),
+				slog.Int("attempt", attempts), seconds("backoff_seconds", wait), slog.String("error", ferr.Error()))...)
 			if err := sleep(ctx, wait); err != nil {
 				return err
 			}
@@ -488,9 +489,9 @@ func (c *Client) throttle(ctx context.Context, attrs []slog.Attr, resp *http.Res
 	c.gov.throttled(time.Now(), end, mark)
 	if extended {
 		c.log.LogAttrs(ctx, slog.LevelWarn, throttleMessage(wait, float64(c.gov.limit())), append(attrs,
-			slog.Int("status", resp.StatusCode),
+			slog.Int("http_status", resp.StatusCode),
 			slog.String("tracking_id", ferr.TrackingID), slog.String("error_code", ferr.ErrorCode), slog.String("retry_after", truncate(raw, 40)),
-			slog.Duration("pause", wait), slog.Float64("rate_now", float64(c.gov.limit())))...)
+			seconds("pause_seconds", wait), slog.Float64("rate_now", float64(c.gov.limit())))...)
 	}
 }
 
@@ -500,6 +501,13 @@ func (c *Client) backoff(n int) time.Duration {
 		d = c.opts.BackoffMax
 	}
 	return jitter(d)
+}
+
+// seconds is a duration log attribute: a number of seconds, with
+// millisecond precision. Every duration the job logs is one (key suffix
+// _seconds), so that a log store indexes each key with one type.
+func seconds(key string, d time.Duration) slog.Attr {
+	return slog.Float64(key, math.Round(d.Seconds()*1000)/1000)
 }
 
 // jitter returns a duration in [d/2, d).

@@ -318,7 +318,7 @@ func TestFaultsEndAsPromised(t *testing.T) {
 		}
 		found := false
 		for _, line := range strings.Split(logs, "\n") {
-			if strings.Contains(line, `"device_id":"`+id+`"`) && strings.Contains(line, `"tracking_id"`) && strings.Contains(line, `"status"`) &&
+			if strings.Contains(line, `"device_id":"`+id+`"`) && strings.Contains(line, `"tracking_id"`) && strings.Contains(line, `"http_status"`) &&
 				(strings.Contains(line, "device fetch failed") || strings.Contains(line, "not visible") || strings.Contains(line, "no longer exists")) {
 				found = true
 			}

@@ -356,7 +356,7 @@ func classify(ctx context.Context, log *slog.Logger, id string, dev device.Devic
 	if !errors.As(err, &fe) {
 		return nil, nil // context ended: not an answer about the device
 	}
-	attrs := []slog.Attr{slog.String("device_id", id), slog.Int("status", fe.Status),
+	attrs := []slog.Attr{slog.String("device_id", id), slog.Int("http_status", fe.Status),
 		slog.String("tracking_id", fe.TrackingID), slog.String("error_code", fe.ErrorCode), slog.String("error", fe.Error())}
 	var outcome store.Outcome
 	switch fe.Kind {

@@ -245,7 +245,7 @@ func (s *Sim) Start(addr string) (string, error) {
 	go func() {
 		defer close(s.served)
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("webexsim serve", slog.Any("err", err))
+			s.log.Error("webexsim serve", slog.String("error", err.Error()))
 		}
 	}()
 	return "http://" + ln.Addr().String() + "/v1", nil
