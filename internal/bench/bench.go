@@ -24,13 +24,16 @@ const (
 	ScenarioStore  = "store"  // raw ceiling P: the store's writes, no HTTP
 	ScenarioFull   = "full"   // first sync and unchanged re-sync, unlimited API
 	ScenarioPacing = "pacing" // client rate R against a server enforcing R, then R/2
-	ScenarioMemory = "memory" // peak RSS of a sync process over a large table
-	ScenarioNaive  = "naive"  // one request at a time, one statement per device
-	ScenarioWAL    = "wal"    // WAL, HOT share and size of unchanged re-syncs, on a private cluster
+	// ScenarioPacingLong: client rate R against a server enforcing R/2 for
+	// five minutes: what remembering the accepted rate is worth.
+	ScenarioPacingLong = "pacing-long"
+	ScenarioMemory     = "memory" // peak RSS of a sync process over a large table
+	ScenarioNaive      = "naive"  // one request at a time, one statement per device
+	ScenarioWAL        = "wal"    // WAL, HOT share and size of unchanged re-syncs, on a private cluster
 )
 
 // AllScenarios lists every scenario in run order.
-var AllScenarios = []string{ScenarioHTTP, ScenarioStore, ScenarioFull, ScenarioPacing, ScenarioMemory, ScenarioNaive, ScenarioWAL}
+var AllScenarios = []string{ScenarioHTTP, ScenarioStore, ScenarioFull, ScenarioPacing, ScenarioPacingLong, ScenarioMemory, ScenarioNaive, ScenarioWAL}
 
 // Config says what to measure. Zero values take the defaults of
 // DefaultConfig.
@@ -49,6 +52,8 @@ type Config struct {
 	// PacingConcurrency must cover R × the slowest answer, else the
 	// workers, not the limiter, set the pace.
 	PacingConcurrency int `json:"pacingConcurrency"`
+	// PacingLongSeconds is the length of the pacing-long phase (run once).
+	PacingLongSeconds float64 `json:"pacingLongSeconds"`
 
 	MemoryDevices int `json:"memoryDevices"` // devices in the table for the memory scenario
 	NaiveDevices  int `json:"naiveDevices"`  // fleet of the naive baseline; default Devices
@@ -68,8 +73,8 @@ func DefaultConfig() Config {
 		Devices: 100_000, Runs: 3, Scenarios: AllScenarios, Concurrency: syncrun.DefaultConcurrency, BatchSize: syncrun.DefaultBatchSize,
 		PacingRate: 50, PacingBurst: 5, PacingSeconds: 20,
 		PacingLatency: 100 * time.Millisecond, PacingJitter: 200 * time.Millisecond,
-		PacingConcurrency: 32,
-		MemoryDevices:     1_000_000, MemoryRuns: 1,
+		PacingConcurrency: 32, PacingLongSeconds: 300,
+		MemoryDevices: 1_000_000, MemoryRuns: 1,
 		NaiveRuns: 1, NaiveSeconds: 60,
 		WALDevices: 20_000, WALRuns: 8,
 	}
@@ -106,6 +111,9 @@ func (c *Config) defaults() {
 	}
 	if c.PacingConcurrency <= 0 {
 		c.PacingConcurrency = d.PacingConcurrency
+	}
+	if c.PacingLongSeconds <= 0 {
+		c.PacingLongSeconds = d.PacingLongSeconds
 	}
 	if c.MemoryDevices <= 0 {
 		c.MemoryDevices = d.MemoryDevices
@@ -190,6 +198,8 @@ func Run(ctx context.Context, cfg Config, env Env) (*Results, error) {
 			err = b.scenarioFull(ctx)
 		case ScenarioPacing:
 			err = b.scenarioPacing(ctx)
+		case ScenarioPacingLong:
+			err = b.scenarioPacingLong(ctx)
 		case ScenarioMemory:
 			if env.ChildCommand == nil {
 				b.logf("memory: skipped (no child command)")

@@ -35,7 +35,7 @@ func TestSmoke(t *testing.T) {
 	const fleet, rate, burst = 5000, 100.0, 5
 	cfg := Config{
 		Devices: fleet, Runs: 1, Concurrency: 8, BatchSize: 500,
-		PacingRate: rate, PacingBurst: burst, PacingSeconds: 2,
+		PacingRate: rate, PacingBurst: burst, PacingSeconds: 2, PacingLongSeconds: 2,
 		PacingLatency: 5 * time.Millisecond, PacingJitter: 10 * time.Millisecond, PacingConcurrency: 16,
 		MemoryDevices: fleet, MemoryRuns: 1,
 		NaiveDevices: 500, NaiveRuns: 1,
@@ -91,7 +91,7 @@ func TestSmoke(t *testing.T) {
 	if s := sample(FigHTTP); s.Accepted != fleet {
 		t.Errorf("http: simulator answered %d requests with 200, want %d", s.Accepted, fleet)
 	}
-	for _, name := range []string{FigPacingR, FigPacingHalf} {
+	for _, name := range []string{FigPacingR, FigPacingHalf, FigPacingLong} {
 		s := sample(name)
 		if s.OK != s.Devices {
 			t.Errorf("%s: %d of %d devices ok", name, s.OK, s.Devices)
@@ -111,8 +111,8 @@ func TestSmoke(t *testing.T) {
 	}
 
 	// Every target of the issue is evaluated, and the records render.
-	if len(res.Targets) != 8 {
-		t.Errorf("%d targets evaluated, want 8:\n%s", len(res.Targets), res.Table())
+	if len(res.Targets) != 9 {
+		t.Errorf("%d targets evaluated, want 9:\n%s", len(res.Targets), res.Table())
 	}
 	for _, k := range []string{"combined_ceiling_first", "full_first_over_combined", "full_first_over_naive", "resync_over_first"} {
 		if _, ok := res.Ratios[k]; !ok {

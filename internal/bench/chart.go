@@ -50,11 +50,12 @@ func (r *Results) chartRows() []chartRow {
 	rate := r.Config.PacingRate
 	add(FigPacingR, fmt.Sprintf("job: server limit R=%g", rate), colPacing)
 	add(FigPacingHalf, fmt.Sprintf("job: server limit R/2=%g", rate/2), colPacing)
+	add(FigPacingLong, fmt.Sprintf("job: server limit R/2=%g, long", rate/2), colPacing)
 	for i := range rows {
 		switch rows[i].label {
 		case fmt.Sprintf("job: server limit R=%g", rate):
 			rows[i].target = rate
-		case fmt.Sprintf("job: server limit R/2=%g", rate/2):
+		case fmt.Sprintf("job: server limit R/2=%g", rate/2), fmt.Sprintf("job: server limit R/2=%g, long", rate/2):
 			rows[i].target = rate / 2
 		}
 	}

@@ -115,6 +115,7 @@ const (
 	FigFullResync  = "full_resync"
 	FigPacingR     = "pacing_at_R"
 	FigPacingHalf  = "pacing_at_R_over_2"
+	FigPacingLong  = "pacing_long_at_R_over_2"
 	FigMemory      = "memory_peak_rss"
 	FigNaive       = "naive_first_sync"
 
@@ -208,9 +209,26 @@ func (r *Results) Evaluate() {
 			Pass: f.Median/half >= 0.90,
 		})
 	}
+	if f := r.Figure(FigPacingLong); f != nil && len(f.Samples) > 0 {
+		half := rate / 2
+		var worst429 float64 // 429s per started minute of the phase, worst sample
+		var thr int64
+		for _, s := range f.Samples {
+			thr += s.Throttled
+			worst429 = max(worst429, float64(s.Throttled)/math.Max(1, math.Ceil(float64(s.Seconds)/60)))
+		}
+		r.Ratios["pacing_long_achieved_over_R2"] = f.Median / half
+		r.Targets = append(r.Targets, Target{
+			Name: fmt.Sprintf("pacing, %gs phase: server enforces R/2 = %g/s, client set to R", r.Config.PacingLongSeconds, half),
+			Want: ">= 97% of R/2, at most one 429 a minute",
+			Measured: fmt.Sprintf("median %.1f%% (min %.1f%%); %d 429s over %d run(s), at most %.1f a minute",
+				100*f.Median/half, 100*f.Min/half, thr, len(f.Samples), worst429),
+			Pass: f.Median/half >= 0.97 && worst429 <= 1,
+		})
+	}
 	var maxWin int64
 	seen := false
-	for _, name := range []string{FigPacingR, FigPacingHalf} {
+	for _, name := range []string{FigPacingR, FigPacingHalf, FigPacingLong} {
 		if f := r.Figure(name); f != nil {
 			for _, s := range f.Samples {
 				seen = true

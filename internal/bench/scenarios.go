@@ -269,6 +269,25 @@ func (b *bencher) scenarioPacing(ctx context.Context) error {
 	return nil
 }
 
+// scenarioPacingLong runs the real sync with the client at R against a
+// simulator enforcing R/2 for PacingLongSeconds (five minutes by default),
+// once: long enough for the governor's memory of the accepted rate, and its
+// rare probes, to show against the cost of its first 429s.
+func (b *bencher) scenarioPacingLong(ctx context.Context) error {
+	r, burst := b.cfg.PacingRate, b.cfg.PacingBurst
+	half := r / 2
+	label := fmt.Sprintf("pacing, %gs phase: server enforces R/2=%g/s, client R", b.cfg.PacingLongSeconds, half)
+	n := int(math.Ceil(half * b.cfg.PacingLongSeconds))
+	s, err := b.pacingOnce(ctx, n, half, r, burst)
+	if err != nil {
+		return fmt.Errorf("%s: %w", label, err)
+	}
+	b.res.figure(FigPacingLong, label, "requests/s accepted").add(s)
+	b.logf("pacing-long server %g/s: %.2f req/s accepted (%.1f%%), %d requests, %d 429s, max %d in 1 s, %d devices in %s",
+		half, s.Value, 100*s.Value/half, s.Requests, s.Throttled, s.MaxPerSlidingSecond, s.OK, s.Seconds)
+	return nil
+}
+
 func (b *bencher) pacingOnce(ctx context.Context, n int, serverRate, clientRate float64, burst int) (Sample, error) {
 	sim, base, err := startSim(webexsim.Config{
 		Devices: n, RateLimit: serverRate, Burst: burst,

@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.Float64Var(&cfg.PacingSeconds, "pacing-seconds", def.PacingSeconds, "length of each pacing phase; its fleet is sized to it")
 	fs.DurationVar(&cfg.PacingLatency, "pacing-latency", def.PacingLatency, "server latency in the pacing scenario (plus jitter)")
 	fs.DurationVar(&cfg.PacingJitter, "pacing-jitter", def.PacingJitter, "uniform extra latency [0, jitter) in the pacing scenario")
+	fs.Float64Var(&cfg.PacingLongSeconds, "pacing-long-seconds", def.PacingLongSeconds, "length of the pacing-long phase (server at R/2, run once)")
 	fs.IntVar(&cfg.PacingConcurrency, "pacing-concurrency", def.PacingConcurrency, "sync workers in the pacing scenario: must cover R × the slowest answer")
 	fs.IntVar(&cfg.MemoryDevices, "memory-devices", def.MemoryDevices, "devices in the table for the memory scenario")
 	fs.IntVar(&cfg.MemoryRuns, "memory-runs", def.MemoryRuns, "runs of the memory scenario")
