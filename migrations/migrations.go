@@ -157,3 +157,24 @@ func PendingNames(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 	}
 	return pending, nil
 }
+
+// DownTo rolls back, newest first, every applied migration above version,
+// and returns the files it rolled back, even when one fails part way.
+func DownTo(ctx context.Context, pool *pgxpool.Pool, version int64, logger *slog.Logger) ([]string, error) {
+	p, db, err := provider(pool, logger)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	results, err := p.DownTo(ctx, version)
+	var undone []string
+	for _, r := range results {
+		if r.Error == nil {
+			undone = append(undone, path.Base(r.Source.Path))
+		}
+	}
+	if err != nil {
+		return undone, fmt.Errorf("roll back to version %d: %w", version, err)
+	}
+	return undone, nil
+}

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 
@@ -17,10 +19,21 @@ func cmdMigrate(ctx context.Context, args []string, getenv Env, stdout, stderr i
 		dbOptions
 		logOptions
 	}
-	fs := newFlagSet("migrate [status]", "Applies the embedded schema migrations (a PostgreSQL advisory lock\nlets several pods migrate at once safely), or shows their status.", stdout)
+	downTo := int64(-1)
+	fs := newFlagSet("migrate [status]", "Applies the embedded schema migrations (a PostgreSQL advisory lock\nlets several pods migrate at once safely), or shows their status. With\n--down-to VERSION it rolls back, newest first, every applied migration above\nVERSION (their Down sections; README, \"Rolling a migration back\").", stdout)
 	o.dbOptions.register(fs)
 	o.logOptions.register(fs)
-	fs.validate = func() []error { return append(o.dbOptions.validate(), o.logOptions.validate()...) }
+	fs.Int64Var(&downTo, "down-to", -1, "roll back every migration above this version (0: all of them); run it with\nthe binary of the release that applied them, which knows their Down sections")
+	fs.validate = func() []error {
+		errs := append(o.dbOptions.validate(), o.logOptions.validate()...)
+		if downTo < -1 {
+			errs = append(errs, fmt.Errorf("--down-to %d: want a version, 0 or more", downTo))
+		}
+		if downTo >= 0 && status {
+			errs = append(errs, errors.New("migrate status takes no --down-to"))
+		}
+		return errs
+	}
 	if err := fs.parse(args, getenv); err != nil {
 		return err
 	}
@@ -38,6 +51,17 @@ func cmdMigrate(ctx context.Context, args []string, getenv Env, stdout, stderr i
 		return err
 	}
 	defer pool.Close()
+	if downTo >= 0 {
+		undone, err := migrations.DownTo(ctx, pool, downTo, log)
+		for _, name := range undone {
+			fmt.Fprintf(stdout, "rolled back %s\n", name)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s rolled back; the schema is at version %d\n", plural(len(undone), "migration"), downTo)
+		return nil
+	}
 	n, err := migrations.UpLogged(ctx, pool, log)
 	if err != nil {
 		return err

@@ -1,0 +1,6 @@
+// Package deploy holds the deployment files (Kubernetes manifests in
+// kubernetes/, a crontab line) and, in its tests, the checks that they
+// follow the platform's rules: the manifests strictly decoded into the
+// Kubernetes API types, the compose file loaded by compose-go for each
+// profile, the Dockerfile's stages and user.
+package deploy
