@@ -239,3 +239,14 @@ SET status            = @status::text,
 FROM stored s, history h
 WHERE r.run_id = @run_id::bigint
 RETURNING r.devices_ok, r.devices_not_found, r.devices_failed, r.devices_changed, r.changes_recorded, r.devices_skipped;
+
+-- name: CountNewFailures :one
+-- The devices a run failed that --tolerate-forbidden does not forgive:
+-- every error, and every forbidden device that was not already failing in
+-- the run before (its first failed run in a row is a new failure).
+SELECT count(*)::int AS new_failures
+FROM devices d
+JOIN device_sync_state s USING (device_id)
+WHERE s.last_run_id = @run_id::bigint
+  AND d.sync_status IN ('forbidden', 'error')
+  AND NOT (d.sync_status = 'forbidden' AND s.consecutive_failures >= 2);

@@ -87,7 +87,16 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 	if err != nil {
 		return budgetErr(ctx, err)
 	}
-	logSummary(ctx, log, sum)
+	newFailed := -1 // not counted: every failure counts
+	if o.TolerateForbidden && sum.Status == store.RunPartial && sum.Counts.Failed > 0 {
+		if newFailed, err = st.NewFailures(context.WithoutCancel(ctx), sum.RunID); err != nil {
+			// Unsure which failures are known: none is tolerated.
+			log.LogAttrs(ctx, slog.LevelError, "could not tell known failures from new ones; none is tolerated",
+				slog.Int64("run_id", sum.RunID), slog.String("error", err.Error()))
+			newFailed = -1
+		}
+	}
+	logSummary(ctx, log, sum, newFailed)
 	if sum.Total == 0 && sum.Err == nil {
 		log.LogAttrs(ctx, slog.LevelWarn, noDevicesHint(sum.Scope), slog.Int64("run_id", sum.RunID))
 	}
@@ -97,16 +106,17 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 	if o.PushgatewayURL != "" {
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
-		if err := pushMetrics(pctx, o.PushgatewayURL, sum, time.Now()); err != nil {
+		if err := pushMetrics(pctx, o.PushgatewayURL, sum, summaryErr(sum, newFailed) == nil, time.Now()); err != nil {
 			// Monitoring trouble must not change what the run did.
 			log.LogAttrs(ctx, slog.LevelError, "could not push metrics", slog.Int64("run_id", sum.RunID), slog.String("error", err.Error()))
 		}
 	}
-	return summaryErr(sum)
+	return summaryErr(sum, newFailed)
 }
 
-// logSummary writes the one line an operator reads after a run.
-func logSummary(ctx context.Context, log *slog.Logger, s syncrun.Summary) {
+// logSummary writes the one line an operator reads after a run. newFailed
+// is the failed devices --tolerate-forbidden does not forgive, or -1.
+func logSummary(ctx context.Context, log *slog.Logger, s syncrun.Summary, newFailed int) {
 	level := slog.LevelInfo
 	switch s.Status {
 	case store.RunPartial, store.RunInterrupted:
@@ -123,6 +133,9 @@ func logSummary(ctx context.Context, log *slog.Logger, s syncrun.Summary) {
 		slog.Int("changes_recorded", s.Counts.Changes), slog.Int64("requests", s.Requests),
 		slog.Int64("throttled", s.Throttled), slog.Float64("duration_seconds", math.Round(s.Duration.Seconds()*1000)/1000),
 	}
+	if newFailed >= 0 {
+		attrs = append(attrs, slog.Int("devices_failed_new", newFailed), slog.Int("devices_failed_tolerated", s.Counts.Failed-newFailed))
+	}
 	if s.Err != nil {
 		attrs = append(attrs, slog.String("error", s.Err.Error()))
 	}
@@ -130,14 +143,21 @@ func logSummary(ctx context.Context, log *slog.Logger, s syncrun.Summary) {
 }
 
 // summaryErr maps a run's end to the exit code; the summary line has
-// already said why.
-func summaryErr(s syncrun.Summary) error {
+// already said why. newFailed is the failed devices --tolerate-forbidden
+// does not forgive, or -1 when every failure counts.
+func summaryErr(s syncrun.Summary, newFailed int) error {
 	switch s.Status {
 	case store.RunSucceeded:
 		return nil
 	case store.RunPartial:
-		if s.BudgetReached && s.Counts.Failed == 0 {
-			return nil // a planned stop: the rest is the next run's
+		failed := s.Counts.Failed
+		if newFailed >= 0 {
+			failed = newFailed
+		}
+		if failed == 0 {
+			// A planned stop (the rest is the next run's), or only the
+			// known forbidden devices failed.
+			return nil
 		}
 		return &exitError{code: ExitPartial, err: errSilent}
 	case store.RunInterrupted:

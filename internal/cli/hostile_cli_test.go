@@ -152,3 +152,46 @@ func TestJSONLogKeysKeepOneType(t *testing.T) {
 		}
 	}
 }
+
+// Issue 11, item 10: with --tolerate-forbidden, devices forbidden run after
+// run (a location admin's token) do not fail every hourly Job, while a
+// device newly forbidden, or any error, still exits 3.
+func TestTolerateForbiddenForgivesOnlyKnownForbiddenDevices(t *testing.T) {
+	t.Parallel()
+	sim, base := startSim(t, 40)
+	ids := sim.IDs()
+	for _, id := range ids[:3] {
+		sim.SetFault(id, webexsim.Fault{Kind: webexsim.FaultForbidden})
+	}
+	db := pgtest.DBURL(t)
+	track(t, db, ids)
+	env := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken, "SYNC_TOLERATE_FORBIDDEN": "true"}
+	run := func(step string, wantCode int, wantNew float64) {
+		t.Helper()
+		r := runCLI(t, env, "run", "--api-url", base, "--rate", "1000", "--burst", "50", "--log-format", "json")
+		if r.code != wantCode {
+			t.Errorf("%s: exit %d, want %d\n%s", step, r.code, wantCode, r.stderr)
+		}
+		if s := summaryLine(t, r.stderr); s["devices_failed_new"] != wantNew {
+			t.Errorf("%s: summary %v, want devices_failed_new %v", step, s, wantNew)
+		}
+	}
+	run("first run: three devices newly forbidden", ExitPartial, 3)
+	run("second run: the same three, known", ExitOK, 0)
+	sim.SetFault(ids[3], webexsim.Fault{Kind: webexsim.FaultForbidden})
+	run("a fourth device forbidden", ExitPartial, 1)
+	run("the four again", ExitOK, 0)
+	sim.SetFault(ids[4], webexsim.Fault{Kind: webexsim.FaultBadGateway})
+	run("an error beside them", ExitPartial, 1)
+	run("the same error again: errors are never tolerated", ExitPartial, 1)
+	if n := queryInt(t, db, `SELECT count(*) FROM sync_runs WHERE status = 'partial'`); n != 6 {
+		t.Errorf("%d partial runs, want 6: tolerated or not, a run with failed devices is partial", n)
+	}
+	// Without the flag, every run with a failed device exits 3.
+	delete(env, "SYNC_TOLERATE_FORBIDDEN")
+	sim.ClearFault(ids[4])
+	r := runCLI(t, env, "run", "--api-url", base, "--rate", "1000", "--burst", "50", "--log-format", "json")
+	if r.code != ExitPartial {
+		t.Errorf("without --tolerate-forbidden: exit %d, want %d", r.code, ExitPartial)
+	}
+}

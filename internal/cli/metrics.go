@@ -17,7 +17,7 @@ import (
 // as Prometheus advises for batch jobs: the last success timestamp is
 // pushed only on success, with POST (Add), so that a failed run leaves the
 // previous success in place and an alert on its age fires.
-func pushMetrics(ctx context.Context, gatewayURL string, s syncrun.Summary, now time.Time) error {
+func pushMetrics(ctx context.Context, gatewayURL string, s syncrun.Summary, success bool, now time.Time) error {
 	reg := prometheus.NewRegistry()
 	gauge := func(name, help string, v float64) {
 		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
@@ -25,7 +25,7 @@ func pushMetrics(ctx context.Context, gatewayURL string, s syncrun.Summary, now 
 		reg.MustRegister(g)
 	}
 	gauge("wxc_sync_last_completion_timestamp_seconds", "When the last run ended, whatever its outcome.", float64(now.Unix()))
-	if s.Status == store.RunSucceeded || (s.Status == store.RunPartial && s.BudgetReached && s.Counts.Failed == 0) {
+	if success {
 		gauge("wxc_sync_last_success_timestamp_seconds", "When the last run ended with every device it reached synced.", float64(now.Unix()))
 	}
 	gauge("wxc_sync_last_duration_seconds", "How long the last run took.", s.Duration.Seconds())

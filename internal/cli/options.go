@@ -193,6 +193,9 @@ type runOptions struct {
 	WaitForLock    time.Duration
 	MaxDuration    time.Duration
 	PushgatewayURL string
+	// TolerateForbidden: devices forbidden in this run and failing in the
+	// run before too do not make the exit code 3.
+	TolerateForbidden bool
 
 	scope store.Scope // from Shard, or JOB_COMPLETION_INDEX and ShardCount
 }
@@ -304,6 +307,8 @@ func (o *runOptions) register(fs *flagSet) {
 	fs.bindEnv("wait-for-lock", "SYNC_WAIT_FOR_LOCK")
 	fs.DurationVar(&o.MaxDuration, "max-duration", 0, "time budget of the run (e.g. 50m): stop cleanly when it runs out, leaving the\nstalest-first rest for the next run; 0: no budget")
 	fs.bindEnv("max-duration", "SYNC_MAX_DURATION")
+	fs.BoolVar(&o.TolerateForbidden, "tolerate-forbidden", false, "exit 0, not 3, when the only failed devices are forbidden and were failing in\nthe run before too (a location admin's token cannot see every location);\na newly forbidden device, or any error, still exits 3")
+	fs.bindEnv("tolerate-forbidden", "SYNC_TOLERATE_FORBIDDEN")
 	fs.StringVar(&o.PushgatewayURL, "pushgateway-url", "", "push the run's metrics to this Prometheus Pushgateway when it ends")
 	fs.bindEnv("pushgateway-url", "PUSHGATEWAY_URL")
 	o.logOptions.register(fs)

@@ -256,6 +256,25 @@ func (q *Queries) ApplyResults(ctx context.Context, arg ApplyResultsParams) (App
 	return i, err
 }
 
+const countNewFailures = `-- name: CountNewFailures :one
+SELECT count(*)::int AS new_failures
+FROM devices d
+JOIN device_sync_state s USING (device_id)
+WHERE s.last_run_id = $1::bigint
+  AND d.sync_status IN ('forbidden', 'error')
+  AND NOT (d.sync_status = 'forbidden' AND s.consecutive_failures >= 2)
+`
+
+// The devices a run failed that --tolerate-forbidden does not forgive:
+// every error, and every forbidden device that was not already failing in
+// the run before (its first failed run in a row is a new failure).
+func (q *Queries) CountNewFailures(ctx context.Context, runID int64) (int32, error) {
+	row := q.db.QueryRow(ctx, countNewFailures, runID)
+	var new_failures int32
+	err := row.Scan(&new_failures)
+	return new_failures, err
+}
+
 const duePage = `-- name: DuePage :many
 SELECT pos, device_id, coalesce(org_id, '')::text AS org_id
 FROM run_queue

@@ -103,6 +103,22 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, status RunStatus, er
 		Changed: int(row.DevicesChanged), Changes: int(row.ChangesRecorded), Skipped: int(row.DevicesSkipped)}, nil
 }
 
+// NewFailures counts the devices run runID failed, leaving out those that
+// are forbidden and were failing in the run before too: the known, stable
+// set a location admin's token cannot see (run --tolerate-forbidden).
+func (s *Store) NewFailures(ctx context.Context, runID int64) (int, error) {
+	var n int32
+	err := s.withRetry(ctx, func() error {
+		var err error
+		n, err = s.q.CountNewFailures(ctx, runID)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count the new failures of run %d: %w", runID, err)
+	}
+	return int(n), nil
+}
+
 // DueDevice is a device a run has to fetch.
 type DueDevice struct {
 	ID    string
