@@ -17,7 +17,7 @@ func main() {
 	err := cli.Run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil && !cli.Silent(err) {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", cli.Name, err)
+		fmt.Fprintf(os.Stderr, "%s: %s\n", cli.Name, cli.Message(err))
 	}
 	os.Exit(cli.ExitCode(err))
 }

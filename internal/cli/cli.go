@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/wxc-inventory/wxc-sync/internal/report"
 )
 
 // Exit codes. Scripts and Kubernetes pod failure policies act on them, so
@@ -52,6 +54,16 @@ func ExitCode(err error) int {
 		return ee.code
 	}
 	return ExitFailed
+}
+
+// Message is err as main prints it: each line escaped for a terminal
+// (an error may quote what a server sent), the lines kept apart.
+func Message(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = report.EscapeForTerminal(l)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Silent reports whether main should not print err again.

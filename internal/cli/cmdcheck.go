@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wxc-inventory/wxc-sync/internal/fetch"
+	"github.com/wxc-inventory/wxc-sync/internal/report"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 	"github.com/wxc-inventory/wxc-sync/migrations"
 	"github.com/wxc-inventory/wxc-sync/scripts"
@@ -332,9 +333,10 @@ func writeChecklist(w io.Writer, rep checkReport) {
 	}
 	for _, c := range rep.Checks {
 		mark := map[checkStatus]string{checkOK: "[ok]  ", checkWarn: "[warn]", checkFail: "[FAIL]", checkSkip: "[skip]"}[c.Status]
-		fmt.Fprintf(w, "  %s %-*s  %s\n", mark, width, c.Name, c.Detail)
+		// A detail may quote what Webex or PostgreSQL said.
+		fmt.Fprintf(w, "  %s %-*s  %s\n", mark, width, c.Name, report.EscapeForTerminal(c.Detail))
 		if c.Fix != "" && c.Status != checkOK {
-			fmt.Fprintf(w, "         %-*s  fix: %s\n", width, "", c.Fix)
+			fmt.Fprintf(w, "         %-*s  fix: %s\n", width, "", report.EscapeForTerminal(c.Fix))
 		}
 	}
 	fails := 0

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"os/exec"
 	"strings"
 	"testing"
@@ -48,5 +49,37 @@ func TestVersionCommand(t *testing.T) {
 	}
 	if outs[0] != outs[1] {
 		t.Errorf("version and --version differ: %q, %q", outs[0], outs[1])
+	}
+}
+
+// An image built without .git stamps the version and revision with -X
+// (the Dockerfile's VERSION and REVISION); version shows them.
+func TestVersionStampedAtBuild(t *testing.T) {
+	t.Parallel()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir() + "/wxc-sync"
+	const pkg = "github.com/wxc-inventory/wxc-sync/internal/cli"
+	build := exec.Command(gobin, "build", "-buildvcs=false", "-o", bin,
+		"-ldflags", "-X "+pkg+".stampedVersion=v9.8.7 -X "+pkg+".stampedRevision=0123abcd", "../../cmd/sync")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(out), Name+" v9.8.7\nrevision 0123abcd\n") {
+		t.Errorf("version: %q", out)
+	}
+}
+
+func TestMessageEscapesEachLine(t *testing.T) {
+	t.Parallel()
+	err := errors.New("--rate 0: want more\nWebex said \x1b]0;pwned\a")
+	if got, want := Message(err), "--rate 0: want more\nWebex said \\x1b]0;pwned\\a"; got != want {
+		t.Errorf("Message = %q, want %q", got, want)
 	}
 }
