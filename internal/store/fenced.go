@@ -74,8 +74,9 @@ func (c *fencedConn) Query(ctx context.Context, sql string, args ...any) (pgx.Ro
 	c.acquire()
 	rows, err := c.conn.Query(ctx, sql, args...)
 	if err != nil {
+		err = c.checked(err)
 		c.mu.Unlock()
-		return nil, c.checked(err)
+		return nil, err
 	}
 	return &fencedRows{Rows: rows, c: c}, nil
 }
@@ -89,8 +90,9 @@ func (c *fencedConn) Begin(ctx context.Context) (pgx.Tx, error) {
 	c.acquire()
 	tx, err := c.conn.Begin(ctx)
 	if err != nil {
+		err = c.checked(err)
 		c.mu.Unlock()
-		return nil, c.checked(err)
+		return nil, err
 	}
 	return &fencedTx{Tx: tx, c: c}, nil
 }
@@ -98,16 +100,23 @@ func (c *fencedConn) Begin(ctx context.Context) (pgx.Tx, error) {
 // fencedRows holds the connection until the rows are closed.
 type fencedRows struct {
 	pgx.Rows
-	c    *fencedConn
-	once sync.Once
+	c      *fencedConn
+	once   sync.Once
+	closed bool
 }
 
 func (r *fencedRows) Close() {
 	r.Rows.Close()
+	r.closed = true
 	r.once.Do(r.c.mu.Unlock)
 }
 
-func (r *fencedRows) Err() error { return r.c.checked(r.Rows.Err()) }
+func (r *fencedRows) Err() error {
+	if r.closed {
+		return r.Rows.Err() // the connection is no longer this caller's to inspect
+	}
+	return r.c.checked(r.Rows.Err())
+}
 
 // fencedRow holds the connection until it is scanned.
 type fencedRow struct {
@@ -164,9 +173,10 @@ func (c *fencedConn) watch(ctx context.Context) error {
 		err := c.conn.PgConn().WaitForNotification(wctx)
 		c.waiting.Store(nil)
 		interrupted := wctx.Err() != nil
+		closed := c.conn.IsClosed()
 		cancel()
 		c.mu.Unlock()
-		if err != nil && !interrupted || c.conn.IsClosed() {
+		if err != nil && !interrupted || closed {
 			c.markLost()
 			if err == nil {
 				err = errors.New("connection closed")

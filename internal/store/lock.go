@@ -149,10 +149,7 @@ func (l *RunLock) Watch(ctx context.Context) error { return l.conn.watch(ctx) }
 // Once lost, a lock stays lost: it is never taken again behind the back of
 // a run that may have started meanwhile.
 func (l *RunLock) Check(ctx context.Context) error {
-	_, err := l.conn.Exec(ctx, "-- run lock check")
-	if err != nil && !errors.Is(err, ErrLockLost) && l.conn.conn.IsClosed() {
-		err = fmt.Errorf("%w: %w", ErrLockLost, err)
-	}
+	_, err := l.conn.Exec(ctx, "SELECT 1")
 	return err
 }
 
