@@ -41,8 +41,8 @@ type Config struct {
 	Devices     int      `json:"devices"`     // fleet of http, store, full
 	Runs        int      `json:"runs"`        // repetitions of http, store, full, pacing
 	Scenarios   []string `json:"scenarios"`   // subset of AllScenarios
-	Concurrency int      `json:"concurrency"` // sync workers for http and full (the job's default is 8)
-	BatchSize   int      `json:"batchSize"`   // results per write (the job's default is 500)
+	Concurrency int      `json:"concurrency"` // sync workers for http and full (default: the job's)
+	BatchSize   int      `json:"batchSize"`   // results per write (default: the job's)
 
 	PacingRate    float64       `json:"pacingRate"`    // R, requests per second
 	PacingBurst   int           `json:"pacingBurst"`   // client burst, and the server's bucket

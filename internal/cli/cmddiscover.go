@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/wxc-inventory/wxc-sync/internal/discover"
+	"github.com/wxc-inventory/wxc-sync/internal/fetch"
 )
 
 // discoverOptions are the flags of "discover". The Webex ones have the
@@ -25,7 +26,7 @@ func (o *discoverOptions) register(fs *flagSet) {
 	o.dbOptions.register(fs)
 	o.webexOptions.register(fs, "orgId to list (partner admins); also the org_id of the devices added,\nand the org whose tracked devices are compared with the listing")
 	fs.StringVar(&o.Type, "type", "", "list only devices of this type (phone, ...); empty: every type")
-	fs.IntVar(&o.PageSize, "page-size", 100, "devices per listing page (max), 1 to 1000")
+	fs.IntVar(&o.PageSize, "page-size", fetch.DefaultPageSize, "devices per listing page (max), 1 to 1000")
 	fs.BoolVar(&o.Prune, "prune", false, "remove tracked devices of the org that the listing no longer returns\n(their history stays); without it they are only reported")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "show what would change, change nothing (the discovery is still recorded)")
 	fs.BoolVar(&o.NoMigrate, "no-migrate", false, "do not apply pending migrations; fail if any are pending")

@@ -25,12 +25,15 @@ const MaxPageBytes = 32 << 20
 // maxPages stops a listing whose next links never end.
 const maxPages = 100_000
 
+// DefaultPageSize is the listing page size (max) when none is given.
+const DefaultPageSize = 100
+
 // ListOptions select what the listing lists.
 type ListOptions struct {
 	OrgID    string // orgId, for partner admins; empty: the token's org
 	Type     string // type filter (phone, ...); empty: every type
 	MAC      string // mac filter; empty: every device
-	PageSize int    // max; 0: 100. The endpoint silently caps it (the cap is not documented).
+	PageSize int    // max; 0: DefaultPageSize. The endpoint silently caps it (the cap is not documented).
 }
 
 // ListPage is one page of the listing, decoded.
@@ -100,7 +103,7 @@ func (c *Client) ListDevices(ctx context.Context, opts ListOptions) (Listing, er
 // whole listing. An error from fn ends the listing and is returned as is.
 func (c *Client) EachListPage(ctx context.Context, opts ListOptions, fn func(ListPage) error) (ListStats, error) {
 	if opts.PageSize == 0 {
-		opts.PageSize = 100
+		opts.PageSize = DefaultPageSize
 	}
 	if opts.PageSize < 1 || opts.PageSize > 1000 {
 		return ListStats{}, fmt.Errorf("list devices: page size %d: want 1 to 1000", opts.PageSize)
