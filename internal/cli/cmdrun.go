@@ -101,7 +101,7 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 		log.LogAttrs(ctx, slog.LevelWarn, noDevicesHint(sum.Scope), slog.Int64("run_id", sum.RunID))
 	}
 	if con != nil {
-		writePlainSummary(con, sum)
+		writePlainSummary(con, sum, newFailed)
 	}
 	if o.PushgatewayURL != "" {
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)

@@ -13,8 +13,9 @@ import (
 // writePlainSummary tells a person at a terminal how the run went, in
 // words: what happened, what changed, what failed and the command that
 // shows it. The "run finished" log line keeps the same figures for
-// programs.
-func writePlainSummary(w io.Writer, s syncrun.Summary) {
+// programs. newFailed is the failed devices --tolerate-forbidden does not
+// forgive, or -1 when it was not asked.
+func writePlainSummary(w io.Writer, s syncrun.Summary, newFailed int) {
 	var b strings.Builder
 	took := s.Duration.Round(100 * time.Millisecond)
 	scope := ""
@@ -53,6 +54,12 @@ func writePlainSummary(w io.Writer, s syncrun.Summary) {
 	}
 	if c.Failed > 0 {
 		fmt.Fprintf(&b, "  Failed:    %s, with the reason stored: %s report failing_devices\n", plural(c.Failed, "device"), Name)
+		switch {
+		case newFailed == 0:
+			b.WriteString("             all forbidden, and failing before too: tolerated (--tolerate-forbidden)\n")
+		case newFailed > 0:
+			fmt.Fprintf(&b, "             %d of them new since the last run (--tolerate-forbidden forgives only the others)\n", newFailed)
+		}
 	}
 	if c.Skipped > 0 {
 		why := "not reached"
