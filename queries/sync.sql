@@ -21,6 +21,11 @@ dropped AS (
     DELETE FROM run_queue q
     USING abandoned a
     WHERE q.run_id = a.run_id
+),
+dropped_listing AS (
+    DELETE FROM run_listing l
+    USING abandoned a
+    WHERE l.run_id = a.run_id
 )
 SELECT run_id FROM abandoned ORDER BY run_id;
 
@@ -28,37 +33,82 @@ SELECT run_id FROM abandoned ORDER BY run_id;
 -- Records a run; QueueDueDevices counts its devices. started_at is when the
 -- process started, if given, so that the run's recorded time includes
 -- connecting and waiting for the lock.
-INSERT INTO sync_runs (scope, devices_total, started_at)
-VALUES (@scope::text, 0, coalesce(sqlc.narg('started_at')::timestamptz, now()))
+INSERT INTO sync_runs (scope, detect, devices_total, started_at)
+VALUES (@scope::text, @detect::text, 0, coalesce(sqlc.narg('started_at')::timestamptz, now()))
 RETURNING run_id, started_at;
 
--- name: QueueDueDevices :one
--- Writes the run's work list: every tracked device of its scope, stalest
--- first (never attempted, then the oldest attempt), numbered in that order,
--- and records how many there are. Sorting here, once, is what lets
--- device_sync_state do without an index on last_attempt_at.
-WITH due AS (
-    SELECT d.device_id, d.org_id,
-           row_number() OVER (ORDER BY s.last_attempt_at NULLS FIRST, d.device_id) AS pos
+-- name: QueueDueDevices :many
+-- Writes the run's work list, stalest first (never attempted, then the
+-- oldest attempt), with why each device is in it, and records its size.
+-- Sorting here, once, is what lets device_sync_state do without an index
+-- on last_attempt_at. Without the listing (@use_listing false) every device
+-- of the scope is due ('all'). With it, a device is due when its details
+-- were never fetched, its last attempt failed, the listing of its org
+-- could not be read whole, it is not in a complete listing (its details say
+-- whether it is gone; a device already known gone waits for @max_age), the
+-- listing flagged it (run_listing.reason), its org's listing is not trusted
+-- (@distrusted_orgs), or its details are older than @max_age. Of the
+-- devices the listing vouches for, a random @sample_size are fetched all
+-- the same ('sample'), to check the listing. Returns the count per reason;
+-- reason '' counts the devices confirmed by the listing.
+WITH scope AS (
+    SELECT d.device_id, d.org_id, d.sync_status, d.first_synced_at,
+           s.last_attempt_at, s.last_synced_at,
+           l.device_id IS NOT NULL AS listed, l.reason AS listing_reason
     FROM devices d
     LEFT JOIN device_sync_state s USING (device_id)
+    LEFT JOIN run_listing l ON l.run_id = @run_id::bigint AND l.device_id = d.device_id
     WHERE @shard_count::int = 0
        OR mod(d.shard_hash::bigint + 2147483648, @shard_count::int) = @shard_index::int
 ),
+reasoned AS (
+    SELECT sc.device_id, sc.org_id, sc.last_attempt_at,
+           CASE
+               WHEN NOT @use_listing::boolean THEN 'all'
+               WHEN sc.first_synced_at IS NULL OR sc.last_synced_at IS NULL THEN 'never_synced'
+               WHEN sc.sync_status IN ('error', 'forbidden', 'pending') THEN 'failed'
+               WHEN NOT (coalesce(sc.org_id, '') = ANY (@complete_orgs::text[])) THEN 'listing_incomplete'
+               WHEN coalesce(sc.org_id, '') = ANY (@distrusted_orgs::text[]) THEN 'listing_distrusted'
+               WHEN sc.sync_status = 'not_found' THEN
+                   CASE WHEN sc.listed THEN 'listed_again'
+                        WHEN sc.last_attempt_at < now() - make_interval(secs => @max_age_seconds::float8) THEN 'max_age'
+                   END
+               WHEN NOT sc.listed THEN 'not_listed'
+               WHEN sc.listing_reason IS NOT NULL THEN sc.listing_reason
+               WHEN sc.last_synced_at < now() - make_interval(secs => @max_age_seconds::float8) THEN 'max_age'
+           END AS reason
+    FROM scope sc
+),
+sampled AS (
+    SELECT r.device_id, r.org_id, r.last_attempt_at,
+           coalesce(r.reason,
+                    CASE WHEN row_number() OVER (PARTITION BY r.reason IS NULL ORDER BY random())
+                              <= @sample_size::int THEN 'sample' END) AS reason
+    FROM reasoned r
+),
 queued AS (
-    INSERT INTO run_queue (run_id, pos, device_id, org_id)
-    SELECT @run_id::bigint, pos, device_id, org_id FROM due
-    RETURNING 1
+    INSERT INTO run_queue (run_id, pos, device_id, org_id, reason)
+    SELECT @run_id::bigint,
+           row_number() OVER (ORDER BY s.last_attempt_at NULLS FIRST, s.device_id),
+           s.device_id, s.org_id, s.reason
+    FROM sampled s
+    WHERE s.reason IS NOT NULL
+    RETURNING reason
 ),
 counted AS (
-    SELECT count(*)::int AS total FROM queued
+    SELECT coalesce(s.reason, '')::text AS reason, count(*)::int AS devices
+    FROM sampled s
+    GROUP BY 1
+),
+recorded AS (
+    UPDATE sync_runs r
+    SET devices_total     = (SELECT count(*) FROM queued),
+        devices_confirmed = (SELECT coalesce(sum(devices), 0) FROM counted WHERE reason = ''),
+        devices_listed    = (SELECT count(*) FROM scope WHERE listed),
+        updated_at        = now()
+    WHERE r.run_id = @run_id::bigint
 )
-UPDATE sync_runs r
-SET devices_total = c.total,
-    updated_at = now()
-FROM counted c
-WHERE r.run_id = @run_id::bigint
-RETURNING r.devices_total;
+SELECT reason, devices FROM counted ORDER BY reason;
 
 -- name: DuePage :many
 -- One page of the run's work list, after position @after_pos.
@@ -223,6 +273,9 @@ history AS (
 ),
 dropped AS (
     DELETE FROM run_queue WHERE run_id = @run_id::bigint
+),
+dropped_listing AS (
+    DELETE FROM run_listing WHERE run_id = @run_id::bigint
 )
 UPDATE sync_runs r
 SET status            = @status::text,
@@ -230,6 +283,10 @@ SET status            = @status::text,
     updated_at        = now(),
     error             = sqlc.narg(error)::text,
     throttled         = @throttled::int,
+    listing_status    = sqlc.narg(listing_status)::text,
+    listing_error     = sqlc.narg(listing_error)::text,
+    listing_requests  = @listing_requests::int,
+    details_requests  = @details_requests::int,
     devices_ok        = s.ok,
     devices_not_found = s.not_found,
     devices_failed    = s.failed,

@@ -16,7 +16,7 @@ GRANT SELECT ON goose_db_version TO :"role";
 -- The run: reads due devices, writes their details and its own accounting.
 GRANT SELECT, UPDATE ON devices TO :"role";
 GRANT SELECT, INSERT, UPDATE ON device_sync_state TO :"role";
-GRANT SELECT, INSERT, DELETE ON run_queue TO :"role";
+GRANT SELECT, INSERT, DELETE ON run_queue, run_listing TO :"role";
 GRANT SELECT, INSERT, UPDATE ON sync_runs TO :"role";
 -- History is appended, never changed. SELECT is needed because the write
 -- returns the rows it inserted (INSERT ... RETURNING), and for the reports.

@@ -30,10 +30,13 @@ const (
 	ScenarioMemory     = "memory" // peak RSS of a sync process over a large table
 	ScenarioNaive      = "naive"  // one request at a time, one statement per device
 	ScenarioWAL        = "wal"    // WAL, HOT share and size of unchanged re-syncs, on a private cluster
+	// ScenarioListing is a list-guided pass after 1% of the fleet changed,
+	// and a differential check of the history after churn rounds.
+	ScenarioListing = "listing"
 )
 
 // AllScenarios lists every scenario in run order.
-var AllScenarios = []string{ScenarioHTTP, ScenarioStore, ScenarioFull, ScenarioPacing, ScenarioPacingLong, ScenarioMemory, ScenarioNaive, ScenarioWAL}
+var AllScenarios = []string{ScenarioHTTP, ScenarioStore, ScenarioFull, ScenarioPacing, ScenarioPacingLong, ScenarioMemory, ScenarioNaive, ScenarioWAL, ScenarioListing}
 
 // Config says what to measure. Zero values take the defaults of
 // DefaultConfig.
@@ -65,6 +68,9 @@ type Config struct {
 
 	WALDevices int `json:"walDevices"` // fleet of the wal scenario
 	WALRuns    int `json:"walRuns"`    // unchanged re-syncs it measures
+
+	ListingDevices int `json:"listingDevices"` // fleet of the listing scenario
+	ListingRounds  int `json:"listingRounds"`  // churn rounds of its differential check
 }
 
 // DefaultConfig is the documented benchmark.
@@ -77,6 +83,7 @@ func DefaultConfig() Config {
 		MemoryDevices: 1_000_000, MemoryRuns: 1,
 		NaiveRuns: 1, NaiveSeconds: 60,
 		WALDevices: 20_000, WALRuns: 8,
+		ListingDevices: 100_000, ListingRounds: 3,
 	}
 }
 
@@ -132,6 +139,12 @@ func (c *Config) defaults() {
 	}
 	if c.WALRuns <= 0 {
 		c.WALRuns = d.WALRuns
+	}
+	if c.ListingDevices <= 0 {
+		c.ListingDevices = d.ListingDevices
+	}
+	if c.ListingRounds <= 0 {
+		c.ListingRounds = d.ListingRounds
 	}
 }
 
@@ -210,6 +223,8 @@ func Run(ctx context.Context, cfg Config, env Env) (*Results, error) {
 			err = b.scenarioNaive(ctx)
 		case ScenarioWAL:
 			err = b.scenarioWAL(ctx)
+		case ScenarioListing:
+			err = b.scenarioListing(ctx)
 		}
 		if err != nil {
 			return b.res, fmt.Errorf("scenario %s: %w", s, err)

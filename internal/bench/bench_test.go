@@ -39,6 +39,7 @@ func TestSmoke(t *testing.T) {
 		PacingLatency: 5 * time.Millisecond, PacingJitter: 10 * time.Millisecond, PacingConcurrency: 16,
 		MemoryDevices: fleet, MemoryRuns: 1,
 		NaiveDevices: 500, NaiveRuns: 1,
+		ListingDevices: 2000, ListingRounds: 1,
 		// The wal scenario starts a private cluster: TestWALSmoke.
 		Scenarios: slices.DeleteFunc(slices.Clone(AllScenarios), func(s string) bool { return s == ScenarioWAL }),
 	}
@@ -111,8 +112,8 @@ func TestSmoke(t *testing.T) {
 	}
 
 	// Every target of the issue is evaluated, and the records render.
-	if len(res.Targets) != 9 {
-		t.Errorf("%d targets evaluated, want 9:\n%s", len(res.Targets), res.Table())
+	if len(res.Targets) != 12 {
+		t.Errorf("%d targets evaluated, want 12:\n%s", len(res.Targets), res.Table())
 	}
 	for _, k := range []string{"combined_ceiling_first", "full_first_over_combined", "full_first_over_naive", "resync_over_first"} {
 		if _, ok := res.Ratios[k]; !ok {
@@ -178,7 +179,7 @@ func TestWALSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{FigWALPerDevice, FigHOTShare, FigInventorySize} {
+	for _, name := range []string{FigWALPerDevice, FigHOTShare, FigInventorySize, FigWALListing, FigHOTListing, FigSizeListing} {
 		if f := res.Figure(name); f == nil || len(f.Samples) != 2 {
 			t.Fatalf("figure %s: want 2 samples, got %+v", name, f)
 		}
@@ -193,7 +194,7 @@ func TestWALSmoke(t *testing.T) {
 			t.Errorf("re-sync counted %d inventory updates, want at least one per device (%d)", s.Updates, fleet)
 		}
 	}
-	if n := len(res.Targets); n != 3 {
-		t.Errorf("%d targets evaluated, want 3:\n%s", n, res.Table())
+	if n := len(res.Targets); n != 6 {
+		t.Errorf("%d targets evaluated, want 6:\n%s", n, res.Table())
 	}
 }

@@ -36,7 +36,7 @@ func (b *bencher) scenarioNaive(ctx context.Context) error {
 				}
 				st := store.New(db.pool)
 				start := time.Now()
-				r, err := st.StartRun(ctx, store.All)
+				r, err := st.StartFullRun(ctx, store.All)
 				if err != nil {
 					return Sample{}, err
 				}
@@ -73,7 +73,7 @@ func (b *bencher) scenarioNaive(ctx context.Context) error {
 						return Sample{}, err
 					}
 				}
-				if _, err := st.FinishRun(ctx, r.ID, store.RunSucceeded, "", 0); err != nil {
+				if _, err := st.FinishRun(ctx, r.ID, store.Finish{Status: store.RunSucceeded}); err != nil {
 					return Sample{}, err
 				}
 				el := time.Since(start)

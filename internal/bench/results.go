@@ -32,6 +32,11 @@ type Sample struct {
 	MaxPerSlidingSecond int64 `json:"maxPerSlidingSecond,omitempty"`
 	// PeakRSSMiB is the sync process's peak resident set (memory scenario).
 	PeakRSSMiB float64 `json:"peakRSSMiB,omitempty"`
+	// A list-guided pass: what the simulator saw of each kind, and the
+	// devices the listing vouched for.
+	ListingRequests int64 `json:"listingRequests,omitempty"`
+	DetailsRequests int64 `json:"detailsRequests,omitempty"`
+	Confirmed       int   `json:"confirmed,omitempty"`
 	// The inventory's updates and size (wal scenario).
 	Updates    int64 `json:"updates,omitempty"`
 	HOTUpdates int64 `json:"hotUpdates,omitempty"`
@@ -122,6 +127,11 @@ const (
 	FigWALPerDevice  = "wal_bytes_per_device_resync"
 	FigHOTShare      = "hot_share_resync"
 	FigInventorySize = "inventory_size_vs_first_sync"
+	FigWALListing    = "wal_bytes_per_device_listing_pass"
+	FigHOTListing    = "hot_share_listing_pass"
+	FigSizeListing   = "inventory_size_listing_pass"
+	FigListingPass   = "listing_pass_requests"
+	FigListingReplay = "listing_replay_mismatches"
 )
 
 // Evaluate computes the ratios and checks the targets, from what was
@@ -250,6 +260,7 @@ func (r *Results) Evaluate() {
 		})
 	}
 	r.evaluateWAL()
+	r.evaluateListing()
 	if f := r.Figure(FigNaive); f != nil && len(f.Samples) > 0 && okF {
 		r.Ratios["full_first_over_naive"] = first / f.Median
 		r.Targets = append(r.Targets, Target{

@@ -122,7 +122,7 @@ func (b *bencher) scenarioStore(ctx context.Context) error {
 // goroutine pages through the due IDs while another writes the batches, on
 // their own connections, as the run's reader and writer do.
 func storeOnly(ctx context.Context, st *store.Store, decoded map[string]device.Device, batchSize int) (int, error) {
-	run, err := st.StartRun(ctx, store.All)
+	run, err := st.StartFullRun(ctx, store.All)
 	if err != nil {
 		return 0, err
 	}
@@ -158,7 +158,7 @@ func storeOnly(ctx context.Context, st *store.Store, decoded map[string]device.D
 	if err := errors.Join(<-readErr, writeErr); err != nil {
 		return done, err
 	}
-	_, err = st.FinishRun(ctx, run.ID, store.RunSucceeded, "", 0)
+	_, err = st.FinishRun(ctx, run.ID, store.Finish{Status: store.RunSucceeded})
 	return done, err
 }
 
@@ -205,14 +205,19 @@ func (b *bencher) scenarioFull(ctx context.Context) error {
 // syncOnce is one real run, checked: every device must end ok and the run's
 // counters must equal what the tables hold.
 func (b *bencher) syncOnce(ctx context.Context, db *database, sim *webexsim.Sim, client *fetch.Client, concurrency int) (Sample, error) {
+	return b.syncWith(ctx, db, sim, client, syncrun.Config{Concurrency: concurrency, Detect: store.DetectNone}, true)
+}
+
+// syncWith is one real run with cfg; with all, every device must be due
+// and end ok.
+func (b *bencher) syncWith(ctx context.Context, db *database, sim *webexsim.Sim, client *fetch.Client, cfg syncrun.Config, all bool) (Sample, error) {
 	sim.ResetStats()
 	before, err := db.counts(ctx)
 	if err != nil {
 		return Sample{}, err
 	}
-	sum, err := syncrun.Run(ctx, store.New(db.pool), client, syncrun.Config{
-		Concurrency: concurrency, BatchSize: b.cfg.BatchSize,
-	})
+	cfg.BatchSize = b.cfg.BatchSize
+	sum, err := syncrun.Run(ctx, store.New(db.pool), client, cfg)
 	if err != nil {
 		return Sample{}, err
 	}
@@ -229,11 +234,14 @@ func (b *bencher) syncOnce(ctx context.Context, db *database, sim *webexsim.Sim,
 		Seconds: Seconds(sum.Duration.Seconds()), HistoryRows: after.history - before.history,
 		Requests: st.Requests, Accepted: st.ByStatus[http.StatusOK], Throttled: st.RateLimited,
 		MaxPerSlidingSecond: st.MaxPerSlidingSecond,
+		ListingRequests:     st.List, DetailsRequests: st.Details, Confirmed: sum.Listing.Confirmed,
 	}
 	switch {
 	case sum.Status != store.RunSucceeded:
 		return s, fmt.Errorf("run ended %s", sum.Status)
-	case sum.Counts.OK != sum.Total || after.ok != sum.Total:
+	case !all && sum.Counts.Failed > 0:
+		return s, fmt.Errorf("%d devices failed", sum.Counts.Failed)
+	case all && (sum.Counts.OK != sum.Total || after.ok != sum.Total):
 		return s, fmt.Errorf("%d of %d devices ok (%d in the table)", sum.Counts.OK, sum.Total, after.ok)
 	case int64(sum.Counts.Changes) != s.HistoryRows:
 		return s, fmt.Errorf("run counted %d history rows, table gained %d", sum.Counts.Changes, s.HistoryRows)

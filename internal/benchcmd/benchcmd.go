@@ -67,8 +67,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&cfg.NaiveDevices, "naive-devices", 0, "fleet of the naive baseline (default: --devices)")
 	fs.IntVar(&cfg.NaiveRuns, "naive-runs", def.NaiveRuns, "runs of the naive baseline")
 	fs.Float64Var(&cfg.NaiveSeconds, "naive-seconds", def.NaiveSeconds, "stop the naive pass after this many seconds and report its rate so far (0: the whole fleet)")
+	fs.IntVar(&cfg.ListingDevices, "listing-devices", def.ListingDevices, "fleet of the listing scenario")
+	fs.IntVar(&cfg.ListingRounds, "listing-rounds", def.ListingRounds, "churn rounds of the listing scenario's differential check")
 	fs.IntVar(&cfg.WALDevices, "wal-devices", def.WALDevices, "fleet of the wal scenario")
-	fs.IntVar(&cfg.WALRuns, "wal-runs", def.WALRuns, "unchanged re-syncs the wal scenario measures")
+	fs.IntVar(&cfg.WALRuns, "wal-runs", def.WALRuns, "unchanged runs the wal scenario measures, of each kind")
 	if err := fs.Parse(args, getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, "Usage: wxc-bench [flags]\n\nMeasures the sync job against the simulator and PostgreSQL; see docs/BENCHMARKS.md.\n\nFlags (flag > environment > default):\n")

@@ -77,6 +77,8 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 		BatchSize:    o.BatchSize,
 		DefaultOrgID: o.OrgID,
 		MaxDuration:  o.MaxDuration,
+		Detect:       store.Detect(o.Detect),
+		DetailMaxAge: o.DetailMaxAge,
 		Started:      start,
 		Logger:       log,
 		OnProgress:   newProgress(out, log),
@@ -97,7 +99,7 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 		}
 	}
 	logSummary(ctx, log, sum, newFailed)
-	if sum.Total == 0 && sum.Err == nil {
+	if sum.Total+sum.Listing.Confirmed == 0 && sum.Err == nil {
 		log.LogAttrs(ctx, slog.LevelWarn, noDevicesHint(sum.Scope), slog.Int64("run_id", sum.RunID))
 	}
 	if con != nil {
@@ -132,6 +134,8 @@ func logSummary(ctx context.Context, log *slog.Logger, s syncrun.Summary, newFai
 		slog.Int("devices_failed", s.Counts.Failed), slog.Int("devices_skipped", s.Counts.Skipped),
 		slog.Int("changes_recorded", s.Counts.Changes), slog.Int64("requests", s.Requests),
 		slog.Int64("throttled", s.Throttled), slog.Float64("duration_seconds", math.Round(s.Duration.Seconds()*1000)/1000),
+		slog.Int("devices_confirmed", s.Listing.Confirmed), slog.String("listing_status", string(s.Listing.Status)),
+		slog.Int64("listing_requests", s.Listing.Requests), slog.Int64("details_requests", s.Requests-s.Listing.Requests),
 	}
 	if newFailed >= 0 {
 		attrs = append(attrs, slog.Int("devices_failed_new", newFailed), slog.Int("devices_failed_tolerated", s.Counts.Failed-newFailed))

@@ -375,7 +375,7 @@ func TestReportOutputShapes(t *testing.T) {
 	db := pgtest.DBURL(t)
 	env := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}
 	track(t, db, ids)
-	run := []string{"run", "--api-url", base, "--rate", "1000", "--burst", "50", "--log-format", "json"}
+	run := []string{"run", "--api-url", base, "--rate", "1000", "--burst", "50", "--log-format", "json", "--detect", "none"}
 	if r := runCLI(t, env, run...); r.code != ExitPartial {
 		t.Fatalf("first run: code %d\n%s", r.code, r.stderr)
 	}

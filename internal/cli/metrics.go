@@ -32,6 +32,8 @@ func pushMetrics(ctx context.Context, gatewayURL string, s syncrun.Summary, succ
 	gauge("wxc_sync_last_throttled", "429 and 423 answers the last run received.", float64(s.Throttled))
 	gauge("wxc_sync_last_requests", "HTTP requests the last run sent.", float64(s.Requests))
 	gauge("wxc_sync_last_run_id", "The sync_runs.run_id of the last run.", float64(s.RunID))
+	gauge("wxc_sync_last_listing_requests", "Requests of the last run's device listing sweep (part of wxc_sync_last_requests).", float64(s.Listing.Requests))
+	gauge("wxc_sync_last_devices_confirmed", "Devices the last run's listing vouched for: no details request (not in wxc_sync_last_devices).", float64(s.Listing.Confirmed))
 	// The outcomes do not overlap, so sum(wxc_sync_last_devices) is the
 	// devices due. A changed device is also ok: it has a metric of its own.
 	devices := prometheus.NewGaugeVec(prometheus.GaugeOpts{

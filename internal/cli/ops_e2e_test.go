@@ -155,7 +155,7 @@ func TestSIGTERMStoresWhatWasFetchedAndExits(t *testing.T) {
 	env := []string{"DATABASE_URL=" + db, "WEBEX_TOKEN=" + cliToken, "WEBEX_API_URL=" + base, "LOG_FORMAT=json"}
 	// Concurrency 4 on 200 devices stalled from the 101st on: the run
 	// stores what it can, then hangs on four stalled requests.
-	p := startProc(t, env, "run", "--rate", "1000", "--burst", "50", "--concurrency", "4", "--batch-size", "10", "--request-timeout", "10m")
+	p := startProc(t, env, "run", "--rate", "1000", "--burst", "50", "--concurrency", "4", "--batch-size", "10", "--request-timeout", "10m", "--detect", "none")
 	waitFor(t, "the first devices to be stored", 30*time.Second, func() bool {
 		return queryInt(t, db, `SELECT count(*) FROM devices WHERE sync_status = 'ok'`) > 0
 	})

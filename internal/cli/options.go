@@ -192,6 +192,8 @@ type runOptions struct {
 	ShardCount     int
 	WaitForLock    time.Duration
 	MaxDuration    time.Duration
+	Detect         string
+	DetailMaxAge   time.Duration
 	PushgatewayURL string
 	// TolerateForbidden: devices forbidden in this run and failing in the
 	// run before too do not make the exit code 3.
@@ -309,6 +311,10 @@ func (o *runOptions) register(fs *flagSet) {
 	fs.bindEnv("max-duration", "SYNC_MAX_DURATION")
 	fs.BoolVar(&o.TolerateForbidden, "tolerate-forbidden", false, "exit 0, not 3, when the only failed devices are forbidden and were failing in\nthe run before too (a location admin's token cannot see every location);\na newly forbidden device, or any error, still exits 3")
 	fs.bindEnv("tolerate-forbidden", "SYNC_TOLERATE_FORBIDDEN")
+	fs.StringVar(&o.Detect, "detect", string(syncrun.DefaultDetect), "how the run finds the devices that need their details: listing (read GET /v1/devices\nfirst, 100 devices a request; needs spark-admin:devices_read) or none (fetch every device)")
+	fs.bindEnv("detect", "SYNC_DETECT")
+	fs.DurationVar(&o.DetailMaxAge, "detail-max-age", syncrun.DefaultDetailMaxAge, "with --detect listing: fetch a device's details when they are older than this,\nwhatever the listing says")
+	fs.bindEnv("detail-max-age", "SYNC_DETAIL_MAX_AGE")
 	fs.StringVar(&o.PushgatewayURL, "pushgateway-url", "", "push the run's metrics to this Prometheus Pushgateway when it ends")
 	fs.bindEnv("pushgateway-url", "PUSHGATEWAY_URL")
 	o.logOptions.register(fs)
@@ -329,6 +335,12 @@ func (o *runOptions) validate(getenv Env) []error {
 	}
 	if o.MaxDuration < 0 {
 		errs = append(errs, fmt.Errorf("--max-duration %v: want 0 or a positive duration", o.MaxDuration))
+	}
+	if o.Detect != string(store.DetectListing) && o.Detect != string(store.DetectNone) {
+		errs = append(errs, fmt.Errorf("--detect %q: want listing or none", o.Detect))
+	}
+	if o.DetailMaxAge < time.Minute {
+		errs = append(errs, fmt.Errorf("--detail-max-age %v: want at least 1m", o.DetailMaxAge))
 	}
 	if sc, err := o.resolveScope(getenv); err != nil {
 		errs = append(errs, err)

@@ -36,7 +36,11 @@ func writePlainSummary(w io.Writer, s syncrun.Summary, newFailed int) {
 	if s.Err != nil {
 		fmt.Fprintf(&b, "  Why: %s\n", s.Err)
 	}
-	if s.Total == 0 {
+	if s.Listing.Status != syncrun.ListingOff {
+		fmt.Fprintf(&b, "  Listing:   %s confirmed unchanged by the device listing (%s), %s\n",
+			plural(s.Listing.Confirmed, "device"), plural(int(s.Listing.Requests), "listing request"), listingWord(s.Listing))
+	}
+	if s.Total == 0 && s.Listing.Confirmed == 0 {
 		fmt.Fprintf(&b, "  %s.\n", noDevicesHint(s.Scope))
 		io.WriteString(w, b.String())
 		return
@@ -70,4 +74,16 @@ func writePlainSummary(w io.Writer, s syncrun.Summary, newFailed int) {
 	}
 	fmt.Fprintf(&b, "  Requests:  %d sent to Webex, %d throttled (429/423)\n", s.Requests, s.Throttled)
 	io.WriteString(w, b.String())
+}
+
+// listingWord says in a few words how the listing sweep went.
+func listingWord(l syncrun.ListingSummary) string {
+	switch l.Status {
+	case syncrun.ListingComplete:
+		return "read whole"
+	case syncrun.ListingForbidden:
+		return "not allowed to this token (it needs spark-admin:devices_read): every device was fetched"
+	default:
+		return "not read whole: the devices of the orgs it missed were fetched"
+	}
 }

@@ -27,6 +27,11 @@ dropped AS (
     DELETE FROM run_queue q
     USING abandoned a
     WHERE q.run_id = a.run_id
+),
+dropped_listing AS (
+    DELETE FROM run_listing l
+    USING abandoned a
+    WHERE l.run_id = a.run_id
 )
 SELECT run_id FROM abandoned ORDER BY run_id
 `
@@ -324,15 +329,18 @@ WITH stored AS (
            count(*) FILTER (WHERE d.sync_status IN ('forbidden', 'error'))::int AS failed
     FROM device_sync_state s
     JOIN devices d USING (device_id)
-    WHERE s.last_run_id = $4::bigint
+    WHERE s.last_run_id = $8::bigint
 ),
 history AS (
     SELECT count(DISTINCT device_id)::int AS changed, count(*)::int AS changes
     FROM device_changes
-    WHERE run_id = $4::bigint
+    WHERE run_id = $8::bigint
 ),
 dropped AS (
-    DELETE FROM run_queue WHERE run_id = $4::bigint
+    DELETE FROM run_queue WHERE run_id = $8::bigint
+),
+dropped_listing AS (
+    DELETE FROM run_listing WHERE run_id = $8::bigint
 )
 UPDATE sync_runs r
 SET status            = $1::text,
@@ -340,6 +348,10 @@ SET status            = $1::text,
     updated_at        = now(),
     error             = $2::text,
     throttled         = $3::int,
+    listing_status    = $4::text,
+    listing_error     = $5::text,
+    listing_requests  = $6::int,
+    details_requests  = $7::int,
     devices_ok        = s.ok,
     devices_not_found = s.not_found,
     devices_failed    = s.failed,
@@ -347,15 +359,19 @@ SET status            = $1::text,
     changes_recorded  = h.changes,
     devices_skipped   = greatest(r.devices_total - s.ok - s.not_found - s.failed, 0)
 FROM stored s, history h
-WHERE r.run_id = $4::bigint
+WHERE r.run_id = $8::bigint
 RETURNING r.devices_ok, r.devices_not_found, r.devices_failed, r.devices_changed, r.changes_recorded, r.devices_skipped
 `
 
 type FinishRunParams struct {
-	Status    string
-	Error     *string
-	Throttled int32
-	RunID     int64
+	Status          string
+	Error           *string
+	Throttled       int32
+	ListingStatus   *string
+	ListingError    *string
+	ListingRequests int32
+	DetailsRequests int32
+	RunID           int64
 }
 
 type FinishRunRow struct {
@@ -375,6 +391,10 @@ func (q *Queries) FinishRun(ctx context.Context, arg FinishRunParams) (FinishRun
 		arg.Status,
 		arg.Error,
 		arg.Throttled,
+		arg.ListingStatus,
+		arg.ListingError,
+		arg.ListingRequests,
+		arg.DetailsRequests,
 		arg.RunID,
 	)
 	var i FinishRunRow
@@ -389,53 +409,136 @@ func (q *Queries) FinishRun(ctx context.Context, arg FinishRunParams) (FinishRun
 	return i, err
 }
 
-const queueDueDevices = `-- name: QueueDueDevices :one
-WITH due AS (
-    SELECT d.device_id, d.org_id,
-           row_number() OVER (ORDER BY s.last_attempt_at NULLS FIRST, d.device_id) AS pos
+const queueDueDevices = `-- name: QueueDueDevices :many
+WITH scope AS (
+    SELECT d.device_id, d.org_id, d.sync_status, d.first_synced_at,
+           s.last_attempt_at, s.last_synced_at,
+           l.device_id IS NOT NULL AS listed, l.reason AS listing_reason
     FROM devices d
     LEFT JOIN device_sync_state s USING (device_id)
+    LEFT JOIN run_listing l ON l.run_id = $1::bigint AND l.device_id = d.device_id
     WHERE $2::int = 0
        OR mod(d.shard_hash::bigint + 2147483648, $2::int) = $3::int
 ),
+reasoned AS (
+    SELECT sc.device_id, sc.org_id, sc.last_attempt_at,
+           CASE
+               WHEN NOT $4::boolean THEN 'all'
+               WHEN sc.first_synced_at IS NULL OR sc.last_synced_at IS NULL THEN 'never_synced'
+               WHEN sc.sync_status IN ('error', 'forbidden', 'pending') THEN 'failed'
+               WHEN NOT (coalesce(sc.org_id, '') = ANY ($5::text[])) THEN 'listing_incomplete'
+               WHEN coalesce(sc.org_id, '') = ANY ($6::text[]) THEN 'listing_distrusted'
+               WHEN sc.sync_status = 'not_found' THEN
+                   CASE WHEN sc.listed THEN 'listed_again'
+                        WHEN sc.last_attempt_at < now() - make_interval(secs => $7::float8) THEN 'max_age'
+                   END
+               WHEN NOT sc.listed THEN 'not_listed'
+               WHEN sc.listing_reason IS NOT NULL THEN sc.listing_reason
+               WHEN sc.last_synced_at < now() - make_interval(secs => $7::float8) THEN 'max_age'
+           END AS reason
+    FROM scope sc
+),
+sampled AS (
+    SELECT r.device_id, r.org_id, r.last_attempt_at,
+           coalesce(r.reason,
+                    CASE WHEN row_number() OVER (PARTITION BY r.reason IS NULL ORDER BY random())
+                              <= $8::int THEN 'sample' END) AS reason
+    FROM reasoned r
+),
 queued AS (
-    INSERT INTO run_queue (run_id, pos, device_id, org_id)
-    SELECT $1::bigint, pos, device_id, org_id FROM due
-    RETURNING 1
+    INSERT INTO run_queue (run_id, pos, device_id, org_id, reason)
+    SELECT $1::bigint,
+           row_number() OVER (ORDER BY s.last_attempt_at NULLS FIRST, s.device_id),
+           s.device_id, s.org_id, s.reason
+    FROM sampled s
+    WHERE s.reason IS NOT NULL
+    RETURNING reason
 ),
 counted AS (
-    SELECT count(*)::int AS total FROM queued
+    SELECT coalesce(s.reason, '')::text AS reason, count(*)::int AS devices
+    FROM sampled s
+    GROUP BY 1
+),
+recorded AS (
+    UPDATE sync_runs r
+    SET devices_total     = (SELECT count(*) FROM queued),
+        devices_confirmed = (SELECT coalesce(sum(devices), 0) FROM counted WHERE reason = ''),
+        devices_listed    = (SELECT count(*) FROM scope WHERE listed),
+        updated_at        = now()
+    WHERE r.run_id = $1::bigint
 )
-UPDATE sync_runs r
-SET devices_total = c.total,
-    updated_at = now()
-FROM counted c
-WHERE r.run_id = $1::bigint
-RETURNING r.devices_total
+SELECT reason, devices FROM counted ORDER BY reason
 `
 
 type QueueDueDevicesParams struct {
-	RunID      int64
-	ShardCount int32
-	ShardIndex int32
+	RunID          int64
+	ShardCount     int32
+	ShardIndex     int32
+	UseListing     bool
+	CompleteOrgs   []string
+	DistrustedOrgs []string
+	MaxAgeSeconds  float64
+	SampleSize     int32
 }
 
-// Writes the run's work list: every tracked device of its scope, stalest
-// first (never attempted, then the oldest attempt), numbered in that order,
-// and records how many there are. Sorting here, once, is what lets
-// device_sync_state do without an index on last_attempt_at.
-func (q *Queries) QueueDueDevices(ctx context.Context, arg QueueDueDevicesParams) (int32, error) {
-	row := q.db.QueryRow(ctx, queueDueDevices, arg.RunID, arg.ShardCount, arg.ShardIndex)
-	var devices_total int32
-	err := row.Scan(&devices_total)
-	return devices_total, err
+type QueueDueDevicesRow struct {
+	Reason  string
+	Devices int32
+}
+
+// Writes the run's work list, stalest first (never attempted, then the
+// oldest attempt), with why each device is in it, and records its size.
+// Sorting here, once, is what lets device_sync_state do without an index
+// on last_attempt_at. Without the listing (@use_listing false) every device
+// of the scope is due ('all'). With it, a device is due when its details
+// were never fetched, its last attempt failed, the listing of its org
+// could not be read whole, it is not in a complete listing (its details say
+// whether it is gone; a device already known gone waits for @max_age), the
+// listing flagged it (run_listing.reason), its org's listing is not trusted
+// (@distrusted_orgs), or its details are older than @max_age. Of the
+// devices the listing vouches for, a random @sample_size are fetched all
+// the same ('sample'), to check the listing. Returns the count per reason;
+// reason ” counts the devices confirmed by the listing.
+func (q *Queries) QueueDueDevices(ctx context.Context, arg QueueDueDevicesParams) ([]QueueDueDevicesRow, error) {
+	rows, err := q.db.Query(ctx, queueDueDevices,
+		arg.RunID,
+		arg.ShardCount,
+		arg.ShardIndex,
+		arg.UseListing,
+		arg.CompleteOrgs,
+		arg.DistrustedOrgs,
+		arg.MaxAgeSeconds,
+		arg.SampleSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []QueueDueDevicesRow
+	for rows.Next() {
+		var i QueueDueDevicesRow
+		if err := rows.Scan(&i.Reason, &i.Devices); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const startRun = `-- name: StartRun :one
-INSERT INTO sync_runs (scope, devices_total, started_at)
-VALUES ($1::text, 0, coalesce($2::timestamptz, now()))
+INSERT INTO sync_runs (scope, detect, devices_total, started_at)
+VALUES ($1::text, $2::text, 0, coalesce($3::timestamptz, now()))
 RETURNING run_id, started_at
 `
+
+type StartRunParams struct {
+	Scope     string
+	Detect    string
+	StartedAt *time.Time
+}
 
 type StartRunRow struct {
 	RunID     int64
@@ -445,8 +548,8 @@ type StartRunRow struct {
 // Records a run; QueueDueDevices counts its devices. started_at is when the
 // process started, if given, so that the run's recorded time includes
 // connecting and waiting for the lock.
-func (q *Queries) StartRun(ctx context.Context, scope string, startedAt *time.Time) (StartRunRow, error) {
-	row := q.db.QueryRow(ctx, startRun, scope, startedAt)
+func (q *Queries) StartRun(ctx context.Context, arg StartRunParams) (StartRunRow, error) {
+	row := q.db.QueryRow(ctx, startRun, arg.Scope, arg.Detect, arg.StartedAt)
 	var i StartRunRow
 	err := row.Scan(&i.RunID, &i.StartedAt)
 	return i, err

@@ -248,3 +248,36 @@ func TestChangeLogViewKeepsRemovedDevices(t *testing.T) {
 		t.Errorf("device_change_log (-want +got):\n%s", diff)
 	}
 }
+
+// The listing's reports: firmware in the fleet, and devices offline.
+func TestListingReports(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.DB(t)
+	_, err := pool.Exec(context.Background(), `
+		INSERT INTO devices (device_id, software, connection_status, product) VALUES
+		  ('A', 'sip88xx.12-5-1', 'connected',       'Cisco 8811'),
+		  ('B', 'sip88xx.12-5-1', 'disconnected',    'Cisco 8811'),
+		  ('C', 'sip78xx.14-2-1', 'offline_expired', 'Cisco 7841'),
+		  ('D', NULL,             NULL,              NULL),
+		  ('E', 'sip78xx.14-2-1', 'connected',       'Cisco 7841'),
+		  ('F', 'sip88xx.12-5-1', 'connected',       'Cisco 8811')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = pool.Exec(context.Background(), `
+		INSERT INTO device_sync_state (device_id, listed_at, last_seen) VALUES
+		  ('B', now(), now() - interval '2 days'), ('C', now(), now() - interval '9 days')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := columns(t, runReport(t, pool, "devices_by_software", nil), "software", "devices", "connected")
+	want := [][]string{{"sip88xx.12-5-1", "3", "2"}, {"sip78xx.14-2-1", "2", "1"}, {"(not listed yet)", "1", "0"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("devices_by_software (-want +got):\n%s", diff)
+	}
+	got = columns(t, runReport(t, pool, "devices_offline", nil), "device_id", "connection_status")
+	want = [][]string{{"C", "offline_expired"}, {"B", "disconnected"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("devices_offline (-want +got):\n%s", diff)
+	}
+}

@@ -44,7 +44,7 @@ func BenchmarkApplyResults(b *testing.B) {
 				return rs
 			}
 			write := func(gen int) {
-				run, err := st.StartRun(ctx, store.All)
+				run, err := st.StartFullRun(ctx, store.All)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -144,7 +144,7 @@ func TestLockIsLostWithItsSession(t *testing.T) {
 		t.Fatalf("the lock of a dead session cannot be taken: %v", err)
 	}
 	defer next.Release()
-	if _, err := st.Fenced(l).StartRun(ctx, store.All); !errors.Is(err, store.ErrLockLost) {
+	if _, err := st.Fenced(l).StartRun(ctx, store.All, store.DetectNone); !errors.Is(err, store.ErrLockLost) {
 		t.Errorf("StartRun through a lost lock: %v, want ErrLockLost", err)
 	}
 	if err := l.Check(ctx); !errors.Is(err, store.ErrLockLost) {

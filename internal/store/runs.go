@@ -25,43 +25,119 @@ type Run struct {
 	ID        int64
 	Scope     Scope
 	StartedAt time.Time
-	Total     int // devices in its work list
+	Total     int // devices in its work list, once queued
 }
 
-// StartRun records a new run of scope, started now, and writes its work
-// list: every tracked device of the scope, stalest first. Callers hold the
-// scope's RunLock.
-func (s *Store) StartRun(ctx context.Context, scope Scope) (Run, error) {
-	return s.StartRunAt(ctx, scope, time.Time{})
+// Detect is how a run decides which devices need their details.
+type Detect string
+
+const (
+	// DetectListing reads GET /v1/devices first and fetches the details of
+	// the devices the listing cannot vouch for.
+	DetectListing Detect = "listing"
+	// DetectNone fetches every device's details.
+	DetectNone Detect = "none"
+)
+
+// StartRun records a new run of scope, started now. Callers hold the
+// scope's RunLock, and write the run's work list with QueueDue.
+func (s *Store) StartRun(ctx context.Context, scope Scope, detect Detect) (Run, error) {
+	return s.StartRunAt(ctx, scope, detect, time.Time{})
 }
 
 // StartRunAt is StartRun for a run whose clock started at started (the
 // process start: connecting and waiting for the lock are part of the run's
 // time); zero means now.
-func (s *Store) StartRunAt(ctx context.Context, scope Scope, started time.Time) (Run, error) {
-	var r Run
-	err := s.inTx(ctx, func(q *dbsqlc.Queries) error {
-		var at *time.Time
-		if !started.IsZero() {
-			at = &started
-		}
-		row, err := q.StartRun(ctx, scope.String(), at)
-		if err != nil {
-			return err
-		}
-		total, err := q.QueueDueDevices(ctx, dbsqlc.QueueDueDevicesParams{
-			RunID: row.RunID, ShardCount: int32(scope.Count), ShardIndex: int32(scope.Index),
-		})
-		if err != nil {
-			return err
-		}
-		r = Run{ID: row.RunID, Scope: scope, StartedAt: row.StartedAt, Total: int(total)}
-		return nil
-	})
+func (s *Store) StartRunAt(ctx context.Context, scope Scope, detect Detect, started time.Time) (Run, error) {
+	if detect == "" {
+		detect = DetectNone
+	}
+	var at *time.Time
+	if !started.IsZero() {
+		at = &started
+	}
+	row, err := s.q.StartRun(ctx, dbsqlc.StartRunParams{Scope: scope.String(), Detect: string(detect), StartedAt: at})
 	if err != nil {
 		return Run{}, fmt.Errorf("start run: %w", err)
 	}
-	return r, nil
+	return Run{ID: row.RunID, Scope: scope, StartedAt: row.StartedAt}, nil
+}
+
+// StartFullRun starts a run that fetches every device of scope (Detect
+// none) and writes its work list: StartRun and QueueDue in one call, for
+// the tools that drive the store without the listing.
+func (s *Store) StartFullRun(ctx context.Context, scope Scope) (Run, error) {
+	run, err := s.StartRun(ctx, scope, DetectNone)
+	if err != nil {
+		return Run{}, err
+	}
+	if _, err := s.QueueDue(ctx, &run, DueOptions{}); err != nil {
+		return Run{}, err
+	}
+	return run, nil
+}
+
+// DueOptions says which devices a run fetches.
+type DueOptions struct {
+	// UseListing: decide from the run's listing (ApplyListingPage);
+	// otherwise every device of the scope is due.
+	UseListing bool
+	// CompleteOrgs are the org keys ("" for rows without org_id) whose
+	// listing was read whole; the listing excuses no device of another org.
+	CompleteOrgs []string
+	// DistrustedOrgs are org keys whose listing is not trusted to excuse
+	// any device (issue 13's fallback).
+	DistrustedOrgs []string
+	// MaxAge: details older than this are fetched whatever the listing
+	// says.
+	MaxAge time.Duration
+	// SampleSize devices the listing vouches for are fetched all the same,
+	// chosen at random, to check the listing.
+	SampleSize int
+}
+
+// QueueCounts is a run's work list: how many devices are due, for which
+// reason, and how many the listing vouched for.
+type QueueCounts struct {
+	Due       int
+	Confirmed int
+	ByReason  map[string]int // reason -> devices, for the due ones
+}
+
+// QueueDue writes run's work list (stalest first, with why each device is
+// due) and records its size; run.Total is set from it.
+func (s *Store) QueueDue(ctx context.Context, run *Run, o DueOptions) (QueueCounts, error) {
+	var rows []dbsqlc.QueueDueDevicesRow
+	err := s.inTx(ctx, func(q *dbsqlc.Queries) error {
+		var err error
+		rows, err = q.QueueDueDevices(ctx, dbsqlc.QueueDueDevicesParams{
+			RunID: run.ID, ShardCount: int32(run.Scope.Count), ShardIndex: int32(run.Scope.Index),
+			UseListing: o.UseListing, CompleteOrgs: nonNil(o.CompleteOrgs), DistrustedOrgs: nonNil(o.DistrustedOrgs),
+			MaxAgeSeconds: o.MaxAge.Seconds(), SampleSize: int32(o.SampleSize),
+		})
+		return err
+	})
+	if err != nil {
+		return QueueCounts{}, fmt.Errorf("queue the run's devices: %w", err)
+	}
+	c := QueueCounts{ByReason: map[string]int{}}
+	for _, r := range rows {
+		if r.Reason == "" {
+			c.Confirmed += int(r.Devices)
+			continue
+		}
+		c.Due += int(r.Devices)
+		c.ByReason[r.Reason] += int(r.Devices)
+	}
+	run.Total = c.Due
+	return c, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // AbandonRuns marks as abandoned the runs left running in the scope of run
@@ -80,21 +156,36 @@ type FinalCounts struct {
 	OK, NotFound, Failed, Changed, Changes, Skipped int
 }
 
+// Finish is how a run ended, for FinishRun.
+type Finish struct {
+	Status    RunStatus
+	Error     string // empty for a clean end
+	Throttled int64
+	// The listing sweep: its status ("" without one), why it was not
+	// complete, and the requests it sent; the details requests.
+	ListingStatus   string
+	ListingError    string
+	ListingRequests int64
+	DetailsRequests int64
+}
+
 // FinishRun records how a run ended, recounts its accounting from the rows
-// it wrote and drops its work list. errMsg is empty for a clean end. A
-// fenced run that lost its lock records its end through the pool: its own
-// row is all it touches, and the record is the truth (it failed).
-func (s *Store) FinishRun(ctx context.Context, runID int64, status RunStatus, errMsg string, throttled int64) (FinalCounts, error) {
+// it wrote and drops its work list and listing. A fenced run that lost its
+// lock records its end through the pool: its own row is all it touches, and
+// the record is the truth (it failed).
+func (s *Store) FinishRun(ctx context.Context, runID int64, f Finish) (FinalCounts, error) {
 	var row dbsqlc.FinishRunRow
 	err := s.withRetry(ctx, func() error {
 		var err error
 		row, err = s.q.FinishRun(ctx, dbsqlc.FinishRunParams{
-			RunID: runID, Status: string(status), Error: nullable(errMsg), Throttled: int32(min(throttled, 1<<31-1)),
+			RunID: runID, Status: string(f.Status), Error: nullable(f.Error), Throttled: clampInt32(f.Throttled),
+			ListingStatus: nullable(f.ListingStatus), ListingError: nullable(f.ListingError),
+			ListingRequests: clampInt32(f.ListingRequests), DetailsRequests: clampInt32(f.DetailsRequests),
 		})
 		return err
 	})
 	if s.lock != nil && errors.Is(err, ErrLockLost) {
-		return New(s.pool).FinishRun(ctx, runID, status, errMsg, throttled)
+		return New(s.pool).FinishRun(ctx, runID, f)
 	}
 	if err != nil {
 		return FinalCounts{}, fmt.Errorf("finish run %d: %w", runID, err)
@@ -118,6 +209,8 @@ func (s *Store) NewFailures(ctx context.Context, runID int64) (int, error) {
 	}
 	return int(n), nil
 }
+
+func clampInt32(n int64) int32 { return int32(max(min(n, 1<<31-1), 0)) }
 
 // DueDevice is a device a run has to fetch.
 type DueDevice struct {

@@ -112,7 +112,7 @@ func ok(d device.Device) store.Result {
 
 func startRun(t *testing.T, st *store.Store) store.Run {
 	t.Helper()
-	r, err := st.StartRun(context.Background(), store.All)
+	r, err := st.StartFullRun(context.Background(), store.All)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +380,7 @@ func TestDueDevicesStalestFirstInPages(t *testing.T) {
 	}
 
 	// The work list goes when the run ends.
-	if _, err := st.FinishRun(ctx, run.ID, store.RunSucceeded, "", 0); err != nil {
+	if _, err := st.FinishRun(ctx, run.ID, store.Finish{Status: store.RunSucceeded}); err != nil {
 		t.Fatal(err)
 	}
 	var left int

@@ -178,14 +178,17 @@ func TestFirstSyncMatchesSimulatorTruth(t *testing.T) {
 func TestChurnRecordsExactlyTheChanges(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{devices: 500})
-	first := e.run(t, context.Background(), syncrun.Config{})
+	// Every device's details every run: this test is about what a run
+	// records (list-guided runs have their own tests).
+	all := syncrun.Config{Detect: store.DetectNone}
+	first := e.run(t, context.Background(), all)
 	if first.Status != store.RunSucceeded {
 		t.Fatalf("first run: %s %v", first.Status, first.Err)
 	}
 	before := readRows(t, e.pool)
 
 	// An unchanged second run writes no history at all.
-	unchanged := e.run(t, context.Background(), syncrun.Config{})
+	unchanged := e.run(t, context.Background(), all)
 	if n := len(readChanges(t, e.pool, unchanged.RunID)); n != 0 || unchanged.Counts.Changed != 0 {
 		t.Errorf("unchanged run recorded %d history rows", n)
 	}
@@ -215,7 +218,7 @@ func TestChurnRecordsExactlyTheChanges(t *testing.T) {
 	add("activation_state", rep.ActivationChanged, same)
 	sortChanges(wantChanges)
 
-	second := e.run(t, context.Background(), syncrun.Config{})
+	second := e.run(t, context.Background(), all)
 	if second.Status != store.RunSucceeded {
 		t.Fatalf("second run: %s %v", second.Status, second.Err)
 	}
@@ -387,7 +390,7 @@ func TestCancelledRunStoresWhatItHasAndTheNextFinishes(t *testing.T) {
 	if sum.Counts.Skipped != 400-first.OK {
 		t.Errorf("skipped = %d, want %d", sum.Counts.Skipped, 400-first.OK)
 	}
-	next := e.run(t, context.Background(), syncrun.Config{})
+	next := e.run(t, context.Background(), syncrun.Config{Detect: store.DetectNone})
 	if next.Status != store.RunSucceeded || next.Total != 400 {
 		t.Fatalf("next run: %s, total %d", next.Status, next.Total)
 	}

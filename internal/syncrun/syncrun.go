@@ -22,8 +22,10 @@ import (
 
 // Defaults of Config that the command line shows.
 const (
-	DefaultConcurrency = 8   // requests in flight
-	DefaultBatchSize   = 500 // results per write
+	DefaultConcurrency  = 8   // requests in flight
+	DefaultBatchSize    = 500 // results per write
+	DefaultDetailMaxAge = 24 * time.Hour
+	DefaultDetect       = store.DetectListing
 )
 
 // Config tunes a run. Zero values take the defaults.
@@ -34,6 +36,16 @@ type Config struct {
 	FlushInterval time.Duration // longest a result waits to be written; default 1s
 	PageSize      int           // due IDs read per query; default 1000
 	DefaultOrgID  string        // sent for devices whose row has no org_id
+	// Detect is how the run decides which devices need their details:
+	// store.DetectListing (the default) reads GET /v1/devices first;
+	// store.DetectNone fetches every device.
+	Detect store.Detect
+	// DetailMaxAge: with the listing, details older than this are fetched
+	// whatever the listing says; default DefaultDetailMaxAge.
+	DetailMaxAge time.Duration
+	// ListingPageSize is the listing's max per request; default 100 (the
+	// endpoint's cap, as far as is known).
+	ListingPageSize int
 	// MaxDuration is the run's time budget (0: none). When it runs out, no
 	// new request is sent, what was received is stored, and the devices not
 	// reached are left for the next run, which takes the stalest first.
@@ -66,6 +78,15 @@ func (c *Config) defaults() {
 	if c.PageSize <= 0 {
 		c.PageSize = 1000
 	}
+	if c.Detect == "" {
+		c.Detect = DefaultDetect
+	}
+	if c.DetailMaxAge <= 0 {
+		c.DetailMaxAge = DefaultDetailMaxAge
+	}
+	if c.ListingPageSize <= 0 {
+		c.ListingPageSize = 100
+	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 15 * time.Second
 	}
@@ -89,11 +110,13 @@ type Summary struct {
 	RunID     int64
 	Scope     store.Scope
 	Status    store.RunStatus
-	Total     int // devices due when the run started
+	Total     int // devices due (in the work list) when the run started
 	Counts    store.FinalCounts
-	Requests  int64 // HTTP requests sent
+	Requests  int64 // HTTP requests sent, listing and details
 	Throttled int64 // 429 and 423 answers
-	Duration  time.Duration
+	// Listing is what the listing sweep did (Detect listing).
+	Listing  ListingSummary
+	Duration time.Duration
 	// BudgetReached says the time budget ended the run; the devices not
 	// reached (Counts.Skipped) are left for the next run.
 	BudgetReached bool
@@ -115,80 +138,161 @@ var ErrCertificate = errors.New("the Webex API's TLS certificate is not trusted"
 // ErrLocked is returned (wrapped) when another run holds the scope's lock.
 var ErrLocked = store.ErrLocked
 
-// Run syncs every due device of the scope once. It returns an error when
-// the run could not start (the lock is held elsewhere: ErrLocked; the
-// database is down); once started, the Summary says how it ended,
-// including its Err.
+// Run syncs every due device of the scope once: it starts the run (the
+// lock, the sync_runs row), sweeps the listing and writes the work list,
+// fetches and stores the details, and finishes the run's record. It returns
+// an error when the run could not start (the lock is held elsewhere:
+// ErrLocked; the database is down); once started, the Summary says how it
+// ended, including its Err.
 func Run(ctx context.Context, st *store.Store, client *fetch.Client, cfg Config) (Summary, error) {
 	cfg.defaults()
-	start := cfg.Started
-	if start.IsZero() {
-		start = time.Now()
+	r, err := start(ctx, st, client, cfg)
+	if err != nil {
+		return Summary{}, err
 	}
-	// Starting the run (the lock, the count of due devices) can wait on
-	// the database: it spends the budget like the rest.
+	defer r.release()
+	r.execute()
+	return r.finish(), nil
+}
+
+// run is one run between start and finish.
+type run struct {
+	st      *store.Store
+	client  *fetch.Client
+	cfg     Config
+	log     *slog.Logger
+	start   time.Time
+	before  fetch.Stats // the client's counters when the run started
+	lock    *store.RunLock
+	release func()
+
+	ctx         context.Context // the caller's, with the run_id for logs
+	fetchCtx    context.Context // ends with the budget, a signal or a fatal failure
+	cancelFetch context.CancelCauseFunc
+	stopTimers  func()
+
+	rec       store.Run
+	orgs      []string // the org keys of the scope's devices
+	abandoned []int64
+	listing   ListingSummary
+	w         *writer
+	fetchErr  error
+}
+
+// start takes the lock (unless the caller holds it), records the run and
+// marks runs that died abandoned. Starting can wait on the database: it
+// spends the budget like the rest.
+func start(ctx context.Context, st *store.Store, client *fetch.Client, cfg Config) (*run, error) {
+	began := cfg.Started
+	if began.IsZero() {
+		began = time.Now()
+	}
 	startCtx := ctx
 	if cfg.MaxDuration > 0 {
 		var cancel context.CancelFunc
-		startCtx, cancel = context.WithDeadlineCause(ctx, start.Add(cfg.MaxDuration), ErrBudgetBeforeStart)
+		startCtx, cancel = context.WithDeadlineCause(ctx, began.Add(cfg.MaxDuration), ErrBudgetBeforeStart)
 		defer cancel()
 	}
-	before := client.Stats()
-
-	lock := cfg.Lock
-	if lock == nil {
-		var err error
-		if lock, err = st.LockRun(startCtx, cfg.Scope, 0); err != nil {
-			return Summary{}, budgetErr(startCtx, err)
+	r := &run{st: st, client: client, cfg: cfg, log: cfg.Logger, start: began, before: client.Stats(),
+		lock: cfg.Lock, release: func() {}}
+	if r.lock == nil {
+		lock, err := st.LockRun(startCtx, cfg.Scope, 0)
+		if err != nil {
+			return nil, budgetErr(startCtx, err)
 		}
-		defer lock.Release()
+		r.lock, r.release = lock, lock.Release
 	}
-
 	// Every statement of the run goes through the lock's connection: a run
 	// that lost its lock can write nothing more.
-	st = st.Fenced(lock)
-	run, err := st.StartRunAt(startCtx, cfg.Scope, cfg.Started)
+	st = st.Fenced(r.lock)
+	r.st = st
+	// The orgs to list, read before the run is recorded: a devices table
+	// that cannot be read (a long migration's lock, say) stops the run
+	// within its budget with nothing recorded that did not happen.
+	orgs, err := st.ListingOrgs(startCtx, cfg.Scope)
 	if err != nil {
-		return Summary{}, budgetErr(startCtx, err)
+		r.release()
+		return nil, budgetErr(startCtx, err)
 	}
-	ctx = logctx.With(ctx, slog.Int64("run_id", run.ID))
-	log := cfg.Logger
-	abandoned, err := st.AbandonRuns(ctx, run)
+	r.orgs = orgs
+	rec, err := st.StartRunAt(startCtx, cfg.Scope, cfg.Detect, cfg.Started)
 	if err != nil {
-		log.LogAttrs(ctx, slog.LevelWarn, "could not mark dead runs abandoned", slog.String("error", err.Error()))
+		r.release()
+		return nil, budgetErr(startCtx, err)
+	}
+	r.rec = rec
+	r.ctx = logctx.With(ctx, slog.Int64("run_id", rec.ID))
+	abandoned, err := st.AbandonRuns(r.ctx, rec)
+	if err != nil {
+		r.log.LogAttrs(r.ctx, slog.LevelWarn, "could not mark dead runs abandoned", slog.String("error", err.Error()))
 	}
 	for _, id := range abandoned {
-		log.LogAttrs(ctx, slog.LevelWarn, "an earlier run died without finishing; marked abandoned", slog.Int64("abandoned_run_id", id))
+		r.log.LogAttrs(r.ctx, slog.LevelWarn, "an earlier run died without finishing; marked abandoned", slog.Int64("abandoned_run_id", id))
 	}
-	log.LogAttrs(ctx, slog.LevelInfo, "run started", slog.String("scope", run.Scope.String()),
-		slog.Int("devices_due", run.Total), slog.Int("concurrency", cfg.Concurrency))
+	r.abandoned = abandoned
 
-	fetchCtx, cancelFetch := context.WithCancelCause(ctx)
-	defer cancelFetch(nil)
+	fetchCtx, cancelFetch := context.WithCancelCause(r.ctx)
+	stops := []func(){func() { cancelFetch(nil) }}
 	if cfg.MaxDuration > 0 {
 		var cancel context.CancelFunc
-		fetchCtx, cancel = context.WithDeadlineCause(fetchCtx, start.Add(cfg.MaxDuration), errBudget)
-		defer cancel()
+		fetchCtx, cancel = context.WithDeadlineCause(fetchCtx, began.Add(cfg.MaxDuration), errBudget)
+		stops = append(stops, cancel)
 	}
+	r.fetchCtx, r.cancelFetch = fetchCtx, cancelFetch
+	r.stopTimers = func() {
+		for _, f := range stops {
+			f()
+		}
+	}
+	return r, nil
+}
 
-	w := &writer{st: st, run: run, cfg: cfg, log: log, client: client, start: start,
+// execute sweeps the listing, writes the work list and fetches the due
+// devices, while the lock keeper checks the lock. It records why fetching
+// stopped in r.fetchErr.
+func (r *run) execute() {
+	cfg, log := r.cfg, r.log
+	g, gctx := errgroup.WithContext(r.fetchCtx)
+	g.Go(func() error { return keepLock(gctx, r.lock, log) })
+	g.Go(func() error {
+		if err := r.sweepAndQueue(gctx); err != nil {
+			return err
+		}
+		log.LogAttrs(r.ctx, slog.LevelInfo, "run started", slog.String("scope", r.rec.Scope.String()),
+			slog.String("detect", string(cfg.Detect)), slog.Int("devices_due", r.rec.Total),
+			slog.Int("devices_confirmed", r.listing.Confirmed), slog.Int("concurrency", cfg.Concurrency))
+		return r.fetchAll(gctx)
+	})
+	err := g.Wait()
+	if errors.Is(err, errDone) {
+		err = nil
+	}
+	r.fetchErr = err
+}
+
+// fetchAll fetches the work list's devices with cfg.Concurrency workers and
+// hands the results to the writer, which stores them in batches. The
+// writer outlives a cancelled fetch, to store what was already received.
+func (r *run) fetchAll(ctx context.Context) error {
+	cfg, log := r.cfg, r.log
+	r.w = &writer{st: r.st, run: r.rec, cfg: cfg, log: log, client: r.client, start: r.start,
 		results: make(chan store.Result, cfg.BatchSize), done: make(chan struct{})}
-	// The writer is outside the errgroup on purpose: it must outlive a
-	// cancelled fetch, to store what was already received.
 	go func() {
-		defer close(w.done)
-		if err := w.loop(context.WithoutCancel(ctx)); err != nil {
-			w.err = err
-			cancelFetch(err)
+		defer close(r.w.done)
+		if err := r.w.loop(context.WithoutCancel(r.ctx)); err != nil {
+			r.w.err = err
+			r.cancelFetch(err)
 		}
 	}()
-
-	g, gctx := errgroup.WithContext(fetchCtx)
-	g.Go(func() error { return keepLock(gctx, lock, log) })
+	defer func() {
+		close(r.w.results)
+		<-r.w.done
+	}()
+	g, gctx := errgroup.WithContext(ctx)
 	due := make(chan store.DueDevice, cfg.Concurrency*2)
 	g.Go(func() error {
 		defer close(due)
-		return st.DueDevices(gctx, run, cfg.PageSize, func(d store.DueDevice) error {
+		return r.st.DueDevices(gctx, r.rec, cfg.PageSize, func(d store.DueDevice) error {
 			select {
 			case due <- d:
 				return nil
@@ -197,50 +301,53 @@ func Run(ctx context.Context, st *store.Store, client *fetch.Client, cfg Config)
 			}
 		})
 	})
-	workers, wctx := errgroup.WithContext(gctx)
 	for range cfg.Concurrency {
-		workers.Go(func() error { return fetchLoop(wctx, client, cfg, log, due, w, cancelFetch) })
+		g.Go(func() error { return fetchLoop(gctx, r.client, cfg, log, due, r.w, r.cancelFetch) })
 	}
-	g.Go(func() error {
-		err := workers.Wait()
-		if err == nil {
-			err = errDone // stops the lock keeper
-		}
+	if err := g.Wait(); err != nil {
 		return err
-	})
-	fetchErr := g.Wait()
-	if errors.Is(fetchErr, errDone) {
-		fetchErr = nil
 	}
-	close(w.results)
-	<-w.done
+	return errDone // stops the lock keeper
+}
 
-	after := client.Stats()
-	sum := Summary{
-		RunID:     run.ID,
-		Scope:     run.Scope,
-		Total:     run.Total,
-		Requests:  after.Requests - before.Requests,
-		Throttled: after.Throttled - before.Throttled,
-		Abandoned: abandoned,
+// finish records how the run ended and recounts its accounting.
+func (r *run) finish() Summary {
+	defer r.stopTimers()
+	cfg := r.cfg
+	after := r.client.Stats()
+	var counts store.BatchCounts
+	var writeErr error
+	if r.w != nil {
+		counts, writeErr = r.w.counts, r.w.err
 	}
-	sum.Status, sum.Err = outcome(ctx, fetchCtx, fetchErr, w.err, w.counts)
-	sum.BudgetReached = errors.Is(context.Cause(fetchCtx), errBudget) && ctx.Err() == nil
+	sum := Summary{
+		RunID:     r.rec.ID,
+		Scope:     r.rec.Scope,
+		Total:     r.rec.Total,
+		Requests:  after.Requests - r.before.Requests,
+		Throttled: after.Throttled - r.before.Throttled,
+		Listing:   r.listing,
+		Abandoned: r.abandoned,
+	}
+	sum.Status, sum.Err = outcome(r.ctx, r.fetchCtx, r.fetchErr, writeErr, counts)
+	sum.BudgetReached = errors.Is(context.Cause(r.fetchCtx), errBudget) && r.ctx.Err() == nil
 
 	if sum.BudgetReached && sum.Err == nil {
 		// Counted from what the writer stored, so that sync_runs.error says
 		// why the run ended; the recount below agrees unless a batch was
 		// sent twice.
-		left := max(run.Total-w.counts.OK-w.counts.NotFound-w.counts.Failed, 0)
+		left := max(r.rec.Total-counts.OK-counts.NotFound-counts.Failed, 0)
 		sum.Err = fmt.Errorf("time budget of %s reached; %d devices left for the next run", cfg.MaxDuration, left)
 	}
-	errMsg := ""
+	f := store.Finish{Status: sum.Status, Throttled: sum.Throttled,
+		ListingStatus: string(r.listing.Status), ListingError: r.listing.Error,
+		ListingRequests: r.listing.Requests, DetailsRequests: sum.Requests - r.listing.Requests}
 	if sum.Err != nil {
-		errMsg = sum.Err.Error()
+		f.Error = sum.Err.Error()
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.WriteTimeout)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.WriteTimeout)
 	defer cancel()
-	final, err := st.FinishRun(fctx, run.ID, sum.Status, errMsg, sum.Throttled)
+	final, err := r.st.FinishRun(fctx, r.rec.ID, f)
 	if err != nil {
 		if sum.Err == nil {
 			sum.Status, sum.Err = store.RunFailed, err
@@ -248,13 +355,13 @@ func Run(ctx context.Context, st *store.Store, client *fetch.Client, cfg Config)
 			sum.Err = fmt.Errorf("%w (and recording the run's end failed: %v)", sum.Err, err)
 		}
 		// The database could not recount: report what the writer stored.
-		final = store.FinalCounts{OK: w.counts.OK, NotFound: w.counts.NotFound, Failed: w.counts.Failed,
-			Changed: w.counts.Changed, Changes: w.counts.Changes,
-			Skipped: max(run.Total-w.counts.OK-w.counts.NotFound-w.counts.Failed, 0)}
+		final = store.FinalCounts{OK: counts.OK, NotFound: counts.NotFound, Failed: counts.Failed,
+			Changed: counts.Changed, Changes: counts.Changes,
+			Skipped: max(r.rec.Total-counts.OK-counts.NotFound-counts.Failed, 0)}
 	}
 	sum.Counts = final
-	sum.Duration = time.Since(start)
-	return sum, nil
+	sum.Duration = time.Since(r.start)
+	return sum
 }
 
 // ErrBudgetBeforeStart is returned (wrapped) when the time budget ran out

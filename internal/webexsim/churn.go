@@ -56,8 +56,10 @@ type FieldChange struct {
 // Removed devices are never among the changed ones, and added devices start
 // fresh, so a test can predict every served body.
 type ChurnReport struct {
-	IPChanged         []FieldChange `json:"ipChanged"`
-	MACChanged        []FieldChange `json:"macChanged"`
+	IPChanged  []FieldChange `json:"ipChanged"`
+	MACChanged []FieldChange `json:"macChanged"`
+	// An activation change also sets the listing's connectionStatus:
+	// activating, connected (activated) or disconnected (deactivated).
 	ActivationChanged []FieldChange `json:"activationChanged"`
 	SoftwareChanged   []FieldChange `json:"softwareChanged,omitempty"`
 	StatusChanged     []FieldChange `json:"statusChanged,omitempty"`
@@ -191,16 +193,27 @@ func (s *Sim) changeMAC(idx uint32) FieldChange {
 func (s *Sim) changeActivation(idx uint32) FieldChange {
 	rc := &s.recs[idx]
 	old := s.gen.device(rc)
-	if rc.full != nil {
-		next := activationStates[1]
-		for i, st := range activationStates {
-			if st == old.ActivationState {
-				next = activationStates[nextActivation[i]]
-			}
+	next := activationStates[1]
+	for i, st := range activationStates {
+		if st == old.ActivationState {
+			next = activationStates[nextActivation[i]]
 		}
+	}
+	if rc.full != nil {
 		rc.full.ActivationState = next
 	} else {
 		rc.act = nextActivation[rc.act]
+	}
+	// The listing shows what an activation does to the device's
+	// connection: a device given a code waits in "activating", one that
+	// completes registers ("connected"), one deactivated drops off
+	// ("disconnected").
+	conn := map[string]string{"activating": "activating", "activated": "connected", "deactivated": "disconnected"}[next]
+	rc.conn = connIndex(conn)
+	if rc.full != nil {
+		nd := *rc.full
+		nd.ConnectionStatus = conn
+		rc.full = &nd
 	}
 	return FieldChange{ID: old.ID, Old: old.ActivationState, New: s.gen.device(rc).ActivationState}
 }

@@ -58,9 +58,11 @@ var ConnectionStatuses = []string{
 	"activating", "unknown", "offline_deep_sleep", "pending",
 }
 
-// connWeights is the initial share (in %) of each status, indexed as
-// ConnectionStatuses: most phones are connected.
-var connWeights = [...]int{80, 6, 4, 3, 2, 2, 2, 1}
+// connWeights is the initial share (per mille) of each status, indexed as
+// ConnectionStatuses: most phones are connected, and few are activating (a
+// device waits there only between its activation code and its first
+// registration).
+var connWeights = [...]int{800, 60, 40, 30, 2, 38, 20, 10}
 
 // roomModels are the room and desk devices, listed with colon MACs.
 var roomModels = []model{
@@ -298,17 +300,18 @@ func (g generator) newRec(gen uint32) rec {
 	case p < 4:
 		rc.ipMode = ipOmitted
 	}
-	// About 40% of devices were added with an activation code.
-	switch p := r.intn(100); {
-	case p < 8:
+	// About 40% of devices were added with an activation code; a few are
+	// still activating (waiting for their first registration).
+	switch p := r.intn(1000); {
+	case p < 2:
 		rc.act = 1
-	case p < 32:
+	case p < 320:
 		rc.act = 2
-	case p < 40:
+	case p < 400:
 		rc.act = 3
 	}
 	r5 := newRNG(g.seed, 5, uint64(gen))
-	p := r5.intn(100)
+	p := r5.intn(1000)
 	for i, w := range connWeights {
 		if p < w {
 			rc.conn = uint8(i)
@@ -317,6 +320,18 @@ func (g generator) newRec(gen uint32) rec {
 		p -= w
 	}
 	rc.sw = uint8(r5.intn(4))
+	// The listing's status agrees with the activation: a device waiting for
+	// its first registration is "activating", and only such a device is; a
+	// deactivated one is not connected.
+	const connected, disconnected, activating = 0, 1, 4
+	switch {
+	case rc.act == 1:
+		rc.conn = activating
+	case rc.conn == activating:
+		rc.conn = connected
+	case rc.act == 3 && rc.conn == connected:
+		rc.conn = disconnected
+	}
 	return rc
 }
 
@@ -385,8 +400,8 @@ func (g generator) device(rc *rec) Device {
 // own so that the details fields stay what they were for a seed.
 func (g generator) listingFields(d *Device, rc *rec) {
 	r := newRNG(g.seed, 5, uint64(rc.gen))
-	r.intn(100) // the connection status draw of newRec
-	r.intn(4)   // the software draw of newRec
+	r.intn(1000) // the connection status draw of newRec
+	r.intn(4)    // the software draw of newRec
 	u, _ := parseCallingID(d.ID)
 	d.ListID = encodeID(devicePrefix, u)
 	d.Type = "phone"

@@ -1,18 +1,24 @@
--- The latest runs and their accounting (devices: total, ok, changed, not_found, failed;
--- changes: history rows recorded).
+-- The latest runs and their accounting: secs, how long each took; devices: total
+-- due, ok, changed, gone (not_found: Webex no longer has them), failed; changes: history rows recorded; vouched:
+-- devices the listing confirmed, with no details request; pages, details: the
+-- requests for listing pages and for details (retries included). sync_runs also
+-- has detect, listing_status and listing_error.
 -- Parameters: limit (default 10)
 -- Run: psql -f queries/reports/recent_runs.sql
 \if :{?limit} \else \set limit 10 \endif
 SELECT run_id,
        status,
        started_at,
-       finished_at - started_at AS duration,
+       round(extract(epoch FROM finished_at - started_at), 1) AS secs,
        devices_total     AS total,
        devices_ok        AS ok,
        devices_changed   AS changed,
-       devices_not_found AS not_found,
+       devices_not_found AS gone,
        devices_failed    AS failed,
        changes_recorded  AS changes,
+       devices_confirmed AS vouched,
+       listing_requests  AS pages,
+       details_requests  AS details,
        error
 FROM sync_runs
 ORDER BY run_id DESC
