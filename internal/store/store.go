@@ -102,25 +102,36 @@ func Open(ctx context.Context, databaseURL string, o OpenOptions) (*Store, error
 	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, o.ConnectWithin)
 	defer cancel()
+	var lost error // the last failure worth a retry, for the message
 	err = pgretry.Do(cctx, pgretry.Policy{Tries: 1 << 20, Wait: 250 * time.Millisecond, MaxWait: 2 * time.Second},
 		func(ctx context.Context) error {
 			err := pool.Ping(ctx)
 			if err != nil && pgretry.ConnectionLost(err) {
-				o.Logger.LogAttrs(ctx, slog.LevelWarn, "database not reachable yet; retrying",
-					slog.String("database", Describe(cfg.ConnConfig.Config)), slog.String("error", err.Error()))
+				level := slog.LevelDebug
+				if lost == nil {
+					level = slog.LevelWarn // once; the rest at debug
+				}
+				lost = err
+				o.Logger.LogAttrs(ctx, level, "database not reachable yet; retrying",
+					slog.String("database", Describe(cfg.ConnConfig.Config)),
+					slog.Duration("for_up_to", o.ConnectWithin), slog.String("error", oneLine(err)))
 			}
 			return err
 		})
 	if err != nil {
 		pool.Close()
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("connect to database %s: %w", Describe(cfg.ConnConfig.Config), context.Cause(ctx))
-		}
-		if pgretry.ConnectionLost(err) || errors.Is(err, context.DeadlineExceeded) {
+		name := Describe(cfg.ConnConfig.Config)
+		switch {
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("connect to database %s: %w", name, context.Cause(ctx))
+		case pgretry.ConnectionLost(err) || errors.Is(err, context.DeadlineExceeded):
+			if lost != nil {
+				err = lost // the deadline cut the last attempt short: say what the others met
+			}
 			return nil, fmt.Errorf("connect to database %s: not reachable within %s: %w",
-				Describe(cfg.ConnConfig.Config), time.Since(start).Round(time.Second), err)
+				name, time.Since(start).Round(time.Second), oneLineError{err})
 		}
-		return nil, fmt.Errorf("connect to database %s: %w", Describe(cfg.ConnConfig.Config), err)
+		return nil, fmt.Errorf("connect to database %s: %w", name, err)
 	}
 	st := New(pool)
 	st.defaultStatementTimeout = cfg.ConnConfig.RuntimeParams["statement_timeout"] == millis(DefaultStatementTimeout)
@@ -178,6 +189,19 @@ func setParamIfUnset(params map[string]string, name, value string) {
 }
 
 func millis(d time.Duration) string { return fmt.Sprint(d.Milliseconds()) }
+
+// oneLine folds pgx's multi-line connect errors (one line per address
+// tried) into one line, for a log field or an error message.
+func oneLine(err error) string {
+	s := strings.ReplaceAll(err.Error(), ":\n\t", ": ")
+	return strings.ReplaceAll(s, "\n\t", "; ")
+}
+
+// oneLineError is err, printed on one line.
+type oneLineError struct{ err error }
+
+func (e oneLineError) Error() string { return oneLine(e.err) }
+func (e oneLineError) Unwrap() error { return e.err }
 
 // Describe names a database for a log line or an error: host, port,
 // database and user, never the password.
