@@ -25,7 +25,11 @@ func writePlainSummary(w io.Writer, s syncrun.Summary, newFailed int) {
 	c := s.Counts
 	switch s.Status {
 	case store.RunSucceeded:
-		fmt.Fprintf(&b, "\nRun %d%s finished in %s: all %s synced.\n", s.RunID, scope, took, plural(s.Total, "device"))
+		if s.Total == 0 {
+			fmt.Fprintf(&b, "\nRun %d%s finished in %s with nothing to sync.\n", s.RunID, scope, took)
+		} else {
+			fmt.Fprintf(&b, "\nRun %d%s finished in %s: all %s synced.\n", s.RunID, scope, took, plural(s.Total, "device"))
+		}
 	case store.RunPartial:
 		fmt.Fprintf(&b, "\nRun %d%s finished in %s with %s of %d not synced.\n", s.RunID, scope, took, plural(c.Failed+c.Skipped, "device"), s.Total)
 	case store.RunInterrupted:

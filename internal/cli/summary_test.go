@@ -33,7 +33,7 @@ func TestPlainSummary(t *testing.T) {
 			Counts: store.FinalCounts{OK: 4, Skipped: 6}}, -1,
 			[]string{"Skipped:   6 devices not reached in the time budget; the next run takes them first"}, nil},
 		{"nothing tracked", syncrun.Summary{RunID: 7, Status: store.RunSucceeded}, -1,
-			[]string{"no devices are tracked", "wxc-sync discover", "wxc-sync devices add"}, []string{"Synced"}},
+			[]string{"finished in 0s with nothing to sync", "no devices are tracked", "wxc-sync discover", "wxc-sync devices add"}, []string{"Synced", "all 0"}},
 		{"interrupted", syncrun.Summary{RunID: 8, Status: store.RunInterrupted, Total: 3, Counts: store.FinalCounts{OK: 1, Skipped: 2}}, -1,
 			[]string{"Run 8 was interrupted after", "Skipped:   2 devices not reached"}, nil},
 	} {
