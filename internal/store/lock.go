@@ -145,14 +145,6 @@ func closeConn(conn *pgx.Conn) {
 // whichever comes first. The run stops fetching when it returns an error.
 func (l *RunLock) Watch(ctx context.Context) error { return l.conn.watch(ctx) }
 
-// Check verifies that the lock's session is alive; ErrLockLost if not.
-// Once lost, a lock stays lost: it is never taken again behind the back of
-// a run that may have started meanwhile.
-func (l *RunLock) Check(ctx context.Context) error {
-	_, err := l.conn.Exec(ctx, "SELECT 1")
-	return err
-}
-
 // Lost reports whether the lock's session has ended (or the lock was
 // released).
 func (l *RunLock) Lost() bool {
