@@ -76,6 +76,7 @@ type Client struct {
 	unreachable atomic.Pointer[string]
 
 	requests  atomic.Int64
+	listReqs  atomic.Int64
 	throttled atomic.Int64
 	retries   atomic.Int64
 }
@@ -85,6 +86,9 @@ type Stats struct {
 	Requests  int64 // HTTP requests sent
 	Throttled int64 // 429 and 423 answers
 	Retries   int64 // requests that repeated an earlier one
+	// ListRequests is the part of Requests sent for device listing pages
+	// (GET /v1/devices), retries included; the rest were details requests.
+	ListRequests int64
 }
 
 // NewClient validates opts and builds a Client.
@@ -191,7 +195,7 @@ func ValidateBaseURL(raw string) error {
 
 // Stats returns the client's counters.
 func (c *Client) Stats() Stats {
-	return Stats{Requests: c.requests.Load(), Throttled: c.throttled.Load(), Retries: c.retries.Load()}
+	return Stats{Requests: c.requests.Load(), Throttled: c.throttled.Load(), Retries: c.retries.Load(), ListRequests: c.listReqs.Load()}
 }
 
 // ValidateID rejects IDs that cannot be a Webex ID before a request is built
@@ -256,6 +260,8 @@ type request struct {
 	// shrink, when set, rewrites the URL before a 504 is retried: a
 	// listing asks for a smaller page, as the API advises.
 	shrink func(url string) string
+	// listing counts the request in Stats.ListRequests.
+	listing bool
 	// decode reads a 200's body (already bounded and checked to be JSON).
 	decode func(resp *http.Response, body []byte) *Error
 }
@@ -386,6 +392,9 @@ func (c *Client) once(ctx context.Context, r request, mark sendMark) (*Error, st
 	req.Header.Set("User-Agent", c.opts.UserAgent)
 
 	c.requests.Add(1)
+	if r.listing {
+		c.listReqs.Add(1)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if cert := certificateProblem(err); cert != nil {

@@ -240,6 +240,7 @@ func (c *Client) listPage(ctx context.Context, u string, pageSize *int) (listedP
 		attrs:     []slog.Attr{slog.String("request", "device listing")},
 		maxBody:   MaxPageBytes,
 		retryBad:  true,
+		listing:   true,
 		forbidden: "the token may lack the scope spark-admin:devices_read",
 		shrink: func(cur string) string {
 			smaller, n, ok := halveMax(cur)

@@ -194,7 +194,8 @@ func TestListing504RetriedWithSmallerMax(t *testing.T) {
 	t.Parallel()
 	sim, base := startListSim(t, webexsim.Config{Devices: 120, Seed: 4, ListTimeoutAbove: 30})
 	var sizes []int
-	st, err := listClient(t, base).EachListPage(context.Background(), fetch.ListOptions{PageSize: 100}, func(p fetch.ListPage) error {
+	c := listClient(t, base)
+	st, err := c.EachListPage(context.Background(), fetch.ListOptions{PageSize: 100}, func(p fetch.ListPage) error {
 		sizes = append(sizes, len(p.Items))
 		return nil
 	})
@@ -210,6 +211,12 @@ func TestListing504RetriedWithSmallerMax(t *testing.T) {
 	}
 	if s := sim.Stats(); s.List != 7 || s.ByStatus[504] != 2 {
 		t.Errorf("simulator saw %d listing requests, %d of them 504; want 7 and 2", s.List, s.ByStatus[504])
+	}
+	if _, err := c.Device(context.Background(), sim.IDs()[0], ""); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Stats(); s.ListRequests != 7 || s.Requests != 8 {
+		t.Errorf("client counted %d listing requests of %d; want 7 of 8", s.ListRequests, s.Requests)
 	}
 }
 

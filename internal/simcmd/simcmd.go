@@ -53,6 +53,7 @@ func newFlagSet(o *options) *flagenv.FlagSet {
 	fs.DurationVar(&o.cfg.Latency, "latency", 0, "latency added to every /v1 request")
 	fs.DurationVar(&o.cfg.Jitter, "jitter", 0, "uniform random extra latency in [0, jitter)")
 	fs.BoolVar(&o.cfg.DropFiltersOnNext, "drop-filters-on-next", false, "listing next links drop the type and orgId filters (a quirk seen in the wild)")
+	fs.IntVar(&o.cfg.ListTimeoutAbove, "list-timeout-above", 0, "listing pages whose max exceeds this answer 504 (0 = never); the API's advice is a smaller max")
 	fs.StringVar(&o.idsOut, "ids-out", "", "write the device IDs to this file, one per line")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	o.faultRates = make(map[webexsim.FaultKind]*float64)
