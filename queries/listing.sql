@@ -100,3 +100,94 @@ seen AS (
 SELECT (SELECT count(*) FROM recorded)::int                          AS matched,
        (SELECT count(*) FROM recorded WHERE reason IS NOT NULL)::int AS flagged,
        (SELECT count(*) FROM inventory)::int                         AS inventory_changed;
+
+-- name: RecordListingAgreement :many
+-- Measures, once the run has stored its details and before its listing is
+-- dropped, how often the listing agreed with the details: every device the
+-- run fetched (and stored ok) that the listing showed is a comparison for
+-- each field the listing gave (ip, mac; activating: the listing's
+-- connection status 'activating' against the details' activation state).
+-- A device of the audit sample ('sample': the listing vouched for it) whose
+-- details changed a field this run is a change the listing missed. Writes
+-- one listing_agreement row per org and field, and the run's totals.
+WITH fetched AS (
+    SELECT l.device_id, l.org_key, l.ip AS listed_ip, l.mac AS listed_mac,
+           l.connection_status AS listed_status, q.reason AS queue_reason,
+           d.ip, d.mac, coalesce(d.activation_state, '') AS activation_state
+    FROM run_listing l
+    JOIN run_queue q ON q.run_id = l.run_id AND q.device_id = l.device_id
+    JOIN device_sync_state s ON s.device_id = l.device_id AND s.last_run_id = l.run_id
+    JOIN devices d ON d.device_id = l.device_id
+    WHERE l.run_id = @run_id::bigint
+      AND d.sync_status = 'ok'
+),
+changed AS (
+    SELECT DISTINCT device_id, field
+    FROM device_changes
+    WHERE run_id = @run_id::bigint
+),
+per_field AS (
+    SELECT f.org_key, x.field,
+           count(*) FILTER (WHERE x.compared)::int                          AS compared,
+           count(*) FILTER (WHERE x.compared AND x.disagrees)::int          AS disagreed,
+           count(*) FILTER (WHERE f.queue_reason = 'sample')::int           AS sampled,
+           count(*) FILTER (WHERE f.queue_reason = 'sample' AND EXISTS (
+               SELECT 1 FROM changed c WHERE c.device_id = f.device_id AND c.field = x.history_field))::int AS missed
+    FROM fetched f
+    CROSS JOIN LATERAL (
+        SELECT 'ip'::text AS field, f.listed_ip IS NOT NULL AS compared,
+               f.listed_ip IS DISTINCT FROM f.ip AS disagrees, 'ip'::text AS history_field
+        UNION ALL
+        SELECT 'mac', f.listed_mac IS NOT NULL, f.listed_mac IS DISTINCT FROM f.mac, 'mac'
+        UNION ALL
+        SELECT 'activating', f.listed_status IS NOT NULL,
+               (f.listed_status = 'activating') <> (f.activation_state = 'activating'), 'activation_state'
+    ) AS x
+    GROUP BY f.org_key, x.field
+),
+recorded AS (
+    INSERT INTO listing_agreement (run_id, org_key, field, compared, disagreed, sampled, missed)
+    SELECT @run_id::bigint, org_key, field, compared, disagreed, sampled, missed
+    FROM per_field
+    ON CONFLICT (run_id, org_key, field) DO NOTHING
+),
+totals AS (
+    UPDATE sync_runs r
+    SET listing_compared  = (SELECT coalesce(sum(compared), 0) FROM per_field),
+        listing_disagreed = (SELECT coalesce(sum(disagreed), 0) FROM per_field),
+        devices_sampled   = (SELECT count(*) FROM run_queue WHERE run_id = @run_id::bigint AND reason = 'sample'),
+        missed_changes    = (SELECT coalesce(sum(missed), 0) FROM per_field),
+        updated_at        = now()
+    WHERE r.run_id = @run_id::bigint
+)
+SELECT org_key, field, compared, disagreed, sampled, missed
+FROM per_field
+ORDER BY org_key, field;
+
+-- name: ListMissedChanges :many
+-- The changes the run found in its audit sample: devices the listing
+-- vouched for whose details changed.
+SELECT c.device_id, l.org_key, c.field, c.old_value, c.new_value
+FROM device_changes c
+JOIN run_queue q ON q.run_id = c.run_id AND q.device_id = c.device_id AND q.reason = 'sample'
+JOIN run_listing l ON l.run_id = c.run_id AND l.device_id = c.device_id
+WHERE c.run_id = @run_id::bigint
+ORDER BY c.device_id, c.field;
+
+-- name: ListingTrust :many
+-- Whether the listing may excuse each org's devices, field by field.
+SELECT org_key, field, trusted, since, since_run_id, good_runs, coalesce(evidence, '')::text AS evidence
+FROM listing_trust
+ORDER BY org_key, field;
+
+-- name: SetListingTrust :exec
+INSERT INTO listing_trust (org_key, field, trusted, since, since_run_id, good_runs, evidence, updated_at)
+VALUES (@org_key::text, @field::text, @trusted::boolean, @since::timestamptz, sqlc.narg(since_run_id)::bigint,
+        @good_runs::int, sqlc.narg(evidence)::text, now())
+ON CONFLICT (org_key, field) DO UPDATE
+SET trusted      = EXCLUDED.trusted,
+    since        = EXCLUDED.since,
+    since_run_id = EXCLUDED.since_run_id,
+    good_runs    = EXCLUDED.good_runs,
+    evidence     = EXCLUDED.evidence,
+    updated_at   = now();

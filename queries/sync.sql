@@ -48,8 +48,9 @@ RETURNING run_id, started_at;
 -- whether it is gone; a device already known gone waits for @max_age), the
 -- listing flagged it (run_listing.reason), its org's listing is not trusted
 -- (@distrusted_orgs), or its details are older than @max_age. Of the
--- devices the listing vouches for, a random @sample_size are fetched all
--- the same ('sample'), to check the listing. Returns the count per reason;
+-- devices the listing vouches for, a random share (@sample_fraction, at
+-- least @sample_min) are fetched all the same ('sample'), to check the
+-- listing. Returns the count per reason;
 -- reason '' counts the devices confirmed by the listing.
 WITH scope AS (
     SELECT d.device_id, d.org_id, d.sync_status, d.first_synced_at,
@@ -79,11 +80,17 @@ reasoned AS (
            END AS reason
     FROM scope sc
 ),
+sample_size AS (
+    SELECT greatest(sqlc.arg(sample_min)::int, ceil(sqlc.arg(sample_fraction)::float8 * count(*))::int) AS n
+    FROM reasoned
+    WHERE reason IS NULL
+),
 sampled AS (
     SELECT r.device_id, r.org_id, r.last_attempt_at,
            coalesce(r.reason,
                     CASE WHEN row_number() OVER (PARTITION BY r.reason IS NULL ORDER BY random())
-                              <= @sample_size::int THEN 'sample' END) AS reason
+                              <= (SELECT n FROM sample_size)
+                         THEN 'sample' END) AS reason
     FROM reasoned r
 ),
 queued AS (

@@ -17,6 +17,9 @@ GRANT SELECT ON goose_db_version TO :"role";
 GRANT SELECT, UPDATE ON devices TO :"role";
 GRANT SELECT, INSERT, UPDATE ON device_sync_state TO :"role";
 GRANT SELECT, INSERT, DELETE ON run_queue, run_listing TO :"role";
+-- The check of the listing against the details (issue 13).
+GRANT SELECT, INSERT ON listing_agreement TO :"role";
+GRANT SELECT, INSERT, UPDATE ON listing_trust TO :"role";
 GRANT SELECT, INSERT, UPDATE ON sync_runs TO :"role";
 -- History is appended, never changed. SELECT is needed because the write
 -- returns the rows it inserted (INSERT ... RETURNING), and for the reports.

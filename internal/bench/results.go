@@ -37,6 +37,7 @@ type Sample struct {
 	ListingRequests int64 `json:"listingRequests,omitempty"`
 	DetailsRequests int64 `json:"detailsRequests,omitempty"`
 	Confirmed       int   `json:"confirmed,omitempty"`
+	Sampled         int   `json:"sampled,omitempty"` // of the details requests, the audit sample's devices
 	// The inventory's updates and size (wal scenario).
 	Updates    int64 `json:"updates,omitempty"`
 	HOTUpdates int64 `json:"hotUpdates,omitempty"`

@@ -71,17 +71,18 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 		return budgetErr(setupCtx, err)
 	}
 	sum, err := syncrun.Run(ctx, st, client, syncrun.Config{
-		Scope:        o.scope,
-		Lock:         lock,
-		Concurrency:  o.Concurrency,
-		BatchSize:    o.BatchSize,
-		DefaultOrgID: o.OrgID,
-		MaxDuration:  o.MaxDuration,
-		Detect:       store.Detect(o.Detect),
-		DetailMaxAge: o.DetailMaxAge,
-		Started:      start,
-		Logger:       log,
-		OnProgress:   newProgress(out, log),
+		Scope:         o.scope,
+		Lock:          lock,
+		Concurrency:   o.Concurrency,
+		BatchSize:     o.BatchSize,
+		DefaultOrgID:  o.OrgID,
+		MaxDuration:   o.MaxDuration,
+		Detect:        store.Detect(o.Detect),
+		DetailMaxAge:  o.DetailMaxAge,
+		ListingSample: listingSample(o.ListingSample),
+		Started:       start,
+		Logger:        log,
+		OnProgress:    newProgress(out, log),
 	})
 	if con != nil {
 		con.clearBar()
@@ -136,6 +137,8 @@ func logSummary(ctx context.Context, log *slog.Logger, s syncrun.Summary, newFai
 		slog.Int64("throttled", s.Throttled), slog.Float64("duration_seconds", math.Round(s.Duration.Seconds()*1000)/1000),
 		slog.Int("devices_confirmed", s.Listing.Confirmed), slog.String("listing_status", string(s.Listing.Status)),
 		slog.Int64("listing_requests", s.Listing.Requests), slog.Int64("details_requests", s.Requests-s.Listing.Requests),
+		slog.Int("listing_comparisons", s.Listing.Compared), slog.Int("listing_disagreements", s.Listing.Disagreed),
+		slog.Int("devices_sampled", s.Listing.Due["sample"]), slog.Int("missed_changes", s.Listing.Missed),
 	}
 	if newFailed >= 0 {
 		attrs = append(attrs, slog.Int("devices_failed_new", newFailed), slog.Int("devices_failed_tolerated", s.Counts.Failed-newFailed))
@@ -200,4 +203,12 @@ func interruptedErr(ctx context.Context, err error) error {
 		return err // no signal, or the run's own exit code already says how it ended
 	}
 	return &exitError{code: ExitInterrupted, err: fmt.Errorf("interrupted: %w", err)}
+}
+
+// listingSample maps --listing-sample to syncrun's: 0 turns the sample off.
+func listingSample(v float64) float64 {
+	if v == 0 {
+		return -1
+	}
+	return v
 }

@@ -34,6 +34,10 @@ func pushMetrics(ctx context.Context, gatewayURL string, s syncrun.Summary, succ
 	gauge("wxc_sync_last_run_id", "The sync_runs.run_id of the last run.", float64(s.RunID))
 	gauge("wxc_sync_last_listing_requests", "Requests of the last run's device listing sweep (part of wxc_sync_last_requests).", float64(s.Listing.Requests))
 	gauge("wxc_sync_last_devices_confirmed", "Devices the last run's listing vouched for: no details request (not in wxc_sync_last_devices).", float64(s.Listing.Confirmed))
+	gauge("wxc_sync_last_listing_comparisons", "Field comparisons of the last run between the listing and the details it fetched.", float64(s.Listing.Compared))
+	gauge("wxc_sync_last_listing_disagreements", "Of them, those where the listing and the details disagreed.", float64(s.Listing.Disagreed))
+	gauge("wxc_sync_last_devices_sampled", "Devices the listing vouched for that the last run fetched all the same, to check it.", float64(s.Listing.Due["sample"]))
+	gauge("wxc_sync_last_missed_changes", "Changes the last run's audit sample found that the listing had not shown.", float64(s.Listing.Missed))
 	// The outcomes do not overlap, so sum(wxc_sync_last_devices) is the
 	// devices due. A changed device is also ok: it has a metric of its own.
 	devices := prometheus.NewGaugeVec(prometheus.GaugeOpts{

@@ -194,6 +194,7 @@ type runOptions struct {
 	MaxDuration    time.Duration
 	Detect         string
 	DetailMaxAge   time.Duration
+	ListingSample  float64
 	PushgatewayURL string
 	// TolerateForbidden: devices forbidden in this run and failing in the
 	// run before too do not make the exit code 3.
@@ -315,6 +316,8 @@ func (o *runOptions) register(fs *flagSet) {
 	fs.bindEnv("detect", "SYNC_DETECT")
 	fs.DurationVar(&o.DetailMaxAge, "detail-max-age", syncrun.DefaultDetailMaxAge, "with --detect listing: fetch a device's details when they are older than this,\nwhatever the listing says")
 	fs.bindEnv("detail-max-age", "SYNC_DETAIL_MAX_AGE")
+	fs.Float64Var(&o.ListingSample, "listing-sample", syncrun.DefaultListingSample, "with --detect listing: the share (0 to 1) of the devices the listing vouches for\nthat are fetched all the same, at least 5, to check the listing; 0: none")
+	fs.bindEnv("listing-sample", "SYNC_LISTING_SAMPLE")
 	fs.StringVar(&o.PushgatewayURL, "pushgateway-url", "", "push the run's metrics to this Prometheus Pushgateway when it ends")
 	fs.bindEnv("pushgateway-url", "PUSHGATEWAY_URL")
 	o.logOptions.register(fs)
@@ -338,6 +341,9 @@ func (o *runOptions) validate(getenv Env) []error {
 	}
 	if o.Detect != string(store.DetectListing) && o.Detect != string(store.DetectNone) {
 		errs = append(errs, fmt.Errorf("--detect %q: want listing or none", o.Detect))
+	}
+	if !(o.ListingSample >= 0 && o.ListingSample <= 1) {
+		errs = append(errs, fmt.Errorf("--listing-sample %v: want a share from 0 to 1", o.ListingSample))
 	}
 	if o.DetailMaxAge < time.Minute {
 		errs = append(errs, fmt.Errorf("--detail-max-age %v: want at least 1m", o.DetailMaxAge))

@@ -7,6 +7,7 @@ package dbsqlc
 
 import (
 	"context"
+	"time"
 )
 
 const applyListingPage = `-- name: ApplyListingPage :one
@@ -149,6 +150,51 @@ func (q *Queries) ApplyListingPage(ctx context.Context, arg ApplyListingPagePara
 	return i, err
 }
 
+const listMissedChanges = `-- name: ListMissedChanges :many
+SELECT c.device_id, l.org_key, c.field, c.old_value, c.new_value
+FROM device_changes c
+JOIN run_queue q ON q.run_id = c.run_id AND q.device_id = c.device_id AND q.reason = 'sample'
+JOIN run_listing l ON l.run_id = c.run_id AND l.device_id = c.device_id
+WHERE c.run_id = $1::bigint
+ORDER BY c.device_id, c.field
+`
+
+type ListMissedChangesRow struct {
+	DeviceID string
+	OrgKey   string
+	Field    string
+	OldValue *string
+	NewValue *string
+}
+
+// The changes the run found in its audit sample: devices the listing
+// vouched for whose details changed.
+func (q *Queries) ListMissedChanges(ctx context.Context, runID int64) ([]ListMissedChangesRow, error) {
+	rows, err := q.db.Query(ctx, listMissedChanges, runID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListMissedChangesRow
+	for rows.Next() {
+		var i ListMissedChangesRow
+		if err := rows.Scan(
+			&i.DeviceID,
+			&i.OrgKey,
+			&i.Field,
+			&i.OldValue,
+			&i.NewValue,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listingOrgs = `-- name: ListingOrgs :many
 
 SELECT DISTINCT coalesce(org_id, '')::text AS org_key
@@ -181,4 +227,185 @@ func (q *Queries) ListingOrgs(ctx context.Context, shardCount int32, shardIndex 
 		return nil, err
 	}
 	return items, nil
+}
+
+const listingTrust = `-- name: ListingTrust :many
+SELECT org_key, field, trusted, since, since_run_id, good_runs, coalesce(evidence, '')::text AS evidence
+FROM listing_trust
+ORDER BY org_key, field
+`
+
+type ListingTrustRow struct {
+	OrgKey     string
+	Field      string
+	Trusted    bool
+	Since      time.Time
+	SinceRunID *int64
+	GoodRuns   int32
+	Evidence   string
+}
+
+// Whether the listing may excuse each org's devices, field by field.
+func (q *Queries) ListingTrust(ctx context.Context) ([]ListingTrustRow, error) {
+	rows, err := q.db.Query(ctx, listingTrust)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListingTrustRow
+	for rows.Next() {
+		var i ListingTrustRow
+		if err := rows.Scan(
+			&i.OrgKey,
+			&i.Field,
+			&i.Trusted,
+			&i.Since,
+			&i.SinceRunID,
+			&i.GoodRuns,
+			&i.Evidence,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const recordListingAgreement = `-- name: RecordListingAgreement :many
+WITH fetched AS (
+    SELECT l.device_id, l.org_key, l.ip AS listed_ip, l.mac AS listed_mac,
+           l.connection_status AS listed_status, q.reason AS queue_reason,
+           d.ip, d.mac, coalesce(d.activation_state, '') AS activation_state
+    FROM run_listing l
+    JOIN run_queue q ON q.run_id = l.run_id AND q.device_id = l.device_id
+    JOIN device_sync_state s ON s.device_id = l.device_id AND s.last_run_id = l.run_id
+    JOIN devices d ON d.device_id = l.device_id
+    WHERE l.run_id = $1::bigint
+      AND d.sync_status = 'ok'
+),
+changed AS (
+    SELECT DISTINCT device_id, field
+    FROM device_changes
+    WHERE run_id = $1::bigint
+),
+per_field AS (
+    SELECT f.org_key, x.field,
+           count(*) FILTER (WHERE x.compared)::int                          AS compared,
+           count(*) FILTER (WHERE x.compared AND x.disagrees)::int          AS disagreed,
+           count(*) FILTER (WHERE f.queue_reason = 'sample')::int           AS sampled,
+           count(*) FILTER (WHERE f.queue_reason = 'sample' AND EXISTS (
+               SELECT 1 FROM changed c WHERE c.device_id = f.device_id AND c.field = x.history_field))::int AS missed
+    FROM fetched f
+    CROSS JOIN LATERAL (
+        SELECT 'ip'::text AS field, f.listed_ip IS NOT NULL AS compared,
+               f.listed_ip IS DISTINCT FROM f.ip AS disagrees, 'ip'::text AS history_field
+        UNION ALL
+        SELECT 'mac', f.listed_mac IS NOT NULL, f.listed_mac IS DISTINCT FROM f.mac, 'mac'
+        UNION ALL
+        SELECT 'activating', f.listed_status IS NOT NULL,
+               (f.listed_status = 'activating') <> (f.activation_state = 'activating'), 'activation_state'
+    ) AS x
+    GROUP BY f.org_key, x.field
+),
+recorded AS (
+    INSERT INTO listing_agreement (run_id, org_key, field, compared, disagreed, sampled, missed)
+    SELECT $1::bigint, org_key, field, compared, disagreed, sampled, missed
+    FROM per_field
+    ON CONFLICT (run_id, org_key, field) DO NOTHING
+),
+totals AS (
+    UPDATE sync_runs r
+    SET listing_compared  = (SELECT coalesce(sum(compared), 0) FROM per_field),
+        listing_disagreed = (SELECT coalesce(sum(disagreed), 0) FROM per_field),
+        devices_sampled   = (SELECT count(*) FROM run_queue WHERE run_id = $1::bigint AND reason = 'sample'),
+        missed_changes    = (SELECT coalesce(sum(missed), 0) FROM per_field),
+        updated_at        = now()
+    WHERE r.run_id = $1::bigint
+)
+SELECT org_key, field, compared, disagreed, sampled, missed
+FROM per_field
+ORDER BY org_key, field
+`
+
+type RecordListingAgreementRow struct {
+	OrgKey    string
+	Field     string
+	Compared  int32
+	Disagreed int32
+	Sampled   int32
+	Missed    int32
+}
+
+// Measures, once the run has stored its details and before its listing is
+// dropped, how often the listing agreed with the details: every device the
+// run fetched (and stored ok) that the listing showed is a comparison for
+// each field the listing gave (ip, mac; activating: the listing's
+// connection status 'activating' against the details' activation state).
+// A device of the audit sample ('sample': the listing vouched for it) whose
+// details changed a field this run is a change the listing missed. Writes
+// one listing_agreement row per org and field, and the run's totals.
+func (q *Queries) RecordListingAgreement(ctx context.Context, runID int64) ([]RecordListingAgreementRow, error) {
+	rows, err := q.db.Query(ctx, recordListingAgreement, runID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RecordListingAgreementRow
+	for rows.Next() {
+		var i RecordListingAgreementRow
+		if err := rows.Scan(
+			&i.OrgKey,
+			&i.Field,
+			&i.Compared,
+			&i.Disagreed,
+			&i.Sampled,
+			&i.Missed,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const setListingTrust = `-- name: SetListingTrust :exec
+INSERT INTO listing_trust (org_key, field, trusted, since, since_run_id, good_runs, evidence, updated_at)
+VALUES ($1::text, $2::text, $3::boolean, $4::timestamptz, $5::bigint,
+        $6::int, $7::text, now())
+ON CONFLICT (org_key, field) DO UPDATE
+SET trusted      = EXCLUDED.trusted,
+    since        = EXCLUDED.since,
+    since_run_id = EXCLUDED.since_run_id,
+    good_runs    = EXCLUDED.good_runs,
+    evidence     = EXCLUDED.evidence,
+    updated_at   = now()
+`
+
+type SetListingTrustParams struct {
+	OrgKey     string
+	Field      string
+	Trusted    bool
+	Since      time.Time
+	SinceRunID *int64
+	GoodRuns   int32
+	Evidence   *string
+}
+
+func (q *Queries) SetListingTrust(ctx context.Context, arg SetListingTrustParams) error {
+	_, err := q.db.Exec(ctx, setListingTrust,
+		arg.OrgKey,
+		arg.Field,
+		arg.Trusted,
+		arg.Since,
+		arg.SinceRunID,
+		arg.GoodRuns,
+		arg.Evidence,
+	)
+	return err
 }

@@ -438,11 +438,17 @@ reasoned AS (
            END AS reason
     FROM scope sc
 ),
+sample_size AS (
+    SELECT greatest($8::int, ceil($9::float8 * count(*))::int) AS n
+    FROM reasoned
+    WHERE reason IS NULL
+),
 sampled AS (
     SELECT r.device_id, r.org_id, r.last_attempt_at,
            coalesce(r.reason,
                     CASE WHEN row_number() OVER (PARTITION BY r.reason IS NULL ORDER BY random())
-                              <= $8::int THEN 'sample' END) AS reason
+                              <= (SELECT n FROM sample_size)
+                         THEN 'sample' END) AS reason
     FROM reasoned r
 ),
 queued AS (
@@ -478,7 +484,8 @@ type QueueDueDevicesParams struct {
 	CompleteOrgs   []string
 	DistrustedOrgs []string
 	MaxAgeSeconds  float64
-	SampleSize     int32
+	SampleMin      int32
+	SampleFraction float64
 }
 
 type QueueDueDevicesRow struct {
@@ -496,8 +503,9 @@ type QueueDueDevicesRow struct {
 // whether it is gone; a device already known gone waits for @max_age), the
 // listing flagged it (run_listing.reason), its org's listing is not trusted
 // (@distrusted_orgs), or its details are older than @max_age. Of the
-// devices the listing vouches for, a random @sample_size are fetched all
-// the same ('sample'), to check the listing. Returns the count per reason;
+// devices the listing vouches for, a random share (@sample_fraction, at
+// least @sample_min) are fetched all the same ('sample'), to check the
+// listing. Returns the count per reason;
 // reason ” counts the devices confirmed by the listing.
 func (q *Queries) QueueDueDevices(ctx context.Context, arg QueueDueDevicesParams) ([]QueueDueDevicesRow, error) {
 	rows, err := q.db.Query(ctx, queueDueDevices,
@@ -508,7 +516,8 @@ func (q *Queries) QueueDueDevices(ctx context.Context, arg QueueDueDevicesParams
 		arg.CompleteOrgs,
 		arg.DistrustedOrgs,
 		arg.MaxAgeSeconds,
-		arg.SampleSize,
+		arg.SampleMin,
+		arg.SampleFraction,
 	)
 	if err != nil {
 		return nil, err

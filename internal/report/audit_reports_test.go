@@ -281,3 +281,29 @@ func TestListingReports(t *testing.T) {
 		t.Errorf("devices_offline (-want +got):\n%s", diff)
 	}
 }
+
+// listing_agreement sums the recent runs' comparisons per org and field,
+// and says whether the job trusts the field now, and why not.
+func TestListingAgreementReport(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.DB(t)
+	_, err := pool.Exec(context.Background(), `
+		INSERT INTO sync_runs (status, detect) VALUES ('succeeded', 'listing'), ('succeeded', 'listing'), ('succeeded', 'none')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = pool.Exec(context.Background(), `
+		INSERT INTO listing_agreement (run_id, org_key, field, compared, disagreed, sampled, missed) VALUES
+		  (1, '', 'ip', 100, 0, 5, 0), (2, '', 'ip', 60, 6, 5, 1),
+		  (1, '', 'mac', 100, 0, 5, 0), (2, '', 'mac', 60, 0, 5, 0);
+		INSERT INTO listing_trust (org_key, field, trusted, evidence) VALUES
+		  ('', 'ip', false, 'run 2: 6 of 60 comparisons disagreed (10.0%); 1 changes missed in an audit sample of 5')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := columns(t, runReport(t, pool, "listing_agreement", nil), "field", "runs", "compared", "disagreed", "agree_pct", "missed", "trusted")
+	want := [][]string{{"ip", "2", "160", "6", "96.25", "1", "f"}, {"mac", "2", "160", "0", "100.00", "0", "t"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("listing_agreement (-want +got):\n%s", diff)
+	}
+}

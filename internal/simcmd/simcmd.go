@@ -54,6 +54,8 @@ func newFlagSet(o *options) *flagenv.FlagSet {
 	fs.DurationVar(&o.cfg.Jitter, "jitter", 0, "uniform random extra latency in [0, jitter)")
 	fs.BoolVar(&o.cfg.DropFiltersOnNext, "drop-filters-on-next", false, "listing next links drop the type and orgId filters (a quirk seen in the wild)")
 	fs.IntVar(&o.cfg.ListTimeoutAbove, "list-timeout-above", 0, "listing pages whose max exceeds this answer 504 (0 = never); the API's advice is a smaller max")
+	fs.BoolVar(&o.cfg.ListingNAT, "listing-nat", false, "the listing shows one NAT address per location instead of each phone's own IP")
+	fs.Float64Var(&o.cfg.ListingLag, "listing-lag", 0, "share (0-1) of IP, MAC and status changes the listing shows one pass late")
 	fs.StringVar(&o.idsOut, "ids-out", "", "write the device IDs to this file, one per line")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	o.faultRates = make(map[webexsim.FaultKind]*float64)

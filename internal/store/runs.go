@@ -91,9 +91,11 @@ type DueOptions struct {
 	// MaxAge: details older than this are fetched whatever the listing
 	// says.
 	MaxAge time.Duration
-	// SampleSize devices the listing vouches for are fetched all the same,
-	// chosen at random, to check the listing.
-	SampleSize int
+	// SampleFraction of the devices the listing vouches for, at least
+	// SampleMin of them, are fetched all the same, chosen at random, to
+	// check the listing.
+	SampleFraction float64
+	SampleMin      int
 }
 
 // QueueCounts is a run's work list: how many devices are due, for which
@@ -113,7 +115,7 @@ func (s *Store) QueueDue(ctx context.Context, run *Run, o DueOptions) (QueueCoun
 		rows, err = q.QueueDueDevices(ctx, dbsqlc.QueueDueDevicesParams{
 			RunID: run.ID, ShardCount: int32(run.Scope.Count), ShardIndex: int32(run.Scope.Index),
 			UseListing: o.UseListing, CompleteOrgs: nonNil(o.CompleteOrgs), DistrustedOrgs: nonNil(o.DistrustedOrgs),
-			MaxAgeSeconds: o.MaxAge.Seconds(), SampleSize: int32(o.SampleSize),
+			MaxAgeSeconds: o.MaxAge.Seconds(), SampleFraction: o.SampleFraction, SampleMin: int32(o.SampleMin),
 		})
 		return err
 	})

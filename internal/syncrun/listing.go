@@ -32,6 +32,11 @@ type ListingSummary struct {
 	Flagged   int    // of them, those whose details the listing asked for
 	Confirmed int    // devices the listing vouched for: no details request
 	Requests  int64  // HTTP requests of the sweep, retries included
+	// The check of the listing against the details (issue 13).
+	Distrusted []string // org keys the listing excused nobody in: not trusted
+	Compared   int      // field comparisons between listing and details
+	Disagreed  int
+	Missed     int // changes the audit sample found that the listing missed
 	// Due counts the work list by reason (never_synced, failed,
 	// listing_ip, not_listed, max_age, ...).
 	Due map[string]int
@@ -51,6 +56,10 @@ func (r *run) sweepAndQueue(ctx context.Context) error {
 		}
 		o.UseListing = r.listing.Status != ListingForbidden
 		o.CompleteOrgs = complete
+		if o.DistrustedOrgs, err = r.distrustedOrgs(ctx); err != nil {
+			return err
+		}
+		o.SampleFraction, o.SampleMin = r.cfg.ListingSample, r.cfg.ListingSampleMin
 	}
 	// Writing the work list is the database's part of starting: it goes on
 	// when the budget ran out during the sweep (the run then stores nothing

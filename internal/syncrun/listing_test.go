@@ -57,6 +57,11 @@ func readRunRecord(t *testing.T, e *env, runID int64) runRecord {
 
 func sp(s string) *string { return &s }
 
+// guided is a list-guided run without the audit sample, so that the
+// tests of what the listing decides can count every request (the sample
+// has its own tests, in trust_test.go).
+var guided = syncrun.Config{ListingSample: -1}
+
 // activating lists the tracked devices the listing shows activating: a
 // list-guided pass fetches them every time (their activation may complete
 // at any moment).
@@ -97,7 +102,7 @@ func TestListGuidedPassFetchesOnlyWhatChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	first := e.run(t, ctx, syncrun.Config{})
+	first := e.run(t, ctx, guided)
 	if first.Status != store.RunSucceeded || first.Counts.OK != n || first.Listing.Due["never_synced"] != n {
 		t.Fatalf("first run: %s, %d ok, due %v (%v)", first.Status, first.Counts.OK, first.Listing.Due, first.Err)
 	}
@@ -109,7 +114,7 @@ func TestListGuidedPassFetchesOnlyWhatChanged(t *testing.T) {
 		t.Fatalf("%d of %d devices activating: the simulator's mix changed, fix the test", act, n)
 	}
 	e.sim.ResetStats()
-	second := e.run(t, ctx, syncrun.Config{})
+	second := e.run(t, ctx, guided)
 	st := e.sim.Stats()
 	pages := (n + 99) / 100
 	if st.Details != int64(act) || st.List != int64(pages) || second.Listing.Confirmed != n-act || second.Listing.Due["activating"] != act || second.Total != act {
@@ -143,7 +148,7 @@ func TestListGuidedPassFetchesOnlyWhatChanged(t *testing.T) {
 	}
 	sortChanges(wantChanges)
 	e.sim.ResetStats()
-	third := e.run(t, ctx, syncrun.Config{})
+	third := e.run(t, ctx, guided)
 	if third.Status != store.RunSucceeded {
 		t.Fatalf("pass after churn: %s %v", third.Status, third.Err)
 	}
@@ -188,7 +193,7 @@ func TestListGuidedPassFetchesWhatTheListingCannotVouchFor(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, envOpts{devices: 200})
 	ids := e.sim.IDs()
-	if first := e.run(t, ctx, syncrun.Config{}); first.Counts.OK != 200 {
+	if first := e.run(t, ctx, guided); first.Counts.OK != 200 {
 		t.Fatalf("first run: %d ok", first.Counts.OK)
 	}
 	act := len(activating(t, e))
@@ -199,7 +204,7 @@ func TestListGuidedPassFetchesWhatTheListingCannotVouchFor(t *testing.T) {
 	e.sim.SetFault(ids[0], webexsim.Fault{Kind: webexsim.FaultInternal})
 	e.sim.Remove(ids[4])
 
-	second := e.run(t, ctx, syncrun.Config{DetailMaxAge: 24 * time.Hour})
+	second := e.run(t, ctx, syncrun.Config{DetailMaxAge: 24 * time.Hour, ListingSample: -1})
 	wantDue := map[string]int{"max_age": 4, "not_listed": 1}
 	withActivating := func(m map[string]int) map[string]int {
 		if act > 0 {
@@ -212,7 +217,7 @@ func TestListGuidedPassFetchesWhatTheListingCannotVouchFor(t *testing.T) {
 		t.Errorf("second pass: due (-want +got):\n%s; %d not found, %d failed", diff, second.Counts.NotFound, second.Counts.Failed)
 	}
 	e.sim.ClearFault(ids[0])
-	third := e.run(t, ctx, syncrun.Config{})
+	third := e.run(t, ctx, guided)
 	wantDue = withActivating(map[string]int{"failed": 1})
 	if diff := cmp.Diff(wantDue, third.Listing.Due); diff != "" || third.Listing.Confirmed != 200-act-1 {
 		t.Errorf("third pass: due (-want +got):\n%s; %d confirmed, want %d (the gone device waits for the max age: no request)", diff, third.Listing.Confirmed, 200-act-1)

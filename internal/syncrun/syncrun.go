@@ -46,6 +46,12 @@ type Config struct {
 	// ListingPageSize is the listing's max per request; default 100 (the
 	// endpoint's cap, as far as is known).
 	ListingPageSize int
+	// ListingSample is the share of the devices the listing vouches for
+	// that are fetched all the same, to check it (DefaultListingSample);
+	// ListingSampleMin the least number (DefaultListingSampleMin). A
+	// negative ListingSample turns the sample off.
+	ListingSample    float64
+	ListingSampleMin int
 	// MaxDuration is the run's time budget (0: none). When it runs out, no
 	// new request is sent, what was received is stored, and the devices not
 	// reached are left for the next run, which takes the stalest first.
@@ -83,6 +89,14 @@ func (c *Config) defaults() {
 	}
 	if c.DetailMaxAge <= 0 {
 		c.DetailMaxAge = DefaultDetailMaxAge
+	}
+	if c.ListingSample == 0 {
+		c.ListingSample = DefaultListingSample
+	}
+	if c.ListingSample < 0 {
+		c.ListingSample, c.ListingSampleMin = 0, 0
+	} else if c.ListingSampleMin == 0 {
+		c.ListingSampleMin = DefaultListingSampleMin
 	}
 	if c.ListingPageSize <= 0 {
 		c.ListingPageSize = 100
@@ -347,6 +361,13 @@ func (r *run) finish() Summary {
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.WriteTimeout)
 	defer cancel()
+	if r.w != nil && cfg.Detect == store.DetectListing && r.listing.Status != ListingOff && r.listing.Status != ListingForbidden {
+		// The listing's check reads the run's listing, which FinishRun
+		// drops. A failure to check is logged, and costs the run nothing.
+		if err := r.checkListing(fctx); err != nil {
+			r.log.LogAttrs(r.ctx, slog.LevelError, "could not check the device listing against the details", slog.String("error", err.Error()))
+		}
+	}
 	final, err := r.st.FinishRun(fctx, r.rec.ID, f)
 	if err != nil {
 		if sum.Err == nil {
@@ -360,6 +381,7 @@ func (r *run) finish() Summary {
 			Skipped: max(r.rec.Total-counts.OK-counts.NotFound-counts.Failed, 0)}
 	}
 	sum.Counts = final
+	sum.Listing = r.listing
 	sum.Duration = time.Since(r.start)
 	return sum
 }

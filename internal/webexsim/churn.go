@@ -145,6 +145,7 @@ func (s *Sim) Churn(spec ChurnSpec) ChurnReport {
 			rc.seen = steps
 		}, func(d *Device) string { return d.LastSeen.Format(time.RFC3339Nano) }))
 	}
+	s.lagChanges(&rep, rnd)
 	for _, idx := range removed {
 		rep.Removed = append(rep.Removed, s.gen.id(s.recs[idx].gen))
 	}

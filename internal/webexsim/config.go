@@ -77,6 +77,18 @@ type Config struct {
 	// on a 504 is a smaller max.
 	ListTimeoutAbove int
 
+	// ListingNAT makes the listing show, for every device, the address the
+	// cloud sees behind a site's NAT: one address per location, whatever
+	// the phone's own IP (which the details keep showing). Nothing
+	// documents that the two endpoints agree on ip; this is how they might
+	// not.
+	ListingNAT bool
+	// ListingLag is the share of the IP, MAC and connection status changes
+	// of a Churn step that the listing shows one pass late: the first
+	// complete walk of the listing after the step still serves the old
+	// value, the next one the new.
+	ListingLag float64
+
 	// Logger receives server errors (nil = discard).
 	Logger *slog.Logger
 }
@@ -84,6 +96,9 @@ type Config struct {
 // Validate reports every invalid field at once.
 func (c Config) Validate() error {
 	var errs []error
+	if !(c.ListingLag >= 0 && c.ListingLag <= 1) {
+		errs = append(errs, fmt.Errorf("ListingLag %v: must be between 0 and 1", c.ListingLag))
+	}
 	if c.Devices < 0 || c.Devices > MaxDevices {
 		errs = append(errs, fmt.Errorf("devices %d: must be between 0 and %d", c.Devices, MaxDevices))
 	}

@@ -254,6 +254,9 @@ func (s *Sim) serveList(w http.ResponseWriter, r *http.Request, tid string, now 
 	}
 
 	page, total := s.listSlice(q.Get("type"), macFilter, start, limit)
+	if start+limit >= total && q.Get("type") == "" && macFilter == "" {
+		defer s.walked() // after this page is built: it is still part of the walk
+	}
 
 	b := make([]byte, 0, 64+len(page)*560)
 	b = append(b, `{"items":[`...)
@@ -294,7 +297,9 @@ func (s *Sim) listSlice(typ, mac string, start, limit int) ([]Device, int) {
 		end := min(total, start+limit)
 		page := make([]Device, 0, end-start)
 		for _, idx := range s.order[start:end] {
-			page = append(page, s.gen.device(&s.recs[idx]))
+			d := s.gen.device(&s.recs[idx])
+			s.listView(&d)
+			page = append(page, d)
 		}
 		return page, total
 	}
@@ -304,6 +309,7 @@ func (s *Sim) listSlice(typ, mac string, start, limit int) ([]Device, int) {
 	total := 0
 	for _, idx := range s.order {
 		d := s.gen.device(&s.recs[idx])
+		s.listView(&d)
 		if (typ != "" && d.Type != typ) || (mac != "" && d.MAC != mac) {
 			continue
 		}

@@ -29,6 +29,8 @@ type Sim struct {
 	order  []uint32            // present devices, ascending index in recs = stable order
 	seq    uint32              // next generation / MAC sequence number
 	steps  uint16              // churn steps so far: lastSeen moves to the latest
+	lag    map[string]lagged   // listing entries one pass late (ListingLag), by device ID
+	walks  uint64              // complete walks of the listing so far
 
 	tokens atomic.Pointer[map[string]struct{}]
 	faults faultTable
