@@ -297,9 +297,11 @@ func checkWebex(ctx context.Context, rep *checkReport, o runOptions, getenv Env,
 	case listErr == nil:
 		rep.add("scope devices_read", checkOK, "a one-item device listing was answered", "")
 	case errors.Is(listErr, fetch.ErrListForbidden) || kind == fetch.KindForbidden:
-		rep.add("scope devices_read", checkWarn,
-			"the device listing was refused (403): the token lacks spark-admin:devices_read; run does not need it, discover and devices add --mac do",
-			"add the scope spark-admin:devices_read to the token for discover and --mac")
+		detail := "the device listing was refused (403): the token lacks spark-admin:devices_read; discover and devices add --mac need it"
+		if o.Detect == string(store.DetectListing) {
+			detail += ", and without it every run fetches every device's details instead of those the listing flags"
+		}
+		rep.add("scope devices_read", checkWarn, detail, "add the scope spark-admin:devices_read to the token")
 	default:
 		rep.add("scope devices_read", checkWarn, "the device listing failed: "+listErr.Error(), "")
 	}
@@ -313,7 +315,7 @@ func checkRate(rep *checkReport, o runOptions, tracked int) {
 		return
 	}
 	need := time.Duration(float64(tracked) / o.Rate * float64(time.Second)).Round(time.Second)
-	detail += fmt.Sprintf(": the %s tracked take about %s per run", plural(tracked, "device"), need)
+	detail += fmt.Sprintf(": the %s tracked take at most about %s per run (every device's details; a list-guided run asks for fewer)", plural(tracked, "device"), need)
 	switch {
 	case tracked == 0:
 		rep.add("rate", checkWarn, detail, fmt.Sprintf("no device is tracked: %s discover, or %s devices add", Name, Name))
