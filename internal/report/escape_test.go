@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -71,3 +72,28 @@ func TestWriteEscapesOnlyTheTable(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+func TestTableShortensWebexIDs(t *testing.T) {
+	t.Parallel()
+	enc := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	dev := enc("ciscospark://us/CALLING_DEVICE/738d43b0-3fc5-42c5-a0ce-ca2e30204077")
+	loc := base64.RawURLEncoding.EncodeToString([]byte("ciscospark://us/LOCATION/9f1e0a2b-0000-4000-8000-123456789abc"))
+	notID := enc("not a webex id at all, but long enough to look like one")
+	res := Result{Columns: []string{"device_id", "location_id", "other"}, Rows: [][]*string{{ptr(dev), ptr(loc), ptr(notID)}}}
+	var b bytes.Buffer
+	if err := res.WriteOutput(&b, Output{Format: "table"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"738d43b0-3fc5…", "9f1e0a2b-0000…", notID} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	if err := res.WriteOutput(&b, Output{Format: "table", Wide: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), dev) || !strings.Contains(b.String(), loc) {
+		t.Errorf("--wide does not show the IDs whole:\n%s", b.String())
+	}
+}

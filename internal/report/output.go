@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -11,8 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgtype"
-
-	"github.com/wxc-inventory/wxc-sync/internal/deviceid"
 )
 
 // Output says how to write a result.
@@ -269,25 +268,34 @@ func shortIDOf(k Kind, v *string) (string, bool) {
 	return shortID(*v)
 }
 
-// shortID shortens a Webex device or org ID to the first 13 characters of
-// the UUID inside it ("738D43B0-3FC5…"): enough to tell a fleet's devices
+// shortID shortens a Webex ID (base64 of ciscospark://<region>/<TYPE>/<uuid>:
+// a device, org, location, person or workspace) to the first 13 characters
+// of the UUID inside it ("738D43B0-3FC5…"): enough to tell a fleet's devices
 // apart and to find one in --wide or CSV output.
 func shortID(v string) (string, bool) {
-	if len(v) < 40 {
+	if len(v) < 40 || len(v) > 400 {
 		return "", false
 	}
-	id, err := deviceid.Parse(v)
-	if err != nil {
-		if id, err = deviceid.ParseOrg(v); err != nil {
-			return "", false
+	var raw []byte
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(v); err == nil {
+			raw = b
+			break
 		}
 	}
-	u, ok := id.UUID()
-	if !ok || len(u) < 13 {
+	rest, ok := strings.CutPrefix(string(raw), "ciscospark://")
+	if !ok {
+		return "", false
+	}
+	parts := strings.Split(rest, "/")
+	u := parts[len(parts)-1]
+	if len(parts) != 3 || !uuidLike.MatchString(u) {
 		return "", false
 	}
 	return u[:13] + "…", true
 }
+
+var uuidLike = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
 
 // flush writes the held rows, fixing the column widths on the first call.
 func (f *tableFormatter) flush() error {
