@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 
@@ -75,6 +76,13 @@ func TestReportsRunAndMatchIndependentQueries(t *testing.T) {
 		}
 		if _, err := r.Run(ctx, pool, params); err != nil {
 			t.Errorf("report %s: %v", r.Name, err)
+		}
+		// --limit wraps the report's SQL in a subquery: every file must
+		// survive that (one statement, nothing after its semicolon).
+		for _, format := range []string{"table", "csv", "json"} {
+			if _, err := r.Stream(ctx, pool, params, report.Output{Format: format, Limit: 1}, io.Discard); err != nil {
+				t.Errorf("report %s --limit 1 --format %s: %v", r.Name, format, err)
+			}
 		}
 	}
 
