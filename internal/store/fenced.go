@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 )
 
 // db is what the store runs its statements on: the pool, or a run lock's
@@ -28,28 +30,53 @@ type db interface {
 // connection interrupts that wait.
 //
 // Its errors for a connection that is gone wrap ErrLockLost: no statement
-// of the run can succeed without the lock, and none is retried.
+// of the run can succeed without the lock, and none is retried. A statement
+// whose context ends is cancelled by the server (lockConnConfig), which
+// leaves the connection, and the lock, as they were.
 type fencedConn struct {
-	mu      sync.Mutex
-	conn    *pgx.Conn
-	wanted  atomic.Int32                       // statements waiting for mu
-	waiting atomic.Pointer[context.CancelFunc] // interrupts the watch's wait
-	lost    chan struct{}                      // closed when the connection is gone
-	once    sync.Once
+	mu     sync.Mutex
+	conn   *pgx.Conn
+	wanted atomic.Int32  // statements waiting for mu
+	lost   chan struct{} // closed when the connection is gone
+	once   sync.Once
+
+	waitMu sync.Mutex // guards inWait and the read deadline while it is set
+	inWait bool       // the watch is reading the socket
 }
 
 func newFencedConn(conn *pgx.Conn) *fencedConn {
 	return &fencedConn{conn: conn, lost: make(chan struct{})}
 }
 
+// lockConnConfig is cfg for a lock's connection: a statement whose context
+// ends is cancelled with a cancel request, as psql's ^C does, rather than
+// by breaking the connection (pgx's default), which would end the session
+// and the lock with it. If the server does not answer the cancel request
+// within a few seconds, the connection is broken after all.
+func lockConnConfig(cfg *pgx.ConnConfig) *pgx.ConnConfig {
+	cfg = cfg.Copy()
+	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: 10 * time.Second}
+	}
+	return cfg
+}
+
 // acquire takes the connection from the watch, or from another statement.
 func (c *fencedConn) acquire() {
 	c.wanted.Add(1)
-	if cancel := c.waiting.Load(); cancel != nil {
-		(*cancel)()
-	}
+	c.interruptWait()
 	c.mu.Lock()
 	c.wanted.Add(-1)
+}
+
+// interruptWait ends the watch's read of the socket, if it is in one, with
+// a read deadline in the past: a timeout leaves the connection as it was.
+func (c *fencedConn) interruptWait() {
+	c.waitMu.Lock()
+	defer c.waitMu.Unlock()
+	if c.inWait {
+		_ = c.conn.PgConn().Conn().SetReadDeadline(time.Unix(1, 0))
+	}
 }
 
 // checked turns the error of a connection that is gone into ErrLockLost.
@@ -129,22 +156,28 @@ func (r fencedRow) Scan(dest ...any) error {
 	return r.c.checked(r.row.Scan(dest...))
 }
 
-// fencedTx holds the connection until it commits or rolls back.
+// fencedTx holds the connection until it commits or rolls back. After
+// that, the connection is another statement's: a second Commit or Rollback
+// (inTx's deferred one) only asks pgx's closed transaction.
 type fencedTx struct {
 	pgx.Tx
 	c    *fencedConn
-	once sync.Once
+	done bool
 }
 
-func (t *fencedTx) Commit(ctx context.Context) error {
-	defer t.once.Do(t.c.mu.Unlock)
-	return t.c.checked(t.Tx.Commit(ctx))
+func (t *fencedTx) end(err error) error {
+	if t.done {
+		return err
+	}
+	t.done = true
+	err = t.c.checked(err)
+	t.c.mu.Unlock()
+	return err
 }
 
-func (t *fencedTx) Rollback(ctx context.Context) error {
-	defer t.once.Do(t.c.mu.Unlock)
-	return t.c.checked(t.Tx.Rollback(ctx))
-}
+func (t *fencedTx) Commit(ctx context.Context) error { return t.end(t.Tx.Commit(ctx)) }
+
+func (t *fencedTx) Rollback(ctx context.Context) error { return t.end(t.Tx.Rollback(ctx)) }
 
 // watch waits on the idle connection until ctx ends (nil) or the server
 // ends the session (ErrLockLost). Statements interrupt the wait and take
@@ -165,16 +198,24 @@ func (c *fencedConn) watch(ctx context.Context) error {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		wctx, cancel := context.WithCancel(ctx)
-		c.waiting.Store(&cancel)
-		if c.wanted.Load() > 0 {
-			cancel() // it arrived before the wait could be interrupted
+		// ctx ending interrupts the wait too.
+		stop := context.AfterFunc(ctx, c.interruptWait)
+		c.waitMu.Lock()
+		c.inWait = c.wanted.Load() == 0 && ctx.Err() == nil
+		wait := c.inWait
+		c.waitMu.Unlock()
+		var err error
+		if wait {
+			err = c.conn.PgConn().WaitForNotification(context.Background())
 		}
-		err := c.conn.PgConn().WaitForNotification(wctx)
-		c.waiting.Store(nil)
-		interrupted := wctx.Err() != nil
+		c.waitMu.Lock()
+		c.inWait = false
+		_ = c.conn.PgConn().Conn().SetReadDeadline(time.Time{})
+		c.waitMu.Unlock()
+		stop()
+		var ne net.Error
+		interrupted := errors.As(err, &ne) && ne.Timeout()
 		closed := c.conn.IsClosed()
-		cancel()
 		c.mu.Unlock()
 		if err != nil && !interrupted || closed {
 			c.markLost()

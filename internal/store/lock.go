@@ -98,7 +98,7 @@ func (s *Store) connectLock(ctx context.Context) (*pgx.Conn, error) {
 	var conn *pgx.Conn
 	err := pgretry.Do(ctx, pgretry.Statement, func(ctx context.Context) error {
 		var err error
-		conn, err = pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+		conn, err = pgx.ConnectConfig(ctx, lockConnConfig(s.pool.Config().ConnConfig))
 		return err
 	})
 	if err != nil {

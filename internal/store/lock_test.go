@@ -155,3 +155,53 @@ func TestLockIsLostWithItsSession(t *testing.T) {
 		t.Error("Lost() = false after the session ended")
 	}
 }
+
+// TestCancelledStatementKeepsTheLock cancels a run's statement while the
+// server runs it (blocked here by a LOCK TABLE; a signal or the time budget
+// in real life): the statement fails, and the lock, its session and the
+// run's next statements are unharmed. pgx's default would break the
+// connection, ending the session and the lock with it.
+func TestCancelledStatementKeepsTheLock(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.DB(t)
+	st := store.New(pool)
+	ctx := context.Background()
+	l, err := st.LockRun(ctx, store.All, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE sync_runs IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	go func() {
+		// Cancel once the statement waits on the table lock.
+		for {
+			var waiting bool
+			if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%sync_runs%')`).Scan(&waiting); err != nil || waiting {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+	}()
+	fenced := st.Fenced(l)
+	if _, err := fenced.StartRun(sctx, store.All, store.DetectNone); err == nil {
+		t.Fatal("the blocked statement succeeded")
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l.Lost() || advisoryLocks(t, pool) != 1 {
+		t.Fatalf("lost %v, %d advisory locks held: the cancellation ended the lock's session", l.Lost(), advisoryLocks(t, pool))
+	}
+	if _, err := fenced.StartRun(ctx, store.All, store.DetectNone); err != nil {
+		t.Errorf("the next statement on the lock's connection: %v", err)
+	}
+}
