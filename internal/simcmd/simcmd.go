@@ -153,7 +153,11 @@ func (o options) validate() error {
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	err := run(ctx, args, getenv, stdout, stderr)
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stderr, "webexsim:", err)
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "webexsim: ") { // the simulator's own errors say it already
+			msg = "webexsim: " + msg
+		}
+		fmt.Fprintln(stderr, msg)
 	}
 	return flagenv.ExitCode(err)
 }

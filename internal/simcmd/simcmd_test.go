@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -126,5 +127,19 @@ func TestRunServes(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after its context was cancelled")
+	}
+}
+
+func TestMainSaysWebexsimOnce(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var stderr strings.Builder
+	code := Main(context.Background(), []string{"--listen", l.Addr().String(), "--devices", "1"}, noEnv, io.Discard, &stderr)
+	if code != 1 || strings.Count(stderr.String(), "webexsim:") != 1 {
+		t.Errorf("exit %d, stderr %q: want 1 and the program named once", code, stderr.String())
 	}
 }
