@@ -293,6 +293,9 @@ func (r *Results) Table() string {
 		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.MemoryMiB, r.Machine.GoVersion, r.Machine.OS, r.Database, r.Elapsed)
 	sb.WriteString("| figure | unit | median | min – max | runs | devices |\n|---|---|---:|---:|---:|---:|\n")
 	for _, f := range r.Figures {
+		if len(f.Samples) == 0 {
+			continue // its scenario failed before measuring it
+		}
 		fmt.Fprintf(&sb, "| %s | %s | %s | %s – %s | %d | %d |\n", f.Label, f.Unit,
 			num(f.Median), num(f.Min), num(f.Max), len(f.Samples), f.Samples[0].Devices)
 	}

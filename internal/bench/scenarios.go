@@ -234,7 +234,7 @@ func (b *bencher) syncWith(ctx context.Context, db *database, sim *webexsim.Sim,
 		Seconds: Seconds(sum.Duration.Seconds()), HistoryRows: after.history - before.history,
 		Requests: st.Requests, Accepted: st.ByStatus[http.StatusOK], Throttled: st.RateLimited,
 		MaxPerSlidingSecond: st.MaxPerSlidingSecond,
-		ListingRequests:     st.List, DetailsRequests: st.Details, Confirmed: sum.Listing.Confirmed,
+		ListingRequests:     st.List, DetailsRequests: st.Details, Confirmed: sum.Listing.Confirmed, Sampled: sum.Listing.Due["sample"],
 	}
 	switch {
 	case sum.Status != store.RunSucceeded:

@@ -152,10 +152,11 @@ func (q *Queries) ApplyListingPage(ctx context.Context, arg ApplyListingPagePara
 
 const listMissedChanges = `-- name: ListMissedChanges :many
 SELECT c.device_id, l.org_key, c.field, c.old_value, c.new_value
-FROM device_changes c
-JOIN run_queue q ON q.run_id = c.run_id AND q.device_id = c.device_id AND q.reason = 'sample'
-JOIN run_listing l ON l.run_id = c.run_id AND l.device_id = c.device_id
-WHERE c.run_id = $1::bigint
+FROM run_queue q
+JOIN device_changes c ON c.run_id = q.run_id AND c.device_id = q.device_id
+JOIN run_listing l ON l.run_id = q.run_id AND l.device_id = q.device_id
+WHERE q.run_id = $1::bigint
+  AND q.reason = 'sample'
 ORDER BY c.device_id, c.field
 `
 
@@ -276,14 +277,16 @@ func (q *Queries) ListingTrust(ctx context.Context) ([]ListingTrustRow, error) {
 
 const recordListingAgreement = `-- name: RecordListingAgreement :many
 WITH fetched AS (
+    -- Driven by the work list (a few percent of the fleet), each device
+    -- looked up in the listing by its key.
     SELECT l.device_id, l.org_key, l.ip AS listed_ip, l.mac AS listed_mac,
            l.connection_status AS listed_status, q.reason AS queue_reason,
            d.ip, d.mac, coalesce(d.activation_state, '') AS activation_state
-    FROM run_listing l
-    JOIN run_queue q ON q.run_id = l.run_id AND q.device_id = l.device_id
-    JOIN device_sync_state s ON s.device_id = l.device_id AND s.last_run_id = l.run_id
-    JOIN devices d ON d.device_id = l.device_id
-    WHERE l.run_id = $1::bigint
+    FROM run_queue q
+    JOIN run_listing l ON l.run_id = q.run_id AND l.device_id = q.device_id
+    JOIN device_sync_state s ON s.device_id = q.device_id AND s.last_run_id = q.run_id
+    JOIN devices d ON d.device_id = q.device_id
+    WHERE q.run_id = $1::bigint
       AND d.sync_status = 'ok'
 ),
 changed AS (
@@ -291,13 +294,10 @@ changed AS (
     FROM device_changes
     WHERE run_id = $1::bigint
 ),
-per_field AS (
-    SELECT f.org_key, x.field,
-           count(*) FILTER (WHERE x.compared)::int                          AS compared,
-           count(*) FILTER (WHERE x.compared AND x.disagrees)::int          AS disagreed,
-           count(*) FILTER (WHERE f.queue_reason = 'sample')::int           AS sampled,
-           count(*) FILTER (WHERE f.queue_reason = 'sample' AND EXISTS (
-               SELECT 1 FROM changed c WHERE c.device_id = f.device_id AND c.field = x.history_field))::int AS missed
+compared AS (
+    SELECT f.org_key, x.field, x.compared, x.disagrees,
+           f.queue_reason = 'sample' AS sampled,
+           c.device_id IS NOT NULL AS changed
     FROM fetched f
     CROSS JOIN LATERAL (
         SELECT 'ip'::text AS field, f.listed_ip IS NOT NULL AS compared,
@@ -308,7 +308,16 @@ per_field AS (
         SELECT 'activating', f.listed_status IS NOT NULL,
                (f.listed_status = 'activating') <> (f.activation_state = 'activating'), 'activation_state'
     ) AS x
-    GROUP BY f.org_key, x.field
+    LEFT JOIN changed c ON c.device_id = f.device_id AND c.field = x.history_field
+),
+per_field AS (
+    SELECT org_key, field,
+           count(*) FILTER (WHERE compared)::int               AS compared,
+           count(*) FILTER (WHERE compared AND disagrees)::int AS disagreed,
+           count(*) FILTER (WHERE sampled)::int                AS sampled,
+           count(*) FILTER (WHERE sampled AND changed)::int    AS missed
+    FROM compared
+    GROUP BY org_key, field
 ),
 recorded AS (
     INSERT INTO listing_agreement (run_id, org_key, field, compared, disagreed, sampled, missed)

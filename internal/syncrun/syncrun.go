@@ -364,7 +364,10 @@ func (r *run) finish() Summary {
 	if r.w != nil && cfg.Detect == store.DetectListing && r.listing.Status != ListingOff && r.listing.Status != ListingForbidden {
 		// The listing's check reads the run's listing, which FinishRun
 		// drops. A failure to check is logged, and costs the run nothing.
-		if err := r.checkListing(fctx); err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.WriteTimeout)
+		err := r.checkListing(cctx)
+		cancel()
+		if err != nil {
 			r.log.LogAttrs(r.ctx, slog.LevelError, "could not check the device listing against the details", slog.String("error", err.Error()))
 		}
 	}
