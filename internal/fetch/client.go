@@ -239,6 +239,11 @@ func (c *Client) Device(ctx context.Context, id, orgID string) (device.Device, e
 			if err != nil {
 				return &Error{Kind: KindBadPayload, Message: err.Error(), Err: err}
 			}
+			// What PostgreSQL cannot store is named and left out, so that
+			// one value does not fail the device on every run.
+			var problems []string
+			d.Raw, problems = storable(d.Raw)
+			d.Warnings = append(d.Warnings, problems...)
 			dev = d
 			return nil
 		},

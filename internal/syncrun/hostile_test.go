@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/time/rate"
 
 	"github.com/wxc-inventory/wxc-sync/internal/fetch"
@@ -176,5 +177,72 @@ func TestRetryAfterZeroBurstIsOneCut(t *testing.T) {
 				t.Errorf("rate after the burst %.1f; one cut leaves %.1f", got, rateLimit*0.75)
 			}
 		})
+	}
+}
+
+// Issue 11, item 9: a payload that is valid JSON but that PostgreSQL cannot
+// store as it is (a lone surrogate, 1e999999, invalid UTF-8) is stored
+// without the refused value, which is named in a log line; the device is
+// ok, run after run.
+func TestPayloadPostgreSQLCannotStoreIsStoredWithoutTheRefusedValue(t *testing.T) {
+	t.Parallel()
+	var ids []string
+	inject := map[int]string{
+		0: `"bigNumber":1e999999,`,
+		1: `"label":"\ud800",`,
+		2: "\"label\":\"caf\xe9\",",
+		3: `"nested":{"list":[1,1e-99999]},`,
+	}
+	e := newEnv(t, envOpts{devices: 10, middleware: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for i, extra := range inject {
+				if strings.HasSuffix(r.URL.Path, "/"+ids[i]) {
+					rec := httptest.NewRecorder()
+					next.ServeHTTP(rec, r)
+					body := strings.Replace(rec.Body.String(), "{", "{"+extra, 1)
+					for k, v := range rec.Header() {
+						w.Header()[k] = v
+					}
+					w.Header().Del("Content-Length")
+					w.WriteHeader(rec.Code)
+					w.Write([]byte(body))
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}})
+	ids = e.sim.IDs()
+	for run := 1; run <= 2; run++ {
+		sum := e.run(t, context.Background(), syncrun.Config{})
+		// (A second run may fetch none: the listing vouches for them.)
+		if sum.Status != store.RunSucceeded || sum.Counts.Failed != 0 || (run == 1 && sum.Counts.OK != 10) {
+			t.Fatalf("run %d: status %s, %+v; want every device ok", run, sum.Status, sum.Counts)
+		}
+	}
+	rows := readRows(t, e.pool)
+	for _, d := range e.sim.Devices() {
+		if diff := cmp.Diff(want(d), rows[d.ID], equateEmpty); diff != "" {
+			t.Errorf("device %s (-truth +stored):\n%s", d.ID, diff)
+		}
+	}
+	for i, want := range map[int]string{0: "null", 1: `"\ufffd"`, 2: `"caf\ufffd"`, 3: "[1, null]"} {
+		var got string
+		q := map[int]string{0: "details->'bigNumber'", 1: "details->'label'", 2: "details->'label'", 3: "details->'nested'->'list'"}[i]
+		if err := e.pool.QueryRow(context.Background(), `SELECT (`+q+`)::text FROM devices WHERE device_id = $1`, ids[i]).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if want == `"\ufffd"` || want == `"caf\ufffd"` {
+			want = strings.ReplaceAll(want, `\ufffd`, "\uFFFD")
+		}
+		if got != want {
+			t.Errorf("device %d: stored %s = %s, want %s", i, q, got, want)
+		}
+	}
+	logs := e.logs.String()
+	for _, field := range []string{"details.bigNumber: number 1e999999", "details.label: invalid UTF-8 or a lone UTF-16 surrogate", "details.nested.list[1]: number 1e-99999"} {
+		if !strings.Contains(logs, field) {
+			t.Errorf("no log line names %q", field)
+		}
 	}
 }
