@@ -34,7 +34,7 @@ type db interface {
 // whose context ends is cancelled by the server (lockConnConfig), which
 // leaves the connection, and the lock, as they were.
 type fencedConn struct {
-	mu     sync.Mutex
+	sem    chan struct{} // holds one token while a statement or the watch has the connection
 	conn   *pgx.Conn
 	wanted atomic.Int32  // statements waiting for mu
 	lost   chan struct{} // closed when the connection is gone
@@ -45,7 +45,7 @@ type fencedConn struct {
 }
 
 func newFencedConn(conn *pgx.Conn) *fencedConn {
-	return &fencedConn{conn: conn, lost: make(chan struct{})}
+	return &fencedConn{conn: conn, lost: make(chan struct{}), sem: make(chan struct{}, 1)}
 }
 
 // lockConnConfig is cfg for a lock's connection: a statement whose context
@@ -61,13 +61,22 @@ func lockConnConfig(cfg *pgx.ConnConfig) *pgx.ConnConfig {
 	return cfg
 }
 
-// acquire takes the connection from the watch, or from another statement.
-func (c *fencedConn) acquire() {
+// acquire takes the connection from the watch, or waits for another
+// statement to be done with it, as long as ctx allows: a statement stuck on
+// a dead network must not hold up the others' time limits.
+func (c *fencedConn) acquire(ctx context.Context) error {
 	c.wanted.Add(1)
+	defer c.wanted.Add(-1)
 	c.interruptWait()
-	c.mu.Lock()
-	c.wanted.Add(-1)
+	select {
+	case c.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the run lock's connection: %w", context.Cause(ctx))
+	}
 }
+
+func (c *fencedConn) release() { <-c.sem }
 
 // interruptWait ends the watch's read of the socket, if it is in one, with
 // a read deadline in the past: a timeout leaves the connection as it was.
@@ -91,34 +100,47 @@ func (c *fencedConn) checked(err error) error {
 func (c *fencedConn) markLost() { c.once.Do(func() { close(c.lost) }) }
 
 func (c *fencedConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	c.acquire()
-	defer c.mu.Unlock()
+	if err := c.acquire(ctx); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	defer c.release()
 	tag, err := c.conn.Exec(ctx, sql, args...)
 	return tag, c.checked(err)
 }
 
 func (c *fencedConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	c.acquire()
+	if err := c.acquire(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := c.conn.Query(ctx, sql, args...)
 	if err != nil {
 		err = c.checked(err)
-		c.mu.Unlock()
+		c.release()
 		return nil, err
 	}
 	return &fencedRows{Rows: rows, c: c}, nil
 }
 
 func (c *fencedConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	c.acquire()
+	if err := c.acquire(ctx); err != nil {
+		return errRow{err}
+	}
 	return fencedRow{row: c.conn.QueryRow(ctx, sql, args...), c: c}
 }
 
+// errRow is a row that failed before its statement was sent.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
 func (c *fencedConn) Begin(ctx context.Context) (pgx.Tx, error) {
-	c.acquire()
+	if err := c.acquire(ctx); err != nil {
+		return nil, err
+	}
 	tx, err := c.conn.Begin(ctx)
 	if err != nil {
 		err = c.checked(err)
-		c.mu.Unlock()
+		c.release()
 		return nil, err
 	}
 	return &fencedTx{Tx: tx, c: c}, nil
@@ -135,7 +157,7 @@ type fencedRows struct {
 func (r *fencedRows) Close() {
 	r.Rows.Close()
 	r.closed = true
-	r.once.Do(r.c.mu.Unlock)
+	r.once.Do(r.c.release)
 }
 
 func (r *fencedRows) Err() error {
@@ -152,7 +174,7 @@ type fencedRow struct {
 }
 
 func (r fencedRow) Scan(dest ...any) error {
-	defer r.c.mu.Unlock()
+	defer r.c.release()
 	return r.c.checked(r.row.Scan(dest...))
 }
 
@@ -171,7 +193,7 @@ func (t *fencedTx) end(err error) error {
 	}
 	t.done = true
 	err = t.c.checked(err)
-	t.c.mu.Unlock()
+	t.c.release()
 	return err
 }
 
@@ -191,10 +213,14 @@ func (c *fencedConn) watch(ctx context.Context) error {
 			return ErrLockLost
 		default:
 		}
-		c.mu.Lock()
+		select {
+		case c.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
 		if c.wanted.Load() > 0 {
 			// A statement is waiting: let it go first.
-			c.mu.Unlock()
+			c.release()
 			time.Sleep(time.Millisecond)
 			continue
 		}
@@ -216,7 +242,7 @@ func (c *fencedConn) watch(ctx context.Context) error {
 		var ne net.Error
 		interrupted := errors.As(err, &ne) && ne.Timeout()
 		closed := c.conn.IsClosed()
-		c.mu.Unlock()
+		c.release()
 		if err != nil && !interrupted || closed {
 			c.markLost()
 			if err == nil {

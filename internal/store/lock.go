@@ -159,13 +159,18 @@ func (l *RunLock) Lost() bool {
 // Release lets go of the lock and closes its connection, whatever state
 // it is in.
 func (l *RunLock) Release() {
-	l.conn.acquire()
-	defer l.conn.mu.Unlock()
+	defer l.conn.markLost()
 	ctx, cancel := context.WithTimeout(context.Background(), rollbackTimeout)
 	defer cancel()
+	if err := l.conn.acquire(ctx); err != nil {
+		// A statement is stuck on the connection (a dead network): close
+		// its socket under it, which ends the session and the lock.
+		_ = l.conn.conn.PgConn().Conn().Close()
+		return
+	}
+	defer l.conn.release()
 	if !l.conn.conn.IsClosed() {
 		_ = dbsqlc.New(l.conn.conn).UnlockAll(ctx)
 	}
 	_ = l.conn.conn.Close(ctx)
-	l.conn.markLost()
 }

@@ -205,3 +205,62 @@ func TestCancelledStatementKeepsTheLock(t *testing.T) {
 		t.Errorf("the next statement on the lock's connection: %v", err)
 	}
 }
+
+// TestStatementsWaitForTheLockConnectionWithinTheirContext: while one of
+// the run's statements holds the lock's connection (stuck here behind a
+// LOCK TABLE; on a dead network in real life), another one gives up when
+// its own context ends instead of waiting for the first: the writer's
+// timeout still bounds a write.
+func TestStatementsWaitForTheLockConnectionWithinTheirContext(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.DB(t)
+	st := store.New(pool)
+	ctx := context.Background()
+	l, err := st.LockRun(ctx, store.All, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, "LOCK TABLE sync_runs IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	fenced := st.Fenced(l)
+	stuck := make(chan error, 1)
+	go func() {
+		_, err := fenced.StartRun(ctx, store.All, store.DetectNone)
+		stuck <- err
+	}()
+	for {
+		var waiting bool
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%sync_runs%')`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	err = fenced.DueDevices(cctx, store.Run{ID: 1}, 10, func(store.DueDevice) error { return nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("a second statement while the first holds the connection: %v, want it to give up with its context", err)
+	}
+	select {
+	case err := <-stuck:
+		t.Fatalf("the first statement ended early: %v", err)
+	default:
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-stuck; err != nil {
+		t.Errorf("the first statement, once the table was free: %v", err)
+	}
+}
