@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
@@ -156,6 +157,58 @@ func TestLockIsLostWithItsSession(t *testing.T) {
 	}
 }
 
+// blockedRun takes the fleet's run lock and holds sync_runs behind a LOCK
+// TABLE, so that the run's next StartRun waits on the server. waiting
+// returns once a statement waits on it; free lets go of the table.
+type blockedRun struct {
+	pool   *pgxpool.Pool
+	lock   *store.RunLock
+	fenced *store.Store
+	tx     pgx.Tx
+}
+
+func newBlockedRun(t *testing.T) *blockedRun {
+	t.Helper()
+	ctx := context.Background()
+	pool := pgtest.DB(t)
+	st := store.New(pool)
+	l, err := st.LockRun(ctx, store.All, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Release)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(ctx, "LOCK TABLE sync_runs IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	return &blockedRun{pool: pool, lock: l, fenced: st.Fenced(l), tx: tx}
+}
+
+func (b *blockedRun) waiting(t *testing.T) {
+	for {
+		var waiting bool
+		if err := b.pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%sync_runs%')`).Scan(&waiting); err != nil {
+			t.Error(err)
+			return
+		}
+		if waiting {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (b *blockedRun) free(t *testing.T) {
+	if err := b.tx.Rollback(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestCancelledStatementKeepsTheLock cancels a run's statement while the
 // server runs it (blocked here by a LOCK TABLE; a signal or the time budget
 // in real life): the statement fails, and the lock, its session and the
@@ -163,45 +216,20 @@ func TestLockIsLostWithItsSession(t *testing.T) {
 // connection, ending the session and the lock with it.
 func TestCancelledStatementKeepsTheLock(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.DB(t)
-	st := store.New(pool)
-	ctx := context.Background()
-	l, err := st.LockRun(ctx, store.All, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release()
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, "LOCK TABLE sync_runs IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithCancel(ctx)
+	b := newBlockedRun(t)
+	sctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		// Cancel once the statement waits on the table lock.
-		for {
-			var waiting bool
-			if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity
-				WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%sync_runs%')`).Scan(&waiting); err != nil || waiting {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		b.waiting(t)
 		cancel()
 	}()
-	fenced := st.Fenced(l)
-	if _, err := fenced.StartRun(sctx, store.All, store.DetectNone); err == nil {
+	if _, err := b.fenced.StartRun(sctx, store.All, store.DetectNone); err == nil {
 		t.Fatal("the blocked statement succeeded")
 	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
+	b.free(t)
+	if b.lock.Lost() || advisoryLocks(t, b.pool) != 1 {
+		t.Fatalf("lost %v, %d advisory locks held: the cancellation ended the lock's session", b.lock.Lost(), advisoryLocks(t, b.pool))
 	}
-	if l.Lost() || advisoryLocks(t, pool) != 1 {
-		t.Fatalf("lost %v, %d advisory locks held: the cancellation ended the lock's session", l.Lost(), advisoryLocks(t, pool))
-	}
-	if _, err := fenced.StartRun(ctx, store.All, store.DetectNone); err != nil {
+	if _, err := b.fenced.StartRun(context.Background(), store.All, store.DetectNone); err != nil {
 		t.Errorf("the next statement on the lock's connection: %v", err)
 	}
 }
@@ -213,42 +241,16 @@ func TestCancelledStatementKeepsTheLock(t *testing.T) {
 // timeout still bounds a write.
 func TestStatementsWaitForTheLockConnectionWithinTheirContext(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.DB(t)
-	st := store.New(pool)
-	ctx := context.Background()
-	l, err := st.LockRun(ctx, store.All, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release()
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	if _, err := tx.Exec(ctx, "LOCK TABLE sync_runs IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
-	fenced := st.Fenced(l)
+	b := newBlockedRun(t)
 	stuck := make(chan error, 1)
 	go func() {
-		_, err := fenced.StartRun(ctx, store.All, store.DetectNone)
+		_, err := b.fenced.StartRun(context.Background(), store.All, store.DetectNone)
 		stuck <- err
 	}()
-	for {
-		var waiting bool
-		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%sync_runs%')`).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cctx, cancel := context.WithCancel(ctx)
+	b.waiting(t)
+	cctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err = fenced.DueDevices(cctx, store.Run{ID: 1}, 10, func(store.DueDevice) error { return nil })
+	err := b.fenced.DueDevices(cctx, store.Run{ID: 1}, 10, func(store.DueDevice) error { return nil })
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("a second statement while the first holds the connection: %v, want it to give up with its context", err)
 	}
@@ -257,9 +259,7 @@ func TestStatementsWaitForTheLockConnectionWithinTheirContext(t *testing.T) {
 		t.Fatalf("the first statement ended early: %v", err)
 	default:
 	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
+	b.free(t)
 	if err := <-stuck; err != nil {
 		t.Errorf("the first statement, once the table was free: %v", err)
 	}
