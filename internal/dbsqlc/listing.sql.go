@@ -290,9 +290,12 @@ WITH fetched AS (
       AND d.sync_status = 'ok'
 ),
 changed AS (
-    SELECT DISTINCT device_id, field
-    FROM device_changes
-    WHERE run_id = $1::bigint
+    -- Only the sample's changes can be missed ones.
+    SELECT DISTINCT c.device_id, c.field
+    FROM run_queue q
+    JOIN device_changes c ON c.run_id = q.run_id AND c.device_id = q.device_id
+    WHERE q.run_id = $1::bigint
+      AND q.reason = 'sample'
 ),
 compared AS (
     SELECT f.org_key, x.field, x.compared, x.disagrees,

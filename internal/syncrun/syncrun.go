@@ -359,18 +359,20 @@ func (r *run) finish() Summary {
 	if sum.Err != nil {
 		f.Error = sum.Err.Error()
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.WriteTimeout)
-	defer cancel()
 	if r.w != nil && cfg.Detect == store.DetectListing && r.listing.Status != ListingOff && r.listing.Status != ListingForbidden {
 		// The listing's check reads the run's listing, which FinishRun
-		// drops. A failure to check is logged, and costs the run nothing.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.WriteTimeout)
+		// drops. It compares every device the run fetched: on a first sync
+		// of a large fleet, all of them, hence a bound of its own. A failure
+		// to check is logged, and costs the run nothing.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), listingCheckTimeout)
 		err := r.checkListing(cctx)
 		cancel()
 		if err != nil {
 			r.log.LogAttrs(r.ctx, slog.LevelError, "could not check the device listing against the details", slog.String("error", err.Error()))
 		}
 	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.WriteTimeout)
+	defer cancel()
 	final, err := r.st.FinishRun(fctx, r.rec.ID, f)
 	if err != nil {
 		if sum.Err == nil {
@@ -400,6 +402,10 @@ func budgetErr(ctx context.Context, err error) error {
 	}
 	return err
 }
+
+// listingCheckTimeout bounds the check of the listing against the details
+// at the end of a run.
+const listingCheckTimeout = 2 * time.Minute
 
 var (
 	errBudget = errors.New("time budget reached")
