@@ -69,7 +69,7 @@ func (r *Results) WriteChart(w io.Writer) error {
 	const (
 		width    = 1280
 		left     = 16
-		labelW   = 27 * 6 * glyphScale
+		labelW   = 27 * charWidth
 		plotX0   = left + labelW + 8
 		plotX1   = width - 170
 		top      = 70
