@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/wxc-inventory/wxc-sync/internal/bymac"
@@ -204,34 +203,31 @@ func cmdDevicesImport(ctx context.Context, args []string, getenv Env, stdout, st
 	if len(files) == 1 && files[0] != "-" {
 		f, err := os.Open(files[0])
 		if err != nil {
-			return fmt.Errorf("devices import: %w", err)
+			// The file the command line names cannot be used: configuration.
+			return usageErr("devices import: %v", err)
 		}
 		defer f.Close()
 		in, name = f, files[0]
 	}
-	parsed, err := deviceimport.Parse(in)
+	parsed, err := parseImport(ctx, in, name)
 	if err != nil {
-		return fmt.Errorf("devices import: %s: %w", name, err)
+		return err
 	}
 	rejectedErr := func() error {
-		for _, r := range parsed.Rejected {
-			fmt.Fprintf(stderr, "%s: %s\n", name, r)
-		}
+		writeRejected(stderr, name, parsed)
 		return fmt.Errorf("devices import: %s: %s rejected, nothing imported (fix them, or import the rest with --skip-invalid)",
-			name, plural(len(parsed.Rejected), "line"))
+			name, plural(parsed.RejectedCount(), "line"))
 	}
-	if len(parsed.Rejected) > 0 && !skipInvalid {
+	if parsed.RejectedCount() > 0 && !skipInvalid {
 		return rejectedErr()
 	}
 	if err := resolveImportMACs(ctx, &parsed, w, getenv, stdout, stderr); err != nil {
 		return err
 	}
-	if len(parsed.Rejected) > 0 && !skipInvalid {
+	if parsed.RejectedCount() > 0 && !skipInvalid {
 		return rejectedErr()
 	}
-	for _, r := range parsed.Rejected {
-		fmt.Fprintf(stderr, "%s: %s\n", name, r)
-	}
+	writeRejected(stderr, name, parsed)
 	devs := make([]store.NewDevice, len(parsed.Entries))
 	for i, e := range parsed.Entries {
 		devs[i] = store.NewDevice{ID: e.ID, OrgID: e.OrgID}
@@ -248,10 +244,54 @@ func cmdDevicesImport(ctx context.Context, args []string, getenv Env, stdout, st
 		}
 	}
 	writeTrackChanges(stdout, changes, len(devs), dryRun)
-	if len(parsed.Rejected) > 0 {
-		return &exitError{code: ExitPartial, err: fmt.Errorf("devices import: %s: %s rejected and not imported", name, plural(len(parsed.Rejected), "line"))}
+	if parsed.RejectedCount() > 0 {
+		return &exitError{code: ExitPartial, err: fmt.Errorf("devices import: %s: %s rejected and not imported", name, plural(parsed.RejectedCount(), "line"))}
 	}
 	return nil
+}
+
+// parseImport reads an import file, stopping when ctx ends (SIGTERM) even
+// while the read itself is blocked (a pipe whose writer never writes).
+func parseImport(ctx context.Context, in io.Reader, name string) (deviceimport.Result, error) {
+	type parsed struct {
+		res deviceimport.Result
+		err error
+	}
+	done := make(chan parsed, 1)
+	go func() {
+		res, err := deviceimport.Parse(ctx, in)
+		done <- parsed{res, err}
+	}()
+	select {
+	case p := <-done:
+		if p.err != nil {
+			if ctx.Err() != nil {
+				return deviceimport.Result{}, &exitError{code: ExitInterrupted, err: fmt.Errorf("devices import: %s: interrupted while reading; nothing imported", name)}
+			}
+			return deviceimport.Result{}, fmt.Errorf("devices import: %s: %w", name, p.err)
+		}
+		return p.res, nil
+	case <-ctx.Done():
+		// The reader may be blocked in a read; the process is about to
+		// exit, which ends it.
+		return deviceimport.Result{}, &exitError{code: ExitInterrupted, err: fmt.Errorf("devices import: %s: interrupted while reading; nothing imported", name)}
+	}
+}
+
+// writeRejected lists the rejected lines the result kept, and how many
+// more there were: a file of a million bad lines is not a million lines of
+// errors.
+func writeRejected(w io.Writer, name string, parsed deviceimport.Result) {
+	for _, r := range parsed.Rejected {
+		fmt.Fprintf(w, "%s: %s\n", name, r)
+	}
+	if parsed.MoreRejected > 0 {
+		lines := "lines"
+		if parsed.MoreRejected == 1 {
+			lines = "line"
+		}
+		fmt.Fprintf(w, "%s: … and %d more rejected %s (only the first %d are listed)\n", name, parsed.MoreRejected, lines, len(parsed.Rejected))
+	}
 }
 
 // resolveImportMACs looks up the device of every mac line, setting its ID;
@@ -292,12 +332,12 @@ func resolveImportMACs(ctx context.Context, parsed *deviceimport.Result, w webex
 			if ctx.Err() != nil || errors.Is(err, fetch.ErrListForbidden) || fetch.KindOf(err) == fetch.KindUnauthorized {
 				return fmt.Errorf("devices import: line %d: mac %s: %w", e.Line, e.MAC, err)
 			}
-			parsed.Rejected = append(parsed.Rejected, deviceimport.Rejection{Line: e.Line, Reason: fmt.Sprintf("mac %s: %v", e.MAC, err)})
+			parsed.Reject(deviceimport.Rejection{Line: e.Line, Reason: fmt.Sprintf("mac %s: %v", e.MAC, err)})
 			continue
 		}
 		id, _ := deviceid.Parse(m.ID) // Find validated it
 		if prev, dup := seen[id.Key()]; dup {
-			parsed.Rejected = append(parsed.Rejected, deviceimport.Rejection{Line: e.Line, Reason: fmt.Sprintf("mac %s is %s, the device of line %d", e.MAC, m.Describe(), prev)})
+			parsed.Reject(deviceimport.Rejection{Line: e.Line, Reason: fmt.Sprintf("mac %s is %s, the device of line %d", e.MAC, m.Describe(), prev)})
 			continue
 		}
 		seen[id.Key()] = e.Line
@@ -306,7 +346,6 @@ func resolveImportMACs(ctx context.Context, parsed *deviceimport.Result, w webex
 		kept = append(kept, e)
 	}
 	parsed.Entries = kept
-	sort.Slice(parsed.Rejected, func(i, j int) bool { return parsed.Rejected[i].Line < parsed.Rejected[j].Line })
 	return nil
 }
 

@@ -2,17 +2,22 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
@@ -199,5 +204,77 @@ func TestTolerateForbiddenForgivesOnlyKnownForbiddenDevices(t *testing.T) {
 	r := runCLI(t, env, "run", "--api-url", base, "--rate", "1000", "--burst", "50", "--log-format", "json")
 	if r.code != ExitPartial {
 		t.Errorf("without --tolerate-forbidden: exit %d, want %d", r.code, ExitPartial)
+	}
+}
+
+// Issue 11, item 4: devices import of a file of many bad lines reports the
+// first ones and counts the rest, reads CSV as one stream (a quoted field
+// over several lines), and imports what is valid with --skip-invalid.
+func TestImportManyBadLinesReportsTheFirstAndCountsTheRest(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DBURL(t)
+	env := map[string]string{"DATABASE_URL": db}
+	const bad = 200_000
+	var b strings.Builder
+	b.WriteString("name,device_id\n")
+	for i := 0; i < bad; i++ {
+		b.WriteString("x,not-a-device-id\n")
+	}
+	b.WriteString("\"Lobby phone,\nby the door\"," + cliDevID(1) + "\n")
+	b.WriteString("Desk," + cliDevID(2) + "\n")
+	file := writeFile(t, b.String())
+	r := runCLI(t, env, "devices", "import", "--skip-invalid", file)
+	if r.code != ExitPartial {
+		t.Fatalf("exit %d, want %d\n%.2000s", r.code, ExitPartial, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if len(lines) > 25 || !strings.Contains(r.stderr, file+": line 2: not a Webex ID") ||
+		!strings.Contains(r.stderr, fmt.Sprintf("… and %d more rejected lines (only the first 20 are listed)", bad-20)) ||
+		!strings.Contains(r.stderr, fmt.Sprintf("%d lines rejected and not imported", bad)) {
+		t.Errorf("%d lines of errors:\n%.3000s", len(lines), r.stderr)
+	}
+	if diff := cmp.Diff([]string{cliDevID(1), cliDevID(2)}, trackedIDs(t, db)); diff != "" {
+		t.Errorf("tracked (-want +got):\n%s", diff)
+	}
+	// A file the command line names that does not exist is a usage error.
+	if r := runCLI(t, env, "devices", "import", "/nonexistent/devices.csv"); r.code != ExitUsage {
+		t.Errorf("missing file: exit %d, want %d", r.code, ExitUsage)
+	}
+}
+
+// Issue 11, item 4: devices import - stops on SIGTERM even while stdin
+// sends nothing, with exit 4 and nothing imported.
+func TestImportFromStdinStopsOnSIGTERM(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DBURL(t)
+	cmd := exec.Command(binary(t), "devices", "import", "-")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db}
+	stdinPipe, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuf
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill(); stdinPipe.Close() })
+	// One valid line, then nothing: the writer stays open.
+	fmt.Fprintln(stdinPipe, cliDevID(1))
+	time.Sleep(time.Second) // the process sets up its signal handling
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != ExitInterrupted {
+			t.Errorf("exit %v, want %d\n%s", err, ExitInterrupted, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("still reading 20 s after SIGTERM\n%s", stderr.String())
+	}
+	if got := trackedIDs(t, db); len(got) != 0 {
+		t.Errorf("an interrupted import tracked %v", got)
 	}
 }

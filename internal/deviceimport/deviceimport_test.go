@@ -1,6 +1,7 @@
 package deviceimport_test
 
 import (
+	"context"
 	"encoding/base64"
 	"net"
 	"strings"
@@ -124,7 +125,7 @@ func TestParse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := deviceimport.Parse(strings.NewReader(tt.in))
+			got, err := deviceimport.Parse(context.Background(), strings.NewReader(tt.in))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -139,4 +140,81 @@ func TestParse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Issue 11, item 4: the file is one CSV stream (a quoted field may span
+// lines), read in bounded memory: the first rejected lines are kept, the
+// rest counted; a quote never closed is refused after a bounded read, not
+// after reading the whole file into one field; a cancelled context stops
+// the read.
+func TestParseStreams(t *testing.T) {
+	t.Parallel()
+	t.Run("quoted field over several lines", func(t *testing.T) {
+		in := "name,device_id,org_id\n\"Lobby\nphone, by the door\"," + dev(1) + ",\nplain," + dev(2) + ",\n"
+		got, err := deviceimport.Parse(context.Background(), strings.NewReader(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := deviceimport.Result{Format: "csv", Entries: []deviceimport.Entry{{Line: 2, ID: dev(1)}, {Line: 4, ID: dev(2)}}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+	})
+	t.Run("many bad lines: the first kept, the rest counted", func(t *testing.T) {
+		const bad = 100_000
+		in := strings.Repeat("not-an-id\n", bad) + dev(1) + "\n"
+		got, err := deviceimport.Parse(context.Background(), strings.NewReader(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Rejected) != deviceimport.MaxReported || got.RejectedCount() != bad ||
+			got.Rejected[0].Line != 1 || got.Rejected[deviceimport.MaxReported-1].Line != deviceimport.MaxReported {
+			t.Errorf("kept %d rejections (first line %d), counted %d; want the first %d of %d",
+				len(got.Rejected), got.Rejected[0].Line, got.RejectedCount(), deviceimport.MaxReported, bad)
+		}
+		if len(got.Entries) != 1 || got.Entries[0].Line != bad+1 {
+			t.Errorf("entries %+v", got.Entries)
+		}
+	})
+	t.Run("a later rejection with a lower line number takes its place", func(t *testing.T) {
+		var r deviceimport.Result
+		for i := 2; i < 2+deviceimport.MaxReported+5; i++ {
+			r.Reject(deviceimport.Rejection{Line: i})
+		}
+		r.Reject(deviceimport.Rejection{Line: 1})
+		if r.Rejected[0].Line != 1 || len(r.Rejected) != deviceimport.MaxReported || r.RejectedCount() != deviceimport.MaxReported+6 {
+			t.Errorf("rejected %v, count %d", r.Rejected, r.RejectedCount())
+		}
+	})
+	t.Run("a quote never closed", func(t *testing.T) {
+		// 8 MiB of lines inside one open quote: refused after at most
+		// about 128 KiB.
+		in := &countReader{r: strings.NewReader("device_id\n\"" + strings.Repeat(dev(1)+"\n", 8<<20/len(dev(1)))), limit: 1 << 20}
+		_, err := deviceimport.Parse(context.Background(), in)
+		if err == nil || !strings.Contains(err.Error(), "a quote never closed") {
+			t.Errorf("err = %v, want the record refused as too long", err)
+		}
+		if in.n >= in.limit {
+			t.Errorf("read %d bytes before refusing", in.n)
+		}
+	})
+	t.Run("a cancelled context stops the read", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := deviceimport.Parse(ctx, strings.NewReader(dev(1)+"\n"))
+		if err == nil || !strings.Contains(err.Error(), "context canceled") {
+			t.Errorf("err = %v, want the cancellation", err)
+		}
+	})
+}
+
+type countReader struct {
+	r        *strings.Reader
+	n, limit int
+}
+
+func (c *countReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += n
+	return n, err
 }
