@@ -302,3 +302,40 @@ func TestDiscoverMatchesByUUID(t *testing.T) {
 		t.Errorf("tracked (-want +got):\n%s", diff)
 	}
 }
+
+// Over real HTTP: a device tracked by its calling ID whose listing item has
+// no callingDeviceId (only its DEVICE id) is neither added again nor pruned.
+func TestDiscoverPruneKeepsItemsWithoutCallingDeviceID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sim, client := newSim(t, 120)
+	pool := pgtest.DB(t)
+	var omitted []string
+	for _, d := range sim.Devices() {
+		if d.CallingIDOmitted {
+			omitted = append(omitted, d.ID)
+		}
+	}
+	if len(omitted) == 0 {
+		t.Fatal("no item without callingDeviceId among 120: the test covers nothing")
+	}
+	for _, id := range omitted {
+		if _, err := pool.Exec(ctx, `INSERT INTO devices (device_id) VALUES ($1)`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := discover.Run(ctx, store.New(pool), client, discover.Config{PageSize: 50, Prune: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Unlisted) != 0 || len(sum.Removed) != 0 || len(sum.Added) != 120-len(omitted) {
+		t.Errorf("added %d, unlisted %v, removed %v; want %d added and nothing unlisted", len(sum.Added), sum.Unlisted, sum.Removed, 120-len(omitted))
+	}
+	var want []string
+	for _, d := range sim.Devices() {
+		want = append(want, d.ID) // every one by its calling ID: the omitted ones were tracked so
+	}
+	if diff := cmp.Diff(sorted(want), tracked(t, pool)); diff != "" {
+		t.Errorf("tracked (-want +got):\n%s", diff)
+	}
+}

@@ -171,7 +171,7 @@ func nextPage(base *url.URL, current, header string, filters url.Values) (string
 		return "", fmt.Errorf("next link is not a URL: %w", err)
 	}
 	u := cur.ResolveReference(ref)
-	if !strings.EqualFold(u.Scheme, base.Scheme) || !strings.EqualFold(u.Host, base.Host) || u.User != nil {
+	if !strings.EqualFold(u.Scheme, base.Scheme) || !sameHostPort(u, base) || u.User != nil {
 		return "", fmt.Errorf("next link points to %s://%s, not the API at %s://%s; refusing to send the token there",
 			u.Scheme, u.Host, base.Scheme, base.Host)
 	}
@@ -185,6 +185,24 @@ func nextPage(base *url.URL, current, header string, filters url.Values) (string
 	u.RawQuery = q.Encode()
 	u.Fragment = ""
 	return u.String(), nil
+}
+
+// sameHostPort compares host and port, the scheme's default port spelt
+// out or not ("webexapis.com" is "webexapis.com:443" under https).
+func sameHostPort(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		switch strings.ToLower(u.Scheme) {
+		case "https":
+			return "443"
+		case "http":
+			return "80"
+		}
+		return ""
+	}
+	return strings.EqualFold(strings.TrimSuffix(a.Hostname(), "."), strings.TrimSuffix(b.Hostname(), ".")) && port(a) == port(b)
 }
 
 // relNext finds the rel="next" target in an RFC 8288 Link header, which may

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -214,6 +215,11 @@ func TestListDevicesNextLinks(t *testing.T) {
 		}, "", []string{"C0", "C1"}},
 		{"rel list", func(self string) string { return `<` + self + `/v1/devices?start=1>; rel="prev next"` }, "", []string{"C0", "C1"}},
 		{"another host", func(string) string { return `<https://evil.example/v1/devices?start=1>; rel="next"` }, "refusing to send the token", nil},
+		{"another port", func(self string) string {
+			u := must(url.Parse(self))
+			return `<http://` + u.Hostname() + `:1/v1/devices?start=1>; rel="next"`
+		}, "refusing to send the token", nil},
+		{"the same host in capitals", func(self string) string { return `<` + strings.ToUpper(self) + `/v1/devices?start=1>; rel="next"` }, "", []string{"C0", "C1"}},
 		{"another scheme", func(self string) string {
 			return `<` + strings.Replace(self, "http://", "https://", 1) + `/v1/devices?start=1>; rel="next"`
 		}, "refusing to send the token", nil},
@@ -274,4 +280,11 @@ func encodeAs(enc, text string) string {
 		return base64.RawURLEncoding.EncodeToString([]byte(text))
 	}
 	panic(enc)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -31,6 +32,26 @@ func TestWebexForGovernmentIsRefused(t *testing.T) {
 		}
 		if tt.refused && !strings.Contains(err.Error(), "does not support Get Webex Calling Device Details") {
 			t.Errorf("message %q does not say why", err)
+		}
+	}
+}
+
+func TestSameHostPort(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"https://webexapis.com/v1", "https://webexapis.com:443/v1/devices", true},
+		{"https://WebexAPIs.com./v1", "https://webexapis.com/v1", true},
+		{"http://127.0.0.1/v1", "http://127.0.0.1:80/x", true},
+		{"https://webexapis.com/v1", "https://webexapis.com:8443/v1", false},
+		{"https://webexapis.com/v1", "https://webexapis.com.evil.example/v1", false},
+	} {
+		a, _ := url.Parse(tt.a)
+		b, _ := url.Parse(tt.b)
+		if got := sameHostPort(a, b); got != tt.want {
+			t.Errorf("sameHostPort(%s, %s) = %v, want %v", tt.a, tt.b, got, tt.want)
 		}
 	}
 }
