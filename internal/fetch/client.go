@@ -410,7 +410,8 @@ func (c *Client) once(ctx context.Context, r request, mark sendMark) (*Error, st
 	defer resp.Body.Close()
 	c.noAnswer.Store(0)
 	c.answers.Add(1)
-	tracking := truncate(resp.Header.Get("TrackingID"), 100)
+	// Scrubbed here, not only in get: a 429's is logged before get sees it.
+	tracking := truncate(scrub(resp.Header.Get("TrackingID"), tok), 100)
 
 	if resp.StatusCode == http.StatusOK {
 		ferr := c.readOK(ctx, resp, r)
@@ -452,7 +453,7 @@ func (c *Client) once(ctx context.Context, r request, mark sendMark) (*Error, st
 	case http.StatusTooManyRequests, http.StatusLocked:
 		ferr.Kind = KindRateLimited
 		c.throttled.Add(1)
-		c.throttle(ctx, r.attrs, resp, ferr, mark)
+		c.throttle(ctx, r.attrs, resp, ferr, mark, tok)
 	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable,
 		http.StatusGatewayTimeout, http.StatusRequestTimeout:
 		ferr.Kind = KindTransient
@@ -487,7 +488,7 @@ func (c *Client) readOK(ctx context.Context, resp *http.Response, r request) *Er
 
 // throttle pauses the whole client: Webex applies a 429 to the token, so a
 // request sent during the pause would only earn another one.
-func (c *Client) throttle(ctx context.Context, attrs []slog.Attr, resp *http.Response, ferr *Error, mark sendMark) {
+func (c *Client) throttle(ctx context.Context, attrs []slog.Attr, resp *http.Response, ferr *Error, mark sendMark, tok string) {
 	raw := resp.Header.Get("Retry-After")
 	wait, ok := ParseRetryAfter(raw, time.Now())
 	if !ok || wait <= 0 {
@@ -504,7 +505,7 @@ func (c *Client) throttle(ctx context.Context, attrs []slog.Attr, resp *http.Res
 	if extended {
 		c.log.LogAttrs(ctx, slog.LevelWarn, throttleMessage(wait, float64(c.gov.limit())), append(attrs,
 			slog.Int("http_status", resp.StatusCode),
-			slog.String("tracking_id", ferr.TrackingID), slog.String("error_code", ferr.ErrorCode), slog.String("retry_after", truncate(raw, 40)),
+			slog.String("tracking_id", ferr.TrackingID), slog.String("error_code", ferr.ErrorCode), slog.String("retry_after", truncate(scrub(raw, tok), 40)),
 			seconds("pause_seconds", wait), slog.Float64("rate_now", float64(c.gov.limit())))...)
 	}
 }

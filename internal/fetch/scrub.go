@@ -52,6 +52,7 @@ func scrubError(e *Error, tokens ...string) {
 	e.Message = scrub(e.Message, tokens...)
 	e.TrackingID = scrub(e.TrackingID, tokens...)
 	e.ErrorCode = scrub(e.ErrorCode, tokens...)
+	e.ErrorCode = scrub(e.ErrorCode, tokens...)
 	if e.Err != nil {
 		if msg := e.Err.Error(); scrub(msg, tokens...) != msg {
 			e.Err = errors.New(scrub(msg, tokens...))

@@ -32,6 +32,7 @@ func TestRedirectsAndEchoedTokens(t *testing.T) {
 	}))
 	t.Cleanup(other.Close)
 	var ids []string
+	var throttled atomic.Int64
 	e := newEnv(t, envOpts{devices: 20, middleware: func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			auth := r.Header.Get("Authorization")
@@ -47,6 +48,13 @@ func TestRedirectsAndEchoedTokens(t *testing.T) {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusBadGateway)
 				w.Write([]byte(`{"message":"upstream said ` + auth + `"}`))
+			case strings.HasSuffix(r.URL.Path, "/"+ids[4]) && throttled.Add(1) == 1:
+				// A 429 logged at once, echoing the header everywhere.
+				w.Header().Set("TrackingID", auth)
+				w.Header().Set("Retry-After", auth)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusTooManyRequests)
+				w.Write([]byte(`{"message":"slow down ` + auth + `","errorCode":"` + auth + `"}`))
 			case strings.HasSuffix(r.URL.Path, "/"+ids[3]) && r.URL.Query().Get("moved") == "":
 				http.Redirect(w, r, r.URL.Path+"?moved=1", http.StatusMovedPermanently)
 			default:
@@ -71,6 +79,9 @@ func TestRedirectsAndEchoedTokens(t *testing.T) {
 		if r := rows[id]; r.SyncStatus != "error" || r.LastError == nil || !strings.Contains(*r.LastError, "[REDACTED]") {
 			t.Errorf("echoing device: %s %v; want error with the token redacted", r.SyncStatus, r.LastError)
 		}
+	}
+	if r := rows[ids[4]]; r.SyncStatus != "ok" || !strings.Contains(e.logs.String(), "[REDACTED]") {
+		t.Errorf("echoing 429: %s %v; want ok after the pause, the echo logged redacted", r.SyncStatus, r.LastError)
 	}
 	if r := rows[ids[3]]; r.SyncStatus != "ok" {
 		t.Errorf("same-origin redirect: %s %v; want ok (followed)", r.SyncStatus, r.LastError)
