@@ -86,6 +86,7 @@ func TestUnreachableOrUntrustedWebexIsExitOne(t *testing.T) {
 		name, api, want string
 	}{
 		{"connection refused", closed.URL + "/v1", "Webex API unreachable: "},
+		{"DNS failure", "https://wxc-sync-test.invalid/v1", "Webex API unreachable: "},
 		{"untrusted certificate", tlsSrv.URL + "/v1", "the Webex API's TLS certificate is not trusted: "},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -72,6 +72,7 @@ type Client struct {
 	// answers counts the HTTP answers. unreachable holds the cause once
 	// noAnswer reached UnreachableAfter.
 	noAnswer    atomic.Int64
+	noAnswerAt  atomic.Int64 // UnixNano of the streak's first failure; 0: no streak
 	answers     atomic.Int64
 	unreachable atomic.Pointer[string]
 
@@ -349,6 +350,12 @@ func (c *Client) get(ctx context.Context, r request) error {
 				r.url = r.shrink(r.url)
 			}
 			wait := c.backoff(transient)
+			if ferr.noAnswer && c.answers.Load() == answersBefore {
+				// Nobody answers: there is no server to be gentle with, and
+				// the sooner the streak is long enough, the sooner the run
+				// says the API is unreachable.
+				wait = jitter(c.opts.BackoffBase)
+			}
 			if ferr.retryAfter > 0 {
 				wait = ferr.retryAfter
 			}
@@ -409,6 +416,7 @@ func (c *Client) once(ctx context.Context, r request, mark sendMark) (*Error, st
 	}
 	defer resp.Body.Close()
 	c.noAnswer.Store(0)
+	c.noAnswerAt.Store(0)
 	c.answers.Add(1)
 	// Scrubbed here, not only in get: a 429's is logged before get sees it.
 	tracking := truncate(scrub(resp.Header.Get("TrackingID"), tok), 100)
