@@ -3,10 +3,10 @@ package bench
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"golang.org/x/time/rate"
 
+	"github.com/wxc-inventory/wxc-sync/internal/device"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
@@ -158,17 +158,14 @@ func replayMismatches(ctx context.Context, db *database, sim *webexsim.Sim) (map
 	return out, nil
 }
 
-// colonMAC spells a served MAC (11223344AAFF) as PostgreSQL prints macaddr.
+// colonMAC spells a served MAC (11223344AAFF) as PostgreSQL prints
+// macaddr (11:22:33:44:aa:ff), "" for none.
 func colonMAC(s string) string {
-	if s == "" {
+	hw, ok := device.ParseMAC(s)
+	if !ok {
 		return ""
 	}
-	s = strings.ToLower(strings.NewReplacer(":", "", "-", "", ".", "").Replace(s))
-	var parts []string
-	for i := 0; i+2 <= len(s); i += 2 {
-		parts = append(parts, s[i:i+2])
-	}
-	return strings.Join(parts, ":")
+	return hw.String()
 }
 
 // evaluateListing checks issue 9's goals: a list-guided pass after 1% of N

@@ -3,7 +3,6 @@ package syncrun
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sort"
 
@@ -117,13 +116,8 @@ func (r *run) sweep(ctx context.Context) ([]string, error) {
 		}
 		var fe *fetch.Error
 		if errors.As(err, &fe) {
-			switch fe.Kind {
-			case fetch.KindUnauthorized:
-				return nil, fmt.Errorf("%w (device listing): %v", ErrUnauthorized, fe)
-			case fetch.KindUnreachable:
-				return nil, fmt.Errorf("%w: %s", ErrUnreachable, fe.Message)
-			case fetch.KindCertificate:
-				return nil, fmt.Errorf("%w: %s", ErrCertificate, fe.Message)
+			if err := stopsTheRun(fe, "device listing"); err != nil {
+				return nil, err
 			}
 		}
 		var le *fetch.ListError

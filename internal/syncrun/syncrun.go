@@ -496,17 +496,12 @@ func classify(ctx context.Context, log *slog.Logger, id string, dev device.Devic
 	}
 	attrs := []slog.Attr{slog.String("device_id", id), slog.Int("http_status", fe.Status),
 		slog.String("tracking_id", fe.TrackingID), slog.String("error_code", fe.ErrorCode), slog.String("error", fe.Error())}
+	if err := stopsTheRun(fe, "device "+id); err != nil {
+		log.LogAttrs(ctx, slog.LevelError, errors.Unwrap(err).Error()+"; stopping the run", attrs...)
+		return nil, err
+	}
 	var outcome store.Outcome
 	switch fe.Kind {
-	case fetch.KindUnauthorized:
-		log.LogAttrs(ctx, slog.LevelError, "Webex rejected the token; stopping the run", attrs...)
-		return nil, fmt.Errorf("%w (device %s): %v", ErrUnauthorized, id, fe)
-	case fetch.KindUnreachable:
-		log.LogAttrs(ctx, slog.LevelError, "Webex API unreachable; stopping the run", attrs...)
-		return nil, fmt.Errorf("%w: %s", ErrUnreachable, fe.Message)
-	case fetch.KindCertificate:
-		log.LogAttrs(ctx, slog.LevelError, "the Webex API's TLS certificate is not trusted; stopping the run", attrs...)
-		return nil, fmt.Errorf("%w: %s", ErrCertificate, fe.Message)
 	case fetch.KindNotFound:
 		outcome = store.OutcomeNotFound
 		log.LogAttrs(ctx, slog.LevelInfo, "device no longer exists", attrs...)
@@ -518,4 +513,20 @@ func classify(ctx context.Context, log *slog.Logger, id string, dev device.Devic
 		log.LogAttrs(ctx, slog.LevelWarn, "device fetch failed", attrs...)
 	}
 	return &store.Result{DeviceID: id, Outcome: outcome, Error: fe.Error()}, nil
+}
+
+// stopsTheRun is the error that ends the whole run for an answer no device
+// is to blame for: Webex rejected the token, the API is unreachable, or its
+// certificate is not trusted. It is nil for any other answer. what names
+// the request (a device, the listing).
+func stopsTheRun(fe *fetch.Error, what string) error {
+	switch fe.Kind {
+	case fetch.KindUnauthorized:
+		return fmt.Errorf("%w (%s): %v", ErrUnauthorized, what, fe)
+	case fetch.KindUnreachable:
+		return fmt.Errorf("%w: %s", ErrUnreachable, fe.Message)
+	case fetch.KindCertificate:
+		return fmt.Errorf("%w: %s", ErrCertificate, fe.Message)
+	}
+	return nil
 }
