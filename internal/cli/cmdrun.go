@@ -100,7 +100,7 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 		}
 	}
 	logSummary(ctx, log, sum, newFailed)
-	if sum.Total+sum.Listing.Confirmed == 0 && sum.Err == nil {
+	if nothingToSync(sum) {
 		log.LogAttrs(ctx, slog.LevelWarn, noDevicesHint(sum.Scope), slog.Int64("run_id", sum.RunID))
 	}
 	if con != nil {
@@ -175,6 +175,13 @@ func summaryErr(s syncrun.Summary, newFailed int) error {
 		}
 		return &exitError{code: ExitFailed, err: fmt.Errorf("%w: %w", errSilent, s.Err)}
 	}
+}
+
+// nothingToSync says that a run found no device to sync, rather than
+// failing before it could look: only then is "track some devices" the
+// advice.
+func nothingToSync(s syncrun.Summary) bool {
+	return s.Total+s.Listing.Confirmed == 0 && s.Err == nil
 }
 
 // noDevicesHint says what to do when a run found nothing to sync.

@@ -44,7 +44,7 @@ func writePlainSummary(w io.Writer, s syncrun.Summary, newFailed int) {
 		fmt.Fprintf(&b, "  Listing:   %s confirmed unchanged by the device listing (%s), %s\n",
 			plural(s.Listing.Confirmed, "device"), plural(int(s.Listing.Requests), "listing request"), listingWord(s.Listing))
 	}
-	if s.Total == 0 && s.Listing.Confirmed == 0 {
+	if nothingToSync(s) {
 		fmt.Fprintf(&b, "  %s.\n", noDevicesHint(s.Scope))
 		io.WriteString(w, b.String())
 		return

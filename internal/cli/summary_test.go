@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,9 @@ func TestPlainSummary(t *testing.T) {
 			[]string{"Skipped:   6 devices not reached in the time budget; the next run takes them first"}, nil},
 		{"nothing tracked", syncrun.Summary{RunID: 7, Status: store.RunSucceeded}, -1,
 			[]string{"finished in 0s with nothing to sync", "no devices are tracked", "wxc-sync discover", "wxc-sync devices add"}, []string{"Synced", "all 0"}},
+		{"failed before it could look", syncrun.Summary{RunID: 9, Status: store.RunFailed,
+			Err: errors.New("Webex rejected the token (listing): 401")}, -1,
+			[]string{"Run 9 failed after", "Why: Webex rejected the token"}, []string{"no devices are tracked", "discover"}},
 		{"interrupted", syncrun.Summary{RunID: 8, Status: store.RunInterrupted, Total: 3, Counts: store.FinalCounts{OK: 1, Skipped: 2}}, -1,
 			[]string{"Run 8 was interrupted after", "Skipped:   2 devices not reached"}, nil},
 	} {
