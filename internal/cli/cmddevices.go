@@ -374,12 +374,12 @@ func writeTrackChanges(w io.Writer, changes []store.TrackChange, accepted int, d
 				id, orNone(c.OldOrgID), orNone(c.NewOrgID))
 		}
 	}
-	prefix := ""
 	if dryRun {
-		prefix = "dry run, nothing changed: "
+		fmt.Fprintf(w, "dry run, nothing changed: %s would be added, %s would change, %d already tracked\n",
+			plural(added, "device"), plural(orgs, "org_id"), accepted-added)
+		return
 	}
-	fmt.Fprintf(w, "%s%s, %d org_id changed, %d already tracked\n",
-		prefix, plural(added, "device")+" "+verb, orgs, accepted-added)
+	fmt.Fprintf(w, "%s added, %s changed, %d already tracked\n", plural(added, "device"), plural(orgs, "org_id"), accepted-added)
 }
 
 func equalOrg(a, b *string) bool {
@@ -444,11 +444,11 @@ func cmdDevicesRemove(ctx context.Context, args []string, getenv Env, stdout, st
 			fmt.Fprintf(stderr, "not tracked: %s\n", id)
 		}
 	}
-	prefix := ""
 	if dryRun {
-		prefix = "dry run, nothing changed: "
+		fmt.Fprintf(stdout, "dry run, nothing changed: %s would be removed (history kept), %d not tracked\n", plural(len(removed), "device"), notTracked)
+	} else {
+		fmt.Fprintf(stdout, "%s removed (history kept), %d not tracked\n", plural(len(removed), "device"), notTracked)
 	}
-	fmt.Fprintf(stdout, "%s%s %s (history kept), %d not tracked\n", prefix, plural(len(removed), "device"), verb, notTracked)
 	return nil
 }
 

@@ -66,7 +66,7 @@ func TestDevicesCommands(t *testing.T) {
 		t.Errorf("add --dry-run: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = runCLI(t, env, "devices", "add", cliDevID(1), cliDevID(2))
-	if r.code != 0 || r.stdout != "added "+cliDevID(1)+"\nadded "+cliDevID(2)+"\n2 devices added, 0 org_id changed, 0 already tracked\n" {
+	if r.code != 0 || r.stdout != "added "+cliDevID(1)+"\nadded "+cliDevID(2)+"\n2 devices added, 0 org_ids changed, 0 already tracked\n" {
 		t.Errorf("add: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
@@ -74,7 +74,7 @@ func TestDevicesCommands(t *testing.T) {
 	// removed, URL alphabet) is the device already tracked, not a new row.
 	unpadded := strings.TrimRight(cliDevID(1), "=")
 	r = runCLI(t, env, "devices", "add", unpadded)
-	if r.code != 0 || r.stdout != "already tracked: "+unpadded+" is the same device as "+cliDevID(1)+"\n0 devices added, 0 org_id changed, 1 already tracked\n" {
+	if r.code != 0 || r.stdout != "already tracked: "+unpadded+" is the same device as "+cliDevID(1)+"\n0 devices added, 0 org_ids changed, 1 already tracked\n" {
 		t.Errorf("add of another spelling: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if got := trackedIDs(t, db); len(got) != 2 {
@@ -104,10 +104,10 @@ func TestDevicesCommands(t *testing.T) {
 	// A clean CSV: dry run, import, import again.
 	good := writeFile(t, "device_id,name\n"+cliDevID(4)+",desk\n"+cliDevID(1)+",lobby\n\n# end\n")
 	r = runCLI(t, env, "devices", "import", "--dry-run", good)
-	if r.code != 0 || !strings.Contains(r.stdout, "dry run, nothing changed: 1 device would add, 0 org_id changed, 1 already tracked") {
+	if r.code != 0 || !strings.Contains(r.stdout, "dry run, nothing changed: 1 device would be added, 0 org_ids would change, 1 already tracked") {
 		t.Errorf("import --dry-run: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	for i, want := range []string{"1 device added, 0 org_id changed, 1 already tracked", "0 devices added, 0 org_id changed, 2 already tracked"} {
+	for i, want := range []string{"1 device added, 0 org_ids changed, 1 already tracked", "0 devices added, 0 org_ids changed, 2 already tracked"} {
 		r = runCLI(t, env, "devices", "import", good)
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Errorf("import %d: code %d, want %q\n%s%s", i+1, r.code, want, r.stdout, r.stderr)
@@ -125,6 +125,10 @@ func TestDevicesCommands(t *testing.T) {
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(context.Background(), `INSERT INTO device_changes (device_id, field, new_value) VALUES ($1, 'ip', '10.0.0.1')`, cliDevID(4)); err != nil {
 		t.Fatal(err)
+	}
+	r = runCLI(t, env, "devices", "remove", "--dry-run", cliDevID(4))
+	if r.code != 0 || !strings.Contains(r.stdout, "dry run, nothing changed: 1 device would be removed (history kept), 0 not tracked") {
+		t.Errorf("remove --dry-run: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = runCLI(t, env, "devices", "remove", cliDevID(4), "NOPE")
 	if r.code != 0 || !strings.Contains(r.stdout, "1 device removed (history kept), 1 not tracked") || !strings.Contains(r.stderr, "not tracked: NOPE") {
