@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/wxc-inventory/wxc-sync/internal/deviceid"
 	"github.com/wxc-inventory/wxc-sync/internal/fetch"
 	"github.com/wxc-inventory/wxc-sync/internal/flagenv"
@@ -137,8 +135,8 @@ func (o *dbOptions) register(fs *flagSet) {
 // that cannot work is a configuration error (exit 2), like any bad value.
 // The value is not echoed: it may hold a password.
 func (o *dbOptions) validate() []error {
-	if _, err := pgconn.ParseConfig(o.DatabaseURL); err != nil {
-		return []error{fmt.Errorf("--database-url: not a PostgreSQL URL or keyword/value string: %v", strings.ReplaceAll(err.Error(), o.DatabaseURL, "…"))}
+	if _, err := store.ParseConfig(o.DatabaseURL); err != nil {
+		return []error{fmt.Errorf("--database-url: %w", err)}
 	}
 	return nil
 }

@@ -115,6 +115,41 @@ func TestRunUsageErrors(t *testing.T) {
 	}
 }
 
+// TestUsageErrorsSayWhatIsWrongOnce: each bad value is one clear line
+// naming the problem, with no second error about a value nobody gave and
+// no masking that hides what is wrong.
+func TestUsageErrorsSayWhatIsWrongOnce(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+		not  []string
+	}{
+		{"a rate that is not a number", []string{"run"}, map[string]string{"WEBEX_TOKEN": "t", "SYNC_RATE": "fast"},
+			"environment variable SYNC_RATE (for --rate) is not valid: want a number such as 2.5", []string{"--rate 0", "parse error", "fast"}},
+		{"a misspelt scheme", []string{"run", "--database-url", "postgress://postgres@db.example/inventory"}, map[string]string{"WEBEX_TOKEN": "t"},
+			`--database-url: not a PostgreSQL URL or keyword/value string: scheme "postgress" is neither postgres:// nor postgresql://`, []string{"xxxxxx", "keyword/value (invalid"}},
+		{"a keyword/value string that does not parse", []string{"run", "--database-url", "host=db password=hunter2 stray"}, map[string]string{"WEBEX_TOKEN": "t"},
+			"--database-url: not a PostgreSQL URL or keyword/value string: failed to parse as keyword/value (invalid keyword/value)", []string{"hunter2", "`"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			err := Run(context.Background(), tt.args, envMap(tt.env), &stdout, &stderr)
+			if ExitCode(err) != ExitUsage || err.Error() != tt.want {
+				t.Fatalf("exit %d, error %q; want %d and %q", ExitCode(err), err, ExitUsage, tt.want)
+			}
+			for _, n := range tt.not {
+				if strings.Contains(err.Error()+stderr.String(), n) {
+					t.Errorf("the error says %q: %s", n, err)
+				}
+			}
+		})
+	}
+}
+
 func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -124,4 +125,22 @@ func TestRunAgainstASilentServer(t *testing.T) {
 			t.Errorf("exit code %d, want %d (interrupted): %v\n%s", code, ExitInterrupted, err, stderr.String())
 		}
 	})
+}
+
+// TestAWrongDatabaseRoleIsOneLine: pgx reports each connection attempt on
+// a line of its own (with sslmode=prefer, the same refusal twice); the
+// error is one line that says the refusal once, with no escaped tab.
+func TestAWrongDatabaseRoleIsOneLine(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(pgtest.DBURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User("wxc_no_such_role")
+	r := runCLI(t, map[string]string{"DATABASE_URL": u.String()}, "migrate", "--log-format", "json")
+	msg := Message(r.err)
+	if r.code != ExitFailed || strings.Count(msg, `role "wxc_no_such_role" does not exist`) != 1 ||
+		strings.Contains(msg, "\n") || strings.Contains(msg, `\t`) {
+		t.Errorf("exit %d, message %q: want exit 1 and one line naming the role once", r.code, msg)
+	}
 }

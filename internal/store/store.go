@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,7 +107,7 @@ func Open(ctx context.Context, databaseURL string, o OpenOptions) (*Store, error
 	err = pgretry.Do(cctx, pgretry.Policy{Tries: 1 << 20, Wait: 250 * time.Millisecond, MaxWait: 2 * time.Second},
 		func(ctx context.Context) error {
 			err := pool.Ping(ctx)
-			if err != nil && pgretry.ConnectionLost(err) {
+			if err != nil && pgretry.Transient(err) {
 				level := slog.LevelDebug
 				if lost == nil {
 					level = slog.LevelWarn // once; the rest at debug
@@ -124,14 +125,14 @@ func Open(ctx context.Context, databaseURL string, o OpenOptions) (*Store, error
 		switch {
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("connect to database %s: %w", name, context.Cause(ctx))
-		case pgretry.ConnectionLost(err) || errors.Is(err, context.DeadlineExceeded):
+		case pgretry.Transient(err) || errors.Is(err, context.DeadlineExceeded):
 			if lost != nil {
 				err = lost // the deadline cut the last attempt short: say what the others met
 			}
 			return nil, fmt.Errorf("connect to database %s: not reachable within %s: %w",
 				name, time.Since(start).Round(time.Second), oneLineError{err})
 		}
-		return nil, fmt.Errorf("connect to database %s: %w", name, err)
+		return nil, fmt.Errorf("connect to database %s: %w", name, oneLineError{err})
 	}
 	st := New(pool)
 	st.defaultStatementTimeout = cfg.ConnConfig.RuntimeParams["statement_timeout"] == millis(DefaultStatementTimeout)
@@ -161,10 +162,15 @@ func (s *Store) MigrationPool(ctx context.Context) (*pgxpool.Pool, error) {
 // session defaults applied where the URL set none (river's
 // setParamIfUnset). Its error never quotes the URL.
 func ParseConfig(databaseURL string) (*pgxpool.Config, error) {
+	if scheme, ok := urlScheme(databaseURL); ok && scheme != "postgres" && scheme != "postgresql" {
+		// pgx would read it as keyword/value and fail on that, quoting the
+		// URL with its user masked as if it were a password.
+		return nil, fmt.Errorf("%s: scheme %q is neither postgres:// nor postgresql://", notADatabaseURL, scheme)
+	}
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		// pgx's parse errors can quote the URL; say only what is wrong.
-		return nil, fmt.Errorf("database URL is not valid: %s", redactParseError(err))
+		return nil, fmt.Errorf("%s: %s", notADatabaseURL, redactParseError(err))
 	}
 	cc := cfg.ConnConfig
 	setParamIfUnset(cc.RuntimeParams, "application_name", DefaultApplicationName)
@@ -190,11 +196,22 @@ func setParamIfUnset(params map[string]string, name, value string) {
 
 func millis(d time.Duration) string { return fmt.Sprint(d.Milliseconds()) }
 
-// oneLine folds pgx's multi-line connect errors (one line per address
-// tried) into one line, for a log field or an error message.
+// oneLine folds pgx's multi-line connect errors (one line per attempt:
+// each address, and with sslmode=prefer each address with and without TLS)
+// into one line, for a log field or an error message, saying each
+// different failure once.
 func oneLine(err error) string {
-	s := strings.ReplaceAll(err.Error(), ":\n\t", ": ")
-	return strings.ReplaceAll(s, "\n\t", "; ")
+	head, rest, multi := strings.Cut(err.Error(), ":\n\t")
+	if !multi {
+		return head
+	}
+	var attempts []string
+	for _, a := range strings.Split(rest, "\n\t") {
+		if !slices.Contains(attempts, a) {
+			attempts = append(attempts, a)
+		}
+	}
+	return head + ": " + strings.Join(attempts, "; ")
 }
 
 // oneLineError is err, printed on one line.
@@ -209,6 +226,22 @@ func Describe(c pgconn.Config) string {
 	return fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
 }
 
+const notADatabaseURL = "not a PostgreSQL URL or keyword/value string"
+
+// urlScheme is the scheme of s when s is written as a URL (scheme://...).
+func urlScheme(s string) (string, bool) {
+	scheme, _, ok := strings.Cut(s, "://")
+	if !ok || scheme == "" {
+		return "", false
+	}
+	for _, r := range scheme {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.') {
+			return "", false // a keyword/value string with "://" in a value
+		}
+	}
+	return scheme, true
+}
+
 // redactParseError says what is wrong with a database URL without quoting
 // it: the URL may hold a password, and pgx's own redaction is best effort.
 func redactParseError(err error) string {
@@ -216,15 +249,18 @@ func redactParseError(err error) string {
 	if !errors.As(err, &pe) {
 		return "unparseable"
 	}
-	inner := pe.Unwrap()
 	var ue *url.Error
-	if errors.As(inner, &ue) {
-		inner = ue.Err // url.Error quotes the whole URL
+	if errors.As(pe.Unwrap(), &ue) {
+		return ue.Err.Error() // url.Error quotes the whole URL
 	}
-	if inner == nil || (pe.ConnString != "" && strings.Contains(inner.Error(), pe.ConnString)) {
+	// pgx's text is "cannot parse `<the string, redacted>`: <what is
+	// wrong>"; keep only what is wrong.
+	msg := pe.Error()
+	i := strings.LastIndex(msg, "`: ")
+	if i < 0 || (pe.ConnString != "" && strings.Contains(msg[i+3:], pe.ConnString)) {
 		return "check its syntax"
 	}
-	return inner.Error()
+	return msg[i+3:]
 }
 
 // cleanText makes s storable as PostgreSQL text: valid UTF-8 without NUL.
