@@ -129,6 +129,7 @@ func (fs *FlagSet) ParseInterspersed(args []string, getenv func(string) string) 
 }
 
 func (fs *FlagSet) parseFlags(args []string) error {
+	fs.VisitAll(checkValue)
 	if err := fs.FlagSet.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -170,7 +171,11 @@ func (fs *FlagSet) applyEnv(getenv func(string) string) error {
 // usage, its variables and its default.
 func (fs *FlagSet) WriteFlags(w io.Writer) {
 	fs.VisitAll(func(f *flag.Flag) {
-		name, usage := flag.UnquoteUsage(f)
+		g := *f
+		if c, ok := f.Value.(*checkedValue); ok {
+			g.Value = c.Value // UnquoteUsage names the argument by its type
+		}
+		name, usage := flag.UnquoteUsage(&g)
 		fmt.Fprintf(w, "  --%s %s\n    \t%s", f.Name, name, strings.ReplaceAll(usage, "\n", "\n    \t"))
 		if envs := fs.EnvOf(f.Name); len(envs) > 0 {
 			fmt.Fprintf(w, " (env %s)", strings.Join(envs, ", then "))
@@ -180,4 +185,61 @@ func (fs *FlagSet) WriteFlags(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	})
+}
+
+// checkedValue is a flag's value as Parse sees it: a value the flag
+// package cannot read (--rate fast) is an error that says what the flag
+// wants instead of "parse error", and leaves the flag's value as it was
+// (the flag package's numbers become 0), so that a later check does not
+// report a value nobody gave.
+type checkedValue struct {
+	flag.Value
+	want string // "a number such as 2.5"; "" for the flag's own errors
+}
+
+func checkValue(f *flag.Flag) {
+	if _, done := f.Value.(*checkedValue); done {
+		return
+	}
+	name, _ := flag.UnquoteUsage(&flag.Flag{Value: f.Value})
+	want := map[string]string{
+		"float":    "a number such as 2.5",
+		"int":      "a whole number",
+		"uint":     "a whole number, 0 or more",
+		"duration": "a duration such as 30s, 5m or 1h30m",
+	}[name]
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		want = "true or false"
+	}
+	f.Value = &checkedValue{Value: f.Value, want: want}
+}
+
+func (c *checkedValue) Set(s string) error {
+	if c.want == "" {
+		return c.Value.Set(s)
+	}
+	old := c.Value.String()
+	err := c.Value.Set(s)
+	if err == nil {
+		return nil
+	}
+	_ = c.Value.Set(old) // a number, duration or bool reads back its own text
+	if err.Error() == "value out of range" {
+		return fmt.Errorf("out of range: want %s", c.want)
+	}
+	return fmt.Errorf("want %s", c.want)
+}
+
+// IsBoolFlag keeps a boolean flag one that takes no argument.
+func (c *checkedValue) IsBoolFlag() bool {
+	b, ok := c.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// Get keeps the flag a flag.Getter.
+func (c *checkedValue) Get() any {
+	if g, ok := c.Value.(flag.Getter); ok {
+		return g.Get()
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPrecedenceAndSource(t *testing.T) {
@@ -70,5 +71,57 @@ func TestInterspersedAndHelp(t *testing.T) {
 	}
 	if err := New("y").Parse([]string{"--nope"}, nil); ExitCode(err) != ExitUsage {
 		t.Errorf("--nope: %v", err)
+	}
+}
+
+// TestBadValueSaysWhatItWants: a value the flag package cannot read says
+// what the flag wants (not "parse error"), from the command line or the
+// environment, and leaves the flag at its default, so that no later check
+// reports a value nobody gave (SYNC_RATE=fast was "--rate 0").
+func TestBadValueSaysWhatItWants(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"float from the environment", nil, map[string]string{"X_RATE": "fast"}, "X_RATE (for --rate) is not valid: want a number such as 2.5"},
+		{"float on the command line", []string{"--rate", "fast"}, nil, `invalid value "fast" for flag -rate: want a number such as 2.5`},
+		{"int", nil, map[string]string{"X_BURST": "many"}, "X_BURST (for --burst) is not valid: want a whole number"},
+		{"int out of range", nil, map[string]string{"X_BURST": "99999999999999999999"}, "out of range: want a whole number"},
+		{"duration without a unit", []string{"--wait", "5"}, nil, "want a duration such as 30s, 5m or 1h30m"},
+		{"bool", nil, map[string]string{"X_DRY_RUN": "yes"}, "X_DRY_RUN (for --dry-run) is not valid: want true or false"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fs := New("x")
+			rate := fs.Float64("rate", 5, "")
+			burst := fs.Int("burst", 3, "")
+			wait := fs.Duration("wait", time.Second, "")
+			dry := fs.Bool("dry-run", false, "")
+			fs.BindPrefix("X_")
+			err := fs.Parse(tt.args, func(k string) string { return tt.env[k] })
+			if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "parse error") {
+				t.Fatalf("err = %v, want a usage error saying %q", err, tt.want)
+			}
+			if *rate != 5 || *burst != 3 || *wait != time.Second || *dry {
+				t.Errorf("values %v %v %v %v, want the defaults kept", *rate, *burst, *wait, *dry)
+			}
+		})
+	}
+	// A boolean flag still takes no argument, and help still names each
+	// flag's type.
+	fs := New("x")
+	dry := fs.Bool("dry-run", false, "")
+	fs.Float64("rate", 5, "requests per second")
+	args, err := fs.ParseInterspersed([]string{"--dry-run", "a"}, func(string) string { return "" })
+	if err != nil || !*dry || len(args) != 1 {
+		t.Errorf("--dry-run a: args %q, dry-run %v, err %v", args, *dry, err)
+	}
+	var help strings.Builder
+	fs.WriteFlags(&help)
+	if !strings.Contains(help.String(), "--rate float") {
+		t.Errorf("help does not name --rate's type:\n%s", help.String())
 	}
 }
