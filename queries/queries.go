@@ -2,8 +2,9 @@
 // one so that it can be read, reviewed, EXPLAINed and run with psql. sqlc
 // turns the statements (each introduced by a "-- name: Name :kind" line)
 // into typed Go in internal/dbsqlc: go generate ./queries rebuilds it, and
-// a test fails when the committed code is stale. Reporting SQL for users
-// lives in the reports folder and runs as it is with psql -f.
+// CI's "sqlc diff" (.ci/run) fails when the committed code is stale.
+// Reporting SQL for users lives in the reports folder and runs as it is
+// with psql -f.
 package queries
 
 //go:generate go run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1 generate -f ../sqlc.yaml

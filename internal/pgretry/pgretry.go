@@ -25,7 +25,7 @@ type Policy struct {
 	Wait    time.Duration // before the second attempt; doubles after each
 	MaxWait time.Duration // cap on one wait; 0: no cap
 	// Retryable picks the errors worth another attempt; nil means
-	// ConnectionLost.
+	// Transient.
 	Retryable func(error) bool
 }
 
@@ -40,7 +40,7 @@ var Statement = Policy{Tries: 4, Wait: 200 * time.Millisecond, MaxWait: 2 * time
 func Do(ctx context.Context, p Policy, fn func(context.Context) error) error {
 	retryable := p.Retryable
 	if retryable == nil {
-		retryable = ConnectionLost
+		retryable = Transient
 	}
 	var b retry.Backoff = retry.NewExponential(max(p.Wait, time.Millisecond))
 	if p.MaxWait > 0 {
@@ -63,11 +63,14 @@ func Do(ctx context.Context, p Policy, fn func(context.Context) error) error {
 	return err
 }
 
-// ConnectionLost reports whether err means the connection rather than the
-// statement failed, so that the same statement on a new connection may
-// succeed. A cancelled or timed-out context is never retried: the caller
-// gave up.
-func ConnectionLost(err error) bool {
+// Transient reports whether the same statement may succeed when sent
+// again, on a new connection if need be: the connection failed or was
+// refused, the server ended the session or has no room for it (53300), or
+// the statement lost a serialization failure (40001) or a deadlock (40P01)
+// on a connection that is still good. A constraint violation, a bad value
+// or a missing row is not transient. A cancelled or timed-out context is
+// never retried: the caller gave up.
+func Transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}

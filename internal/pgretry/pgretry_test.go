@@ -16,9 +16,9 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// TestConnectionLost classifies errors that a real PostgreSQL and pgx
-// produce: only those of a connection or session that ended are retried.
-func TestConnectionLost(t *testing.T) {
+// TestTransient classifies errors that a real PostgreSQL and pgx
+// produce: only those a second attempt may not meet are retried.
+func TestTransient(t *testing.T) {
 	t.Parallel()
 	url := pgtest.DBURL(t)
 	ctx := context.Background()
@@ -109,8 +109,8 @@ func TestConnectionLost(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if got := pgretry.ConnectionLost(err); got != tt.want {
-				t.Errorf("ConnectionLost(%v) = %v, want %v", err, got, tt.want)
+			if got := pgretry.Transient(err); got != tt.want {
+				t.Errorf("Transient(%v) = %v, want %v", err, got, tt.want)
 			}
 		})
 	}

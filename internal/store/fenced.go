@@ -36,7 +36,7 @@ type db interface {
 type fencedConn struct {
 	sem    chan struct{} // holds one token while a statement or the watch has the connection
 	conn   *pgx.Conn
-	wanted atomic.Int32  // statements waiting for mu
+	wanted atomic.Int32  // statements waiting for sem
 	lost   chan struct{} // closed when the connection is gone
 	once   sync.Once
 
