@@ -17,7 +17,10 @@ import (
 // as Prometheus advises for batch jobs: the last success timestamp is
 // pushed only on success, with POST (Add), so that a failed run leaves the
 // previous success in place and an alert on its age fires.
-func pushMetrics(ctx context.Context, gatewayURL string, s syncrun.Summary, success bool, now time.Time) error {
+// detailMaxAge, the run's --detail-max-age, is pushed too, so that the
+// staleness alert compares the details' age with the bound this job was
+// given rather than with a copy of it in the rules.
+func pushMetrics(ctx context.Context, gatewayURL string, s syncrun.Summary, success bool, detailMaxAge time.Duration, now time.Time) error {
 	reg := prometheus.NewRegistry()
 	gauge := func(name, help string, v float64) {
 		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
@@ -30,6 +33,9 @@ func pushMetrics(ctx context.Context, gatewayURL string, s syncrun.Summary, succ
 	}
 	gauge("wxc_sync_last_duration_seconds", "How long the last run took.", s.Duration.Seconds())
 	gauge("wxc_sync_last_throttled", "429 and 423 answers the last run received.", float64(s.Throttled))
+	gauge("wxc_sync_last_throttled_seconds", "How long throttles (429, 423) held every request of the last run: the pauses' wall time, overlaps counted once.", s.Paused.Seconds())
+	gauge("wxc_sync_detail_max_age_seconds", "The last run's --detail-max-age: details older than this are fetched again whatever the listing says.", detailMaxAge.Seconds())
+	gauge("wxc_sync_last_listing_distrusted_orgs", "Orgs whose device listing is not trusted for some field after the last run's check: their devices are all fetched.", float64(s.Listing.DistrustedAfter))
 	gauge("wxc_sync_last_requests", "HTTP requests the last run sent.", float64(s.Requests))
 	gauge("wxc_sync_last_run_id", "The sync_runs.run_id of the last run.", float64(s.RunID))
 	gauge("wxc_sync_last_listing_requests", "Requests of the last run's device listing sweep (part of wxc_sync_last_requests).", float64(s.Listing.Requests))

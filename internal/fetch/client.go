@@ -90,6 +90,9 @@ type Stats struct {
 	// ListRequests is the part of Requests sent for device listing pages
 	// (GET /v1/devices), retries included; the rest were details requests.
 	ListRequests int64
+	// Paused is how long throttles (429, 423) held every request of the
+	// client: the pauses' wall time, overlapping pauses counted once.
+	Paused time.Duration
 }
 
 // NewClient validates opts and builds a Client.
@@ -196,7 +199,8 @@ func ValidateBaseURL(raw string) error {
 
 // Stats returns the client's counters.
 func (c *Client) Stats() Stats {
-	return Stats{Requests: c.requests.Load(), Throttled: c.throttled.Load(), Retries: c.retries.Load(), ListRequests: c.listReqs.Load()}
+	return Stats{Requests: c.requests.Load(), Throttled: c.throttled.Load(), Retries: c.retries.Load(), ListRequests: c.listReqs.Load(),
+		Paused: c.pause.paused()}
 }
 
 // ValidateID rejects IDs that cannot be a Webex ID before a request is built

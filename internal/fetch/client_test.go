@@ -376,10 +376,40 @@ func TestThrottlePausesWholeClient(t *testing.T) {
 					t.Errorf("request %s arrived %v after the 429; the pause is at least %v", r.escapedPath, gap, tt.minPause)
 				}
 			}
-			if s := c.Stats(); s.Throttled != 1 {
-				t.Errorf("throttled = %d, want 1", s.Throttled)
+			if s := c.Stats(); s.Throttled != 1 || s.Paused < tt.minPause || s.Paused > reqs[len(reqs)-1].at.Sub(at) {
+				t.Errorf("throttled = %d, paused %v; want 1, and a pause of at least %v that ended before the last request",
+					s.Throttled, s.Paused, tt.minPause)
 			}
 		})
+	}
+}
+
+// The pause time counts each moment once, however many throttles overlap,
+// and counts no part of a pause still to come.
+func TestPausedCountsOverlapsOnce(t *testing.T) {
+	t.Parallel()
+	var p pauseGate
+	if ok, _ := p.extend(time.Hour); !ok {
+		t.Fatal("a first pause must extend")
+	}
+	if ok, _ := p.extend(time.Minute); ok {
+		t.Error("a pause inside the current one must not extend it")
+	}
+	if p.total != time.Hour {
+		t.Errorf("total %v after an hour's pause and a minute's inside it, want 1h", p.total)
+	}
+	if d := p.paused(); d < 0 || d > time.Minute {
+		t.Errorf("paused %v at the start of an hour's pause; the hour to come does not count yet", d)
+	}
+	before := time.Now()
+	p.extend(2 * time.Hour)
+	if p.total < 2*time.Hour || p.total > 2*time.Hour+time.Since(before)+time.Second {
+		t.Errorf("total %v after extending an hour's pause to two hours, want 2h (plus the moments between the calls)", p.total)
+	}
+	// A pause that has passed counts whole.
+	p = pauseGate{total: 3 * time.Second, until: time.Now().Add(-time.Second)}
+	if d := p.paused(); d != 3*time.Second {
+		t.Errorf("paused %v after pauses of 3s that have ended, want 3s", d)
 	}
 }
 

@@ -15,6 +15,9 @@ type pauseGate struct {
 	// streak counts throttles without a usable Retry-After, for the fallback
 	// back-off; it resets once a pause has passed.
 	streak int
+	// total is the length of every pause so far, overlaps counted once
+	// (a pause extended from its old end counts from there).
+	total time.Duration
 }
 
 // extend moves the end of the pause to now+d if that is later. It reports
@@ -22,12 +25,31 @@ type pauseGate struct {
 func (p *pauseGate) extend(d time.Duration) (bool, time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	end := time.Now().Add(d)
+	now := time.Now()
+	end := now.Add(d)
 	if end.After(p.until) {
+		p.total += end.Sub(later(now, p.until))
 		p.until = end
 		return true, end
 	}
 	return false, p.until
+}
+
+// paused is how long the client has been held by pauses until now: the
+// part of the current pause still to come is not counted yet, so that a
+// run that ends during a long Retry-After does not count time it never
+// waited.
+func (p *pauseGate) paused() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.total - max(0, time.Until(p.until))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // active reports whether a pause is in force.

@@ -182,6 +182,11 @@ func TestRetryAfterZeroBurstIsOneCut(t *testing.T) {
 			if sum.Status != store.RunSucceeded || sum.Throttled < 16 {
 				t.Fatalf("status %s, %d throttled; want succeeded after a burst", sum.Status, sum.Throttled)
 			}
+			// The fallback pauses held the run for a while, and not for
+			// longer than it lasted.
+			if sum.Paused <= 0 || sum.Paused > sum.Duration {
+				t.Errorf("paused %v in a run of %v after %d throttles", sum.Paused, sum.Duration, sum.Throttled)
+			}
 			// One blind cut takes off a quarter; every further cut would
 			// take off another. Climbing back is 0.5% a second at most.
 			if got := float64(lim.Limit()); got < rateLimit*0.75 {

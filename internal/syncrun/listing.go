@@ -33,9 +33,13 @@ type ListingSummary struct {
 	Requests  int64  // HTTP requests of the sweep, retries included
 	// The check of the listing against the details (issue 13).
 	Distrusted []string // org keys the listing excused nobody in: not trusted
-	Compared   int      // field comparisons between listing and details
-	Disagreed  int
-	Missed     int // changes the audit sample found that the listing missed
+	// DistrustedAfter counts the orgs whose listing is not trusted for some
+	// field once the run's own check is done: what the next run will fetch
+	// whole.
+	DistrustedAfter int
+	Compared        int // field comparisons between listing and details
+	Disagreed       int
+	Missed          int // changes the audit sample found that the listing missed
 	// Due counts the work list by reason (never_synced, failed,
 	// listing_ip, not_listed, max_age, ...).
 	Due map[string]int

@@ -90,6 +90,9 @@ func TestListingBehindNATIsNotTrusted(t *testing.T) {
 	if tr.Trusted || tr.Evidence == nil || !strings.Contains(*tr.Evidence, "comparisons disagreed") {
 		t.Errorf("listing_trust ip = %+v, want untrusted with its evidence", tr)
 	}
+	if first.Listing.DistrustedAfter != 1 {
+		t.Errorf("first run: %d orgs distrusted after its check, want the one org", first.Listing.DistrustedAfter)
+	}
 	if mac := readTrust(t, e)["mac"]; !mac.Trusted {
 		t.Errorf("listing_trust mac = %+v: the MACs agree, the field stays trusted", mac)
 	}
@@ -132,9 +135,9 @@ func TestLaggingListingIsCaughtByTheSample(t *testing.T) {
 	if first := e.run(t, ctx, cfg); first.Status != store.RunSucceeded {
 		t.Fatalf("first run: %s %v", first.Status, first.Err)
 	}
-	e.run(t, ctx, cfg) // an unchanged pass: the listing's view is recorded
-	if tr := readTrust(t, e)["ip"]; !tr.Trusted {
-		t.Fatalf("ip distrusted before any lag: %+v", tr)
+	unchanged := e.run(t, ctx, cfg) // an unchanged pass: the listing's view is recorded
+	if tr := readTrust(t, e)["ip"]; !tr.Trusted || unchanged.Listing.DistrustedAfter != 0 {
+		t.Fatalf("ip distrusted before any lag: %+v, %d orgs distrusted", tr, unchanged.Listing.DistrustedAfter)
 	}
 
 	rep := e.sim.Churn(webexsim.ChurnSpec{Seed: 8, IPChange: 0.1})
@@ -147,8 +150,8 @@ func TestLaggingListingIsCaughtByTheSample(t *testing.T) {
 		!strings.Contains(e.logs.String(), `"field":"ip"`) {
 		t.Errorf("no WARN line names a missed change and its field")
 	}
-	if tr := readTrust(t, e)["ip"]; tr.Trusted {
-		t.Errorf("ip still trusted after %d missed changes", a.Missed)
+	if tr := readTrust(t, e)["ip"]; tr.Trusted || seen.Listing.DistrustedAfter != 1 {
+		t.Errorf("ip still trusted after %d missed changes (%+v; %d orgs distrusted after the run)", a.Missed, tr, seen.Listing.DistrustedAfter)
 	}
 	var missed int
 	if err := e.pool.QueryRow(ctx, `SELECT missed_changes FROM sync_runs WHERE run_id = $1`, seen.RunID).Scan(&missed); err != nil || missed != a.Missed {
@@ -172,14 +175,15 @@ func TestLaggingListingIsCaughtByTheSample(t *testing.T) {
 	// The listing agrees again (nothing lags since the last walk): the
 	// pass above was the first agreeing run, and the field is trusted
 	// again after the third.
+	last := next
 	for good := 1; good < syncrun.TrustGoodRuns; good++ {
 		if tr := readTrust(t, e)["ip"]; tr.Trusted {
 			t.Fatalf("trusted again after %d good runs, want %d", good, syncrun.TrustGoodRuns)
 		}
-		e.run(t, ctx, cfg)
+		last = e.run(t, ctx, cfg)
 	}
-	if tr := readTrust(t, e)["ip"]; !tr.Trusted {
-		t.Errorf("ip not trusted again after %d agreeing runs: %+v", syncrun.TrustGoodRuns, tr)
+	if tr := readTrust(t, e)["ip"]; !tr.Trusted || last.Listing.DistrustedAfter != 0 {
+		t.Errorf("ip not trusted again after %d agreeing runs: %+v; %d orgs distrusted after the last", syncrun.TrustGoodRuns, tr, last.Listing.DistrustedAfter)
 	}
 	if !strings.Contains(e.logs.String(), "trusted again") {
 		t.Errorf("no log line says the listing is trusted again")

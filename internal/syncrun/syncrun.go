@@ -128,6 +128,9 @@ type Summary struct {
 	Counts    store.FinalCounts
 	Requests  int64 // HTTP requests sent, listing and details
 	Throttled int64 // 429 and 423 answers
+	// Paused is how long throttles held every request of the run (the
+	// pauses' wall time, overlaps counted once).
+	Paused time.Duration
 	// Listing is what the listing sweep did (Detect listing).
 	Listing  ListingSummary
 	Duration time.Duration
@@ -340,6 +343,7 @@ func (r *run) finish() Summary {
 		Total:     r.rec.Total,
 		Requests:  after.Requests - r.before.Requests,
 		Throttled: after.Throttled - r.before.Throttled,
+		Paused:    after.Paused - r.before.Paused,
 		Listing:   r.listing,
 		Abandoned: r.abandoned,
 	}

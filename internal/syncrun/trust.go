@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/wxc-inventory/wxc-sync/internal/store"
@@ -85,6 +86,7 @@ func (r *run) distrustedOrgs(ctx context.Context) ([]string, error) {
 		}
 	}
 	r.listing.Distrusted = orgs
+	r.listing.DistrustedAfter = len(orgs)
 	return orgs, nil
 }
 
@@ -115,12 +117,14 @@ func (r *run) checkListing(ctx context.Context) error {
 		prev[[2]string{t.OrgKey, t.Field}] = t
 	}
 	now := time.Now()
+	after := maps.Clone(prev)
 	for _, a := range agreements {
 		r.listing.Compared += a.Compared
 		r.listing.Disagreed += a.Disagreed
 		r.listing.Missed += a.Missed
 		p, known := prev[[2]string{a.OrgKey, a.Field}]
 		next := judge(p, known, a, r.rec.ID, now)
+		after[[2]string{a.OrgKey, a.Field}] = next
 		if known && next == p {
 			continue
 		}
@@ -139,6 +143,13 @@ func (r *run) checkListing(ctx context.Context) error {
 				slog.String("org_key", a.OrgKey), slog.String("field", a.Field), slog.Int("good_runs", TrustGoodRuns))
 		}
 	}
+	distrusted := map[string]bool{}
+	for k, t := range after {
+		if !t.Trusted {
+			distrusted[k[0]] = true
+		}
+	}
+	r.listing.DistrustedAfter = len(distrusted)
 	r.log.LogAttrs(r.ctx, slog.LevelInfo, "device listing checked against the details",
 		slog.Int("comparisons", r.listing.Compared), slog.Int("disagreements", r.listing.Disagreed),
 		slog.Int("devices_sampled", r.listing.Due["sample"]), slog.Int("missed_changes", r.listing.Missed))
