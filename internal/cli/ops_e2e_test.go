@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,8 +18,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
@@ -290,87 +286,6 @@ func TestEveryRunLogLineCarriesRunID(t *testing.T) {
 	if lines < 4 {
 		t.Errorf("only %d run log lines (want start, a retry, a failure, the summary)", lines)
 	}
-}
-
-func TestPushgatewayGetsTheRunMetrics(t *testing.T) {
-	t.Parallel()
-	type push struct{ method, path, body string }
-	var mu sync.Mutex
-	var pushes []push
-	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The client pushes in the protobuf exposition format; decode it to
-		// text so that the test reads what a Prometheus user would.
-		var text strings.Builder
-		dec := expfmt.NewDecoder(r.Body, expfmt.ResponseFormat(r.Header))
-		for {
-			var mf dto.MetricFamily
-			if err := dec.Decode(&mf); err != nil {
-				break
-			}
-			expfmt.MetricFamilyToText(&text, &mf)
-		}
-		mu.Lock()
-		pushes = append(pushes, push{r.Method, r.URL.Path, text.String()})
-		mu.Unlock()
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(gw.Close)
-
-	sim, base := startSim(t, 30)
-	db := pgtest.DBURL(t)
-	track(t, db, sim.IDs())
-	args := []string{"run", "--api-url", base, "--rate", "1000", "--burst", "50", "--log-format", "json", "--pushgateway-url", gw.URL}
-	if r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}, args...); r.code != ExitOK {
-		t.Fatalf("code %d\n%s", r.code, r.stderr)
-	}
-	if r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": "bad-token"}, args...); r.code != ExitFailed {
-		t.Fatalf("code %d\n%s", r.code, r.stderr)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(pushes) != 2 {
-		t.Fatalf("%d pushes, want 2", len(pushes))
-	}
-	ok, failed := pushes[0], pushes[1]
-	for _, p := range pushes {
-		if p.method != http.MethodPost || p.path != "/metrics/job/wxc_sync/scope/all" {
-			t.Errorf("push %s %s; want POST (Add) to the job's group", p.method, p.path)
-		}
-	}
-	for _, want := range []string{"wxc_sync_last_success_timestamp_seconds", "wxc_sync_last_completion_timestamp_seconds",
-		"wxc_sync_last_duration_seconds", `wxc_sync_last_devices{outcome="ok"} 30`, "wxc_sync_last_throttled"} {
-		if !strings.Contains(ok.body, want) {
-			t.Errorf("successful run's push lacks %s:\n%s", want, ok.body)
-		}
-	}
-	// The outcomes do not overlap: their sum is the fleet, and changed
-	// (30 on a first sync) is a metric of its own.
-	if got := sumOutcomes(t, ok.body); got != 30 {
-		t.Errorf("sum(wxc_sync_last_devices) = %v, want the 30 devices:\n%s", got, ok.body)
-	}
-	if !strings.Contains(ok.body, "wxc_sync_last_devices_changed 30") || strings.Contains(ok.body, `outcome="changed"`) {
-		t.Errorf("changed must be its own metric, not an outcome:\n%s", ok.body)
-	}
-	if strings.Contains(failed.body, "wxc_sync_last_success_timestamp_seconds") || !strings.Contains(failed.body, "wxc_sync_last_completion_timestamp_seconds") {
-		t.Errorf("failed run's push must carry the completion time but not a success time:\n%s", failed.body)
-	}
-}
-
-// sumOutcomes adds up the wxc_sync_last_devices samples of a text exposition.
-func sumOutcomes(t *testing.T, body string) float64 {
-	t.Helper()
-	total := 0.0
-	for _, line := range strings.Split(body, "\n") {
-		if !strings.HasPrefix(line, "wxc_sync_last_devices{") {
-			continue
-		}
-		var v float64
-		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err != nil {
-			t.Fatalf("sample %q: %v", line, err)
-		}
-		total += v
-	}
-	return total
 }
 
 func TestBudgetedRunExitsZero(t *testing.T) {
