@@ -71,6 +71,66 @@ LEFT JOIN device_sync_state s USING (device_id)
 WHERE cardinality(@statuses::text[]) = 0 OR d.sync_status = ANY (@statuses::text[])
 ORDER BY d.device_id;
 
+-- name: FindDevices :many
+-- The devices an identifier names, each once, with every way it matched:
+-- 'id' (the ID as stored), 'merged id' (an ID merged into the device, see
+-- device_id_merges), 'uuid' (the identity inside any spelling of the ID),
+-- 'mac' and 'listed mac' (the details' and the listing's MAC), 'short id'
+-- (a UUID starting with the prefix a table prints; at most max_prefix of
+-- them, so that a short prefix cannot list the fleet). A merged ID whose
+-- device was removed since comes back with tracked false. NULL arguments
+-- match nothing. Each branch is an index scan, but the MAC branches.
+WITH hits AS (
+    SELECT d.device_id, 'id' AS matched_by
+    FROM devices d
+    WHERE d.device_id = @raw::text
+    UNION ALL
+    SELECT m.kept_id, 'merged id'
+    FROM device_id_merges m
+    WHERE m.merged_id = @raw::text
+    UNION ALL
+    SELECT d.device_id, 'uuid'
+    FROM devices d
+    WHERE d.device_key = sqlc.narg(device_key)::text
+    UNION ALL
+    SELECT d.device_id, 'mac'
+    FROM devices d
+    WHERE d.mac = sqlc.narg(mac)::macaddr
+    UNION ALL
+    SELECT d.device_id, 'listed mac'
+    FROM devices d
+    WHERE d.listed_mac = sqlc.narg(mac)::macaddr
+    UNION ALL
+    (SELECT d.device_id, 'short id'
+     FROM devices d
+     WHERE d.device_key COLLATE "C" >= sqlc.narg(key_from)::text
+       AND d.device_key COLLATE "C" < sqlc.narg(key_to)::text
+     ORDER BY d.device_key COLLATE "C"
+     LIMIT @max_prefix::int)
+)
+SELECT h.device_id,
+       (d.device_id IS NOT NULL)::boolean                            AS tracked,
+       array_agg(DISTINCT h.matched_by ORDER BY h.matched_by)::text[] AS matched_by,
+       d.sync_status,
+       d.display_name,
+       d.model,
+       d.mac,
+       d.listed_mac
+FROM hits h
+LEFT JOIN devices d USING (device_id)
+GROUP BY h.device_id, d.device_id
+ORDER BY h.device_id COLLATE "C";
+
+-- name: FindHistoryDevices :many
+-- The IDs among device_ids that history was recorded under: a device no
+-- longer tracked is still found by its ID, in any of its spellings. The
+-- first recorded change says which spelling is the device's oldest.
+SELECT c.device_id, min(c.changed_at)::timestamptz AS first_changed_at
+FROM device_changes c
+WHERE c.device_id = ANY (@device_ids::text[])
+GROUP BY c.device_id
+ORDER BY first_changed_at, c.device_id;
+
 -- name: StartDiscovery :one
 INSERT INTO discovery_runs (org_id, dry_run, prune)
 VALUES (sqlc.narg(org_id)::text, @dry_run::boolean, @prune::boolean)

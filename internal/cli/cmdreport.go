@@ -23,7 +23,7 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 		limit  int
 		wide   bool
 	)
-	fs := newFlagSet("report NAME", "Runs a report: one of the SQL files in queries/reports, embedded, the same\nthat run with psql -f. --list shows every report and its parameters.", stdout)
+	fs := newFlagSet("report NAME", "Runs a report: one of the SQL files in queries/reports, embedded, the same\nthat run with psql -f. --list shows every report and its parameters. A\ndevice_id parameter takes any identifier of one device: its ID in any\nspelling (DEVICE or CALLING_DEVICE, padded or not), the UUID, a MAC, or the\nshort ID a table prints; several devices matching is exit 2, none exit 1.", stdout)
 	o.register(fs)
 	fs.Var(&params, "param", "a report parameter, name=value (repeatable)")
 	fs.StringVar(&format, "format", "table", "output format: table, csv (text, as psql prints it) or json (numbers,\nbooleans and nulls typed)")
@@ -92,6 +92,16 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 		return err
 	}
 	defer closeDB()
+	if id, ok := values[deviceParam]; ok {
+		// The report matches the ID as stored; what the person holds may
+		// be another spelling, the UUID, a MAC or a table's short ID.
+		m, err := findDevice(ctx, st, "--param "+deviceParam, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(stderr, noteMatch(m, id))
+		values[deviceParam] = m.DeviceID
+	}
 	_, err = r.Stream(ctx, st.Pool(), values, tableOutput(format, limit, wide, stdout), stdout)
 	var pe *report.ParamError
 	if errors.As(err, &pe) {
@@ -99,6 +109,11 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 	}
 	return err
 }
+
+// deviceParam is the report parameter that names one device. The report
+// command resolves it as "devices show" does, so that any identifier works;
+// the SQL itself, run with psql, takes the ID as stored.
+const deviceParam = "device_id"
 
 // tableOutput is the Output of a listing command: a table fits the
 // terminal when standard output is one, else 120 columns.

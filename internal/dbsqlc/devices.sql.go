@@ -100,6 +100,149 @@ func (q *Queries) DiscoveryUnlisted(ctx context.Context, orgID *string, deviceId
 	return items, nil
 }
 
+const findDevices = `-- name: FindDevices :many
+WITH hits AS (
+    SELECT d.device_id, 'id' AS matched_by
+    FROM devices d
+    WHERE d.device_id = $1::text
+    UNION ALL
+    SELECT m.kept_id, 'merged id'
+    FROM device_id_merges m
+    WHERE m.merged_id = $1::text
+    UNION ALL
+    SELECT d.device_id, 'uuid'
+    FROM devices d
+    WHERE d.device_key = $2::text
+    UNION ALL
+    SELECT d.device_id, 'mac'
+    FROM devices d
+    WHERE d.mac = $3::macaddr
+    UNION ALL
+    SELECT d.device_id, 'listed mac'
+    FROM devices d
+    WHERE d.listed_mac = $3::macaddr
+    UNION ALL
+    (SELECT d.device_id, 'short id'
+     FROM devices d
+     WHERE d.device_key COLLATE "C" >= $4::text
+       AND d.device_key COLLATE "C" < $5::text
+     ORDER BY d.device_key COLLATE "C"
+     LIMIT $6::int)
+)
+SELECT h.device_id,
+       (d.device_id IS NOT NULL)::boolean                            AS tracked,
+       array_agg(DISTINCT h.matched_by ORDER BY h.matched_by)::text[] AS matched_by,
+       d.sync_status,
+       d.display_name,
+       d.model,
+       d.mac,
+       d.listed_mac
+FROM hits h
+LEFT JOIN devices d USING (device_id)
+GROUP BY h.device_id, d.device_id
+ORDER BY h.device_id COLLATE "C"
+`
+
+type FindDevicesParams struct {
+	Raw       string
+	DeviceKey *string
+	Mac       net.HardwareAddr
+	KeyFrom   *string
+	KeyTo     *string
+	MaxPrefix int32
+}
+
+type FindDevicesRow struct {
+	DeviceID    string
+	Tracked     bool
+	MatchedBy   []string
+	SyncStatus  *string
+	DisplayName *string
+	Model       *string
+	Mac         net.HardwareAddr
+	ListedMac   net.HardwareAddr
+}
+
+// The devices an identifier names, each once, with every way it matched:
+// 'id' (the ID as stored), 'merged id' (an ID merged into the device, see
+// device_id_merges), 'uuid' (the identity inside any spelling of the ID),
+// 'mac' and 'listed mac' (the details' and the listing's MAC), 'short id'
+// (a UUID starting with the prefix a table prints; at most max_prefix of
+// them, so that a short prefix cannot list the fleet). A merged ID whose
+// device was removed since comes back with tracked false. NULL arguments
+// match nothing. Each branch is an index scan, but the MAC branches.
+func (q *Queries) FindDevices(ctx context.Context, arg FindDevicesParams) ([]FindDevicesRow, error) {
+	rows, err := q.db.Query(ctx, findDevices,
+		arg.Raw,
+		arg.DeviceKey,
+		arg.Mac,
+		arg.KeyFrom,
+		arg.KeyTo,
+		arg.MaxPrefix,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []FindDevicesRow
+	for rows.Next() {
+		var i FindDevicesRow
+		if err := rows.Scan(
+			&i.DeviceID,
+			&i.Tracked,
+			&i.MatchedBy,
+			&i.SyncStatus,
+			&i.DisplayName,
+			&i.Model,
+			&i.Mac,
+			&i.ListedMac,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const findHistoryDevices = `-- name: FindHistoryDevices :many
+SELECT c.device_id, min(c.changed_at)::timestamptz AS first_changed_at
+FROM device_changes c
+WHERE c.device_id = ANY ($1::text[])
+GROUP BY c.device_id
+ORDER BY first_changed_at, c.device_id
+`
+
+type FindHistoryDevicesRow struct {
+	DeviceID       string
+	FirstChangedAt time.Time
+}
+
+// The IDs among device_ids that history was recorded under: a device no
+// longer tracked is still found by its ID, in any of its spellings. The
+// first recorded change says which spelling is the device's oldest.
+func (q *Queries) FindHistoryDevices(ctx context.Context, deviceIds []string) ([]FindHistoryDevicesRow, error) {
+	rows, err := q.db.Query(ctx, findHistoryDevices, deviceIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []FindHistoryDevicesRow
+	for rows.Next() {
+		var i FindHistoryDevicesRow
+		if err := rows.Scan(&i.DeviceID, &i.FirstChangedAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const finishDiscovery = `-- name: FinishDiscovery :exec
 UPDATE discovery_runs
 SET status         = $1::text,
