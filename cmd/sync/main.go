@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/wxc-inventory/wxc-sync/internal/cli"
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 )
 
 func main() {
@@ -19,5 +20,5 @@ func main() {
 	if err != nil && !cli.Silent(err) {
 		fmt.Fprintf(os.Stderr, "%s: %s\n", cli.Name, cli.Message(err))
 	}
-	os.Exit(cli.ExitCode(err))
+	os.Exit(exitcode.Of(err))
 }

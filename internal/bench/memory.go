@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wxc-inventory/wxc-sync/internal/cli"
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 )
 
@@ -29,7 +30,7 @@ func ChildMain(ctx context.Context, args []string, getenv func(string) string, s
 	if kib, err := procStatusKiB(os.Getpid(), "VmHWM"); err == nil {
 		fmt.Fprintf(stderr, "%s%d\n", hwmPrefix, kib)
 	}
-	return cli.ExitCode(err)
+	return exitcode.Of(err)
 }
 
 // hwmPrefix starts the line on which the child reports its VmHWM in KiB.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/wxc-inventory/wxc-sync/internal/bench"
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/flagenv"
 	"github.com/wxc-inventory/wxc-sync/internal/localpg"
 )
@@ -37,7 +38,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(stderr, "wxc-bench: %v\n", err)
 	}
-	return flagenv.ExitCode(err)
+	return exitcode.Of(err)
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 )
 
 // parseArgs is parse for commands that take arguments (device IDs, a report
@@ -34,7 +36,7 @@ func usageErrs(errs []error) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return &exitError{code: ExitUsage, err: errors.Join(errs...)}
+	return &exitcode.Error{Code: exitcode.Usage, Err: errors.Join(errs...)}
 }
 
 // plural is "1 device", "2 devices".

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 )
@@ -70,7 +71,7 @@ func TestDevicesAddByMAC(t *testing.T) {
 		args = append(args, "--mac", devs[omitted].MAC)
 		want = append(want, devs[omitted].ListID)
 		r := runCLI(t, env, args...)
-		if r.code != ExitOK {
+		if r.code != exitcode.OK {
 			t.Fatalf("code %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		sort.Strings(want)
@@ -82,7 +83,7 @@ func TestDevicesAddByMAC(t *testing.T) {
 		}
 		// Adding the same device again by MAC changes nothing.
 		r = runCLI(t, env, append(append([]string{"devices", "add"}, webex...), "--mac", devs[1].MAC)...)
-		if r.code != ExitOK || !strings.Contains(r.stdout, "0 devices added") {
+		if r.code != exitcode.OK || !strings.Contains(r.stdout, "0 devices added") {
 			t.Errorf("again: code %d\n%s", r.code, r.stdout)
 		}
 	})
@@ -92,7 +93,7 @@ func TestDevicesAddByMAC(t *testing.T) {
 		db := pgtest.DBURL(t)
 		env := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}
 		r := runCLI(t, env, append(append([]string{"devices", "add"}, webex...), "--mac", devs[6].MAC, "--mac", "02:00:00:00:00:01")...)
-		if r.code != ExitFailed || !strings.Contains(r.stderr, "MAC 02:00:00:00:00:01: no device in Webex has this MAC") || !strings.Contains(r.stderr, "nothing added") {
+		if r.code != exitcode.Failed || !strings.Contains(r.stderr, "MAC 02:00:00:00:00:01: no device in Webex has this MAC") || !strings.Contains(r.stderr, "nothing added") {
 			t.Errorf("code %d\n%s", r.code, r.stderr)
 		}
 		if got := trackedIDs(t, db); len(got) != 0 {
@@ -116,7 +117,7 @@ func TestDevicesAddByMAC(t *testing.T) {
 		db := pgtest.DBURL(t)
 		env := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}
 		r := runCLI(t, env, "devices", "add", "--api-url", sbase, "--mac", sd[0].MAC)
-		if r.code != ExitFailed || !strings.Contains(r.stderr, "2 devices have this MAC") ||
+		if r.code != exitcode.Failed || !strings.Contains(r.stderr, "2 devices have this MAC") ||
 			!strings.Contains(r.stderr, sd[0].ID) || !strings.Contains(r.stderr, sd[1].ID) {
 			t.Errorf("code %d\n%s", r.code, r.stderr)
 		}
@@ -138,12 +139,12 @@ func TestDevicesAddByMAC(t *testing.T) {
 			{[]string{devs[0].MAC}, "a MAC address, not a device ID: give it as --mac " + devs[0].MAC},
 		} {
 			r := runCLI(t, env, append(append([]string{"devices", "add"}, webex...), tc.args...)...)
-			if r.code != ExitUsage || !strings.Contains(r.stderr, tc.want) {
+			if r.code != exitcode.Usage || !strings.Contains(r.stderr, tc.want) {
 				t.Errorf("%v: code %d, want 2 saying %q\n%s", tc.args, r.code, tc.want, r.stderr)
 			}
 		}
 		r := runCLI(t, map[string]string{"DATABASE_URL": db}, "devices", "add", "--api-url", base, "--mac", devs[0].MAC)
-		if r.code != ExitUsage || !strings.Contains(r.stderr, "no Webex token") {
+		if r.code != exitcode.Usage || !strings.Contains(r.stderr, "no Webex token") {
 			t.Errorf("--mac without a token: code %d\n%s", r.code, r.stderr)
 		}
 	})
@@ -167,7 +168,7 @@ func TestDevicesImportMACColumn(t *testing.T) {
 	db := pgtest.DBURL(t)
 	env := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}
 	r := runCLI(t, env, "devices", "import", "--api-url", base, file)
-	if r.code != ExitFailed || !strings.Contains(r.stderr, "line 5: mac 02:00:00:00:00:09: no device in Webex has this MAC") ||
+	if r.code != exitcode.Failed || !strings.Contains(r.stderr, "line 5: mac 02:00:00:00:00:09: no device in Webex has this MAC") ||
 		!strings.Contains(r.stderr, "line 6: mac") || !strings.Contains(r.stderr, "the device of line 2") || !strings.Contains(r.stderr, "nothing imported") {
 		t.Fatalf("code %d\n%s", r.code, r.stderr)
 	}
@@ -175,7 +176,7 @@ func TestDevicesImportMACColumn(t *testing.T) {
 		t.Fatalf("tracked %v though lines were rejected", got)
 	}
 	r = runCLI(t, env, "devices", "import", "--api-url", base, "--skip-invalid", file)
-	if r.code != ExitPartial {
+	if r.code != exitcode.Partial {
 		t.Fatalf("--skip-invalid: code %d\n%s", r.code, r.stderr)
 	}
 	want := []string{trackedAs(devs[0]), trackedAs(devs[1]), trackedAs(devs[2])}
@@ -187,7 +188,7 @@ func TestDevicesImportMACColumn(t *testing.T) {
 	// Without a token, a file with mac lines is a usage problem, said before
 	// anything is imported.
 	r = runCLI(t, map[string]string{"DATABASE_URL": pgtest.DBURL(t)}, "devices", "import", "--api-url", base, file)
-	if r.code != ExitUsage || !strings.Contains(r.stderr, "give a mac to look up") {
+	if r.code != exitcode.Usage || !strings.Contains(r.stderr, "give a mac to look up") {
 		t.Errorf("no token: code %d\n%s", r.code, r.stderr)
 	}
 }

@@ -10,51 +10,21 @@ import (
 	"io"
 	"strings"
 
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/report"
-)
-
-// Exit codes. Scripts and Kubernetes pod failure policies act on them, so
-// they are part of the contract (README, "Exit codes").
-const (
-	ExitOK          = 0 // every device synced (not-found devices count as synced)
-	ExitFailed      = 1 // the run failed: configuration, database, authentication
-	ExitUsage       = 2 // bad command line or configuration value
-	ExitPartial     = 3 // the run finished but some devices failed
-	ExitInterrupted = 4 // stopped by a signal before it finished
 )
 
 // Name is the name the binary is built under. Not "sync", which would
 // shadow the system command.
 const Name = "wxc-sync"
 
-// exitError carries an exit code to main.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
 func usageErr(format string, args ...any) error {
-	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
+	return &exitcode.Error{Code: exitcode.Usage, Err: fmt.Errorf(format, args...)}
 }
 
 // errSilent marks an exit whose cause was already reported (a run summary
 // logged, help printed): main prints nothing more.
 var errSilent = errors.New("already reported")
-
-// ExitCode maps the error returned by Run to the process exit code.
-func ExitCode(err error) int {
-	if err == nil {
-		return ExitOK
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	return ExitFailed
-}
 
 // Message is err as main prints it: each line escaped for a terminal
 // (an error may quote what a server sent), the lines kept apart.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/fetch"
 	"github.com/wxc-inventory/wxc-sync/internal/report"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
@@ -101,7 +102,7 @@ func cmdCheck(ctx context.Context, args []string, getenv Env, stdout, stderr io.
 		writeChecklist(stdout, rep)
 	}
 	if !rep.OK {
-		return &exitError{code: ExitFailed, err: errSilent}
+		return &exitcode.Error{Code: exitcode.Failed, Err: errSilent}
 	}
 	return nil
 }

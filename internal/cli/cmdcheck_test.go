@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 )
@@ -65,7 +66,7 @@ func checkJSON(t *testing.T, env map[string]string, args ...string) (int, map[st
 	for _, c := range rep.Checks {
 		byName[c.Name] = c
 	}
-	if rep.OK != (r.code == ExitOK) {
+	if rep.OK != (r.code == exitcode.OK) {
 		t.Errorf("ok %v with exit %d", rep.OK, r.code)
 	}
 	return r.code, byName, r
@@ -109,7 +110,7 @@ func TestCheck(t *testing.T) {
 		t.Parallel()
 		env := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}
 		code, got, _ := checkJSON(t, env, webex...)
-		if code != ExitOK {
+		if code != exitcode.OK {
 			t.Errorf("exit %d", code)
 		}
 		wantStatus(t, got, allOK)
@@ -117,7 +118,7 @@ func TestCheck(t *testing.T) {
 			t.Errorf("rate: %s", got["rate"].Detail)
 		}
 		r := runCLI(t, env, append([]string{"check"}, webex...)...)
-		if r.code != ExitOK || !strings.Contains(r.stdout, "[ok]   token") || !strings.Contains(r.stdout, "Ready: a run would work.") {
+		if r.code != exitcode.OK || !strings.Contains(r.stdout, "[ok]   token") || !strings.Contains(r.stdout, "Ready: a run would work.") {
 			t.Errorf("checklist: code %d\n%s", r.code, r.stdout)
 		}
 	})
@@ -125,7 +126,7 @@ func TestCheck(t *testing.T) {
 		t.Parallel()
 		roleDB, _ := loginRole(t, db, true)
 		code, got, _ := checkJSON(t, map[string]string{"DATABASE_URL": roleDB, "WEBEX_TOKEN": cliToken}, append(webex, "--no-migrate")...)
-		if code != ExitOK {
+		if code != exitcode.OK {
 			t.Errorf("exit %d", code)
 		}
 		wantStatus(t, got, allOK)
@@ -134,7 +135,7 @@ func TestCheck(t *testing.T) {
 		t.Parallel()
 		roleDB, role := loginRole(t, db, false)
 		code, got, _ := checkJSON(t, map[string]string{"DATABASE_URL": roleDB, "WEBEX_TOKEN": cliToken}, append(webex, "--no-migrate")...)
-		if code != ExitFailed {
+		if code != exitcode.Failed {
 			t.Errorf("exit %d", code)
 		}
 		wantStatus(t, got, map[string]checkStatus{"privileges": checkFail, "token": checkOK})
@@ -146,7 +147,7 @@ func TestCheck(t *testing.T) {
 	t.Run("no database", func(t *testing.T) {
 		t.Parallel()
 		code, got, r := checkJSON(t, map[string]string{"DATABASE_URL": "postgres://u:hunter2@127.0.0.1:1/db?connect_timeout=2", "WEBEX_TOKEN": cliToken}, webex...)
-		if code != ExitFailed || strings.Contains(r.stdout, "hunter2") {
+		if code != exitcode.Failed || strings.Contains(r.stdout, "hunter2") {
 			t.Errorf("exit %d\n%s", code, r.stdout)
 		}
 		wantStatus(t, got, map[string]checkStatus{"database": checkFail, "schema": checkSkip, "privileges": checkSkip,
@@ -156,7 +157,7 @@ func TestCheck(t *testing.T) {
 		t.Parallel()
 		empty := pgtest.EmptyDBURL(t)
 		code, got, _ := checkJSON(t, map[string]string{"DATABASE_URL": empty, "WEBEX_TOKEN": cliToken}, append(webex, "--no-migrate")...)
-		if code != ExitFailed {
+		if code != exitcode.Failed {
 			t.Errorf("exit %d", code)
 		}
 		wantStatus(t, got, map[string]checkStatus{"database": checkOK, "schema": checkFail, "privileges": checkSkip})
@@ -172,7 +173,7 @@ func TestCheck(t *testing.T) {
 		t.Parallel()
 		wrong := "wrong-token-" + cliToken
 		code, got, r := checkJSON(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": wrong}, webex...)
-		if code != ExitFailed || strings.Contains(r.stdout+r.stderr, wrong) {
+		if code != exitcode.Failed || strings.Contains(r.stdout+r.stderr, wrong) {
 			t.Errorf("exit %d\n%s", code, r.stdout)
 		}
 		wantStatus(t, got, map[string]checkStatus{"database": checkOK, "token": checkFail, "scope telephony_config_read": checkSkip})
@@ -180,7 +181,7 @@ func TestCheck(t *testing.T) {
 	t.Run("token without telephony_config_read", func(t *testing.T) {
 		t.Parallel()
 		code, got, r := checkJSON(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": listOnly}, webex...)
-		if code != ExitFailed || strings.Contains(r.stdout+r.stderr, listOnly) {
+		if code != exitcode.Failed || strings.Contains(r.stdout+r.stderr, listOnly) {
 			t.Errorf("exit %d", code)
 		}
 		wantStatus(t, got, map[string]checkStatus{"token": checkOK, "scope telephony_config_read": checkFail, "scope devices_read": checkOK})
@@ -188,7 +189,7 @@ func TestCheck(t *testing.T) {
 	t.Run("token without devices_read: a run still works", func(t *testing.T) {
 		t.Parallel()
 		code, got, r := checkJSON(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": detailsOnly}, webex...)
-		if code != ExitOK || strings.Contains(r.stdout+r.stderr, detailsOnly) {
+		if code != exitcode.OK || strings.Contains(r.stdout+r.stderr, detailsOnly) {
 			t.Errorf("exit %d", code)
 		}
 		wantStatus(t, got, map[string]checkStatus{"token": checkOK, "scope telephony_config_read": checkOK, "scope devices_read": checkWarn})
@@ -199,7 +200,7 @@ func TestCheck(t *testing.T) {
 	t.Run("no token configured", func(t *testing.T) {
 		t.Parallel()
 		code, got, _ := checkJSON(t, map[string]string{"DATABASE_URL": db}, webex...)
-		if code != ExitFailed {
+		if code != exitcode.Failed {
 			t.Errorf("exit %d", code)
 		}
 		wantStatus(t, got, map[string]checkStatus{"configuration": checkFail, "database": checkOK, "token": checkSkip})

@@ -14,6 +14,7 @@ import (
 	"github.com/wxc-inventory/wxc-sync/internal/device"
 	"github.com/wxc-inventory/wxc-sync/internal/deviceid"
 	"github.com/wxc-inventory/wxc-sync/internal/deviceimport"
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/fetch"
 	"github.com/wxc-inventory/wxc-sync/internal/report"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
@@ -245,7 +246,7 @@ func cmdDevicesImport(ctx context.Context, args []string, getenv Env, stdout, st
 	}
 	writeTrackChanges(stdout, changes, len(devs), dryRun)
 	if parsed.RejectedCount() > 0 {
-		return &exitError{code: ExitPartial, err: fmt.Errorf("devices import: %s: %s rejected and not imported", name, plural(parsed.RejectedCount(), "line"))}
+		return &exitcode.Error{Code: exitcode.Partial, Err: fmt.Errorf("devices import: %s: %s rejected and not imported", name, plural(parsed.RejectedCount(), "line"))}
 	}
 	return nil
 }
@@ -266,7 +267,7 @@ func parseImport(ctx context.Context, in io.Reader, name string) (deviceimport.R
 	case p := <-done:
 		if p.err != nil {
 			if ctx.Err() != nil {
-				return deviceimport.Result{}, &exitError{code: ExitInterrupted, err: fmt.Errorf("devices import: %s: interrupted while reading; nothing imported", name)}
+				return deviceimport.Result{}, &exitcode.Error{Code: exitcode.Interrupted, Err: fmt.Errorf("devices import: %s: interrupted while reading; nothing imported", name)}
 			}
 			return deviceimport.Result{}, fmt.Errorf("devices import: %s: %w", name, p.err)
 		}
@@ -274,7 +275,7 @@ func parseImport(ctx context.Context, in io.Reader, name string) (deviceimport.R
 	case <-ctx.Done():
 		// The reader may be blocked in a read; the process is about to
 		// exit, which ends it.
-		return deviceimport.Result{}, &exitError{code: ExitInterrupted, err: fmt.Errorf("devices import: %s: interrupted while reading; nothing imported", name)}
+		return deviceimport.Result{}, &exitcode.Error{Code: exitcode.Interrupted, Err: fmt.Errorf("devices import: %s: interrupted while reading; nothing imported", name)}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/logctx"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
@@ -166,14 +167,14 @@ func summaryErr(s syncrun.Summary, newFailed int) error {
 			// known forbidden devices failed.
 			return nil
 		}
-		return &exitError{code: ExitPartial, err: errSilent}
+		return &exitcode.Error{Code: exitcode.Partial, Err: errSilent}
 	case store.RunInterrupted:
-		return &exitError{code: ExitInterrupted, err: errSilent}
+		return &exitcode.Error{Code: exitcode.Interrupted, Err: errSilent}
 	default:
 		if s.Err == nil {
 			return errors.New("run failed")
 		}
-		return &exitError{code: ExitFailed, err: fmt.Errorf("%w: %w", errSilent, s.Err)}
+		return &exitcode.Error{Code: exitcode.Failed, Err: fmt.Errorf("%w: %w", errSilent, s.Err)}
 	}
 }
 
@@ -205,11 +206,11 @@ func budgetErr(ctx context.Context, err error) error {
 
 // interruptedErr turns any failure after a signal into exit 4.
 func interruptedErr(ctx context.Context, err error) error {
-	var ee *exitError
+	var ee *exitcode.Error
 	if err == nil || ctx.Err() == nil || errors.As(err, &ee) {
 		return err // no signal, or the run's own exit code already says how it ended
 	}
-	return &exitError{code: ExitInterrupted, err: fmt.Errorf("interrupted: %w", err)}
+	return &exitcode.Error{Code: exitcode.Interrupted, Err: fmt.Errorf("interrupted: %w", err)}
 }
 
 // listingSample maps --listing-sample to syncrun's: 0 turns the sample off.

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 )
@@ -54,7 +55,7 @@ func TestDevicesCommands(t *testing.T) {
 
 	// add: one bad ID and nothing is added.
 	r := runCLI(t, env, "devices", "add", cliDevID(1), "Lobby Phone", people)
-	if r.code != ExitUsage || !strings.Contains(r.stderr, `argument 2 ("Lobby Phone"): whitespace`) || !strings.Contains(r.stderr, "argument 3") || !strings.Contains(r.stderr, "PEOPLE") {
+	if r.code != exitcode.Usage || !strings.Contains(r.stderr, `argument 2 ("Lobby Phone"): whitespace`) || !strings.Contains(r.stderr, "argument 3") || !strings.Contains(r.stderr, "PEOPLE") {
 		t.Errorf("add with bad IDs: code %d\n%s", r.code, r.stderr)
 	}
 	if got := trackedIDs(t, db); len(got) != 0 {
@@ -89,15 +90,15 @@ func TestDevicesCommands(t *testing.T) {
 			t.Errorf("import of a bad file: stderr lacks %q:\n%s", want, r.stderr)
 		}
 	}
-	if r.code != ExitFailed {
-		t.Errorf("import of a bad file: code %d, want %d", r.code, ExitFailed)
+	if r.code != exitcode.Failed {
+		t.Errorf("import of a bad file: code %d, want %d", r.code, exitcode.Failed)
 	}
 	if diff := cmp.Diff([]string{cliDevID(1), cliDevID(2)}, trackedIDs(t, db)); diff != "" {
 		t.Errorf("after a rejected import (-want +got):\n%s", diff)
 	}
 	// --skip-invalid imports the rest, exit 3.
 	r = runCLI(t, env, "devices", "import", "--skip-invalid", bad)
-	if r.code != ExitPartial || !strings.Contains(r.stdout, "added "+cliDevID(3)) {
+	if r.code != exitcode.Partial || !strings.Contains(r.stdout, "added "+cliDevID(3)) {
 		t.Errorf("import --skip-invalid: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
@@ -180,7 +181,7 @@ func TestDiscoverCommand(t *testing.T) {
 	// A page that keeps failing: nothing changes, exit 1.
 	sim.SetListFault(webexsim.Fault{Kind: webexsim.FaultBadGateway, Skip: 2})
 	r := runCLI(t, env, append(args, "--prune")...)
-	if r.code != ExitFailed || !strings.Contains(r.stderr, "changed nothing") || !strings.Contains(r.stderr, "page 3") {
+	if r.code != exitcode.Failed || !strings.Contains(r.stderr, "changed nothing") || !strings.Contains(r.stderr, "page 3") {
 		t.Errorf("discover with a failing page: code %d\n%s", r.code, r.stderr)
 	}
 	if diff := cmp.Diff([]string{cliDevID(9)}, trackedIDs(t, db)); diff != "" {
@@ -319,8 +320,8 @@ func TestAuditCommandUsageErrors(t *testing.T) {
 				env[k] = v
 			}
 			r := runCLI(t, env, tt.args...)
-			if r.code != ExitUsage {
-				t.Fatalf("code %d, want %d\n%s", r.code, ExitUsage, r.stderr)
+			if r.code != exitcode.Usage {
+				t.Fatalf("code %d, want %d\n%s", r.code, exitcode.Usage, r.stderr)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(r.stderr, w) {
@@ -349,7 +350,7 @@ func TestListAndReportEscapeControlCharactersInTables(t *testing.T) {
 	}
 	for _, args := range [][]string{{"devices", "list"}, {"report", "failing_devices"}} {
 		r := runCLI(t, env, append(args, "--wide")...)
-		if r.code != ExitOK {
+		if r.code != exitcode.OK {
 			t.Fatalf("%v: code %d\n%s", args, r.code, r.stderr)
 		}
 		if strings.ContainsAny(r.stdout, "\x1b\a\r") {
@@ -359,7 +360,7 @@ func TestListAndReportEscapeControlCharactersInTables(t *testing.T) {
 			t.Errorf("%v: the table does not show the escaped text:\n%s", args, r.stdout)
 		}
 		r = runCLI(t, env, append(args, "--format", "csv")...)
-		if r.code != ExitOK || !strings.Contains(r.stdout, hostile) {
+		if r.code != exitcode.OK || !strings.Contains(r.stdout, hostile) {
 			t.Errorf("%v --format csv: code %d, the data is not kept as is:\n%q", args, r.code, r.stdout)
 		}
 	}
@@ -380,11 +381,11 @@ func TestReportOutputShapes(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}
 	track(t, db, ids)
 	run := []string{"run", "--api-url", base, "--rate", "1000", "--burst", "50", "--log-format", "json", "--detect", "none"}
-	if r := runCLI(t, env, run...); r.code != ExitPartial {
+	if r := runCLI(t, env, run...); r.code != exitcode.Partial {
 		t.Fatalf("first run: code %d\n%s", r.code, r.stderr)
 	}
 	sim.Churn(webexsim.ChurnSpec{Seed: 5, IPChange: 0.3, MACChange: 0.2, ActivationChange: 0.3})
-	if r := runCLI(t, env, run...); r.code != ExitPartial {
+	if r := runCLI(t, env, run...); r.code != exitcode.Partial {
 		t.Fatalf("second run: code %d\n%s", r.code, r.stderr)
 	}
 
@@ -406,7 +407,7 @@ func TestReportOutputShapes(t *testing.T) {
 			args = append(args, "--param", "days=0")
 		}
 		r := runCLI(t, env, args...)
-		if r.code != ExitOK {
+		if r.code != exitcode.OK {
 			t.Fatalf("%s: code %d\n%s", name, r.code, r.stderr)
 		}
 		if strings.Count(r.stdout, "\n") < 4 && name != "listing_agreement" { // it needs many runs
@@ -424,7 +425,7 @@ func TestReportOutputShapes(t *testing.T) {
 	}
 
 	r := runCLI(t, env, "report", "failing_devices", "--wide")
-	if r.code != ExitOK || !strings.Contains(r.stdout, ids[0]) || !strings.Contains(r.stdout, "refused or access is not allowed") {
+	if r.code != exitcode.OK || !strings.Contains(r.stdout, ids[0]) || !strings.Contains(r.stdout, "refused or access is not allowed") {
 		t.Errorf("--wide does not show the whole ID and error: code %d\n%s", r.code, r.stdout)
 	}
 	r = runCLI(t, env, "report", "failing_devices", "--format", "csv")
@@ -440,7 +441,7 @@ func TestReportOutputShapes(t *testing.T) {
 		t.Errorf("recent_runs --limit 1 as JSON: %v", runs)
 	}
 	r = runCLI(t, env, "report", "changes_in_window", "--limit", "5")
-	if r.code != ExitOK || strings.Count(r.stdout, "\n") != 2+5+1 || !strings.Contains(r.stdout, "the first 5") {
+	if r.code != exitcode.OK || strings.Count(r.stdout, "\n") != 2+5+1 || !strings.Contains(r.stdout, "the first 5") {
 		t.Errorf("--limit 5 table:\n%s", r.stdout)
 	}
 
@@ -450,7 +451,7 @@ func TestReportOutputShapes(t *testing.T) {
 		{[]string{"report", "recent_runs", "--limit", "-1"}},
 	} {
 		r := runCLI(t, env, tc.args...)
-		if r.code != ExitUsage || strings.Contains(r.stderr, "SQLSTATE") {
+		if r.code != exitcode.Usage || strings.Contains(r.stderr, "SQLSTATE") {
 			t.Errorf("%v: code %d, want 2 without a raw SQLSTATE:\n%s", tc.args, r.code, r.stderr)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 )
@@ -57,8 +58,8 @@ func TestBadConfigurationIsExitTwoAndTouchesNothing(t *testing.T) {
 				env[k] = v
 			}
 			r := runCLI(t, env, append([]string{"run", "--log-format", "json"}, tt.args...)...)
-			if r.code != ExitUsage || !strings.Contains(r.stderr, tt.want) {
-				t.Errorf("exit %d, stderr %q; want %d naming %q", r.code, r.stderr, ExitUsage, tt.want)
+			if r.code != exitcode.Usage || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want %d naming %q", r.code, r.stderr, exitcode.Usage, tt.want)
 			}
 		})
 	}
@@ -94,8 +95,8 @@ func TestUnreachableOrUntrustedWebexIsExitOne(t *testing.T) {
 			db := pgtest.DBURL(t)
 			track(t, db, sim.IDs())
 			r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}, "run", "--api-url", tt.api, "--log-format", "json")
-			if r.code != ExitFailed {
-				t.Errorf("exit %d, want %d\n%s", r.code, ExitFailed, r.stderr)
+			if r.code != exitcode.Failed {
+				t.Errorf("exit %d, want %d\n%s", r.code, exitcode.Failed, r.stderr)
 			}
 			s := summaryLine(t, r.stderr)
 			if e, _ := s["error"].(string); !strings.HasPrefix(e, tt.want) {
@@ -126,7 +127,7 @@ func TestJSONLogKeysKeepOneType(t *testing.T) {
 	track(t, db, ids)
 	r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}, "run", "--api-url", base,
 		"--rate", "1000", "--burst", "50", "--log-format", "json", "--log-level", "debug", "--max-attempts", "2")
-	if r.code != ExitPartial {
+	if r.code != exitcode.Partial {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
 	types := map[string]map[string]bool{}
@@ -188,14 +189,14 @@ func TestTolerateForbiddenForgivesOnlyKnownForbiddenDevices(t *testing.T) {
 			t.Errorf("%s: summary %v, want devices_failed_new %v", step, s, wantNew)
 		}
 	}
-	run("first run: three devices newly forbidden", ExitPartial, 3)
-	run("second run: the same three, known", ExitOK, 0)
+	run("first run: three devices newly forbidden", exitcode.Partial, 3)
+	run("second run: the same three, known", exitcode.OK, 0)
 	sim.SetFault(ids[3], webexsim.Fault{Kind: webexsim.FaultForbidden})
-	run("a fourth device forbidden", ExitPartial, 1)
-	run("the four again", ExitOK, 0)
+	run("a fourth device forbidden", exitcode.Partial, 1)
+	run("the four again", exitcode.OK, 0)
 	sim.SetFault(ids[4], webexsim.Fault{Kind: webexsim.FaultBadGateway})
-	run("an error beside them", ExitPartial, 1)
-	run("the same error again: errors are never tolerated", ExitPartial, 1)
+	run("an error beside them", exitcode.Partial, 1)
+	run("the same error again: errors are never tolerated", exitcode.Partial, 1)
 	if n := queryInt(t, db, `SELECT count(*) FROM sync_runs WHERE status = 'partial'`); n != 6 {
 		t.Errorf("%d partial runs, want 6: tolerated or not, a run with failed devices is partial", n)
 	}
@@ -203,8 +204,8 @@ func TestTolerateForbiddenForgivesOnlyKnownForbiddenDevices(t *testing.T) {
 	delete(env, "SYNC_TOLERATE_FORBIDDEN")
 	sim.ClearFault(ids[4])
 	r := runCLI(t, env, "run", "--api-url", base, "--rate", "1000", "--burst", "50", "--log-format", "json")
-	if r.code != ExitPartial {
-		t.Errorf("without --tolerate-forbidden: exit %d, want %d", r.code, ExitPartial)
+	if r.code != exitcode.Partial {
+		t.Errorf("without --tolerate-forbidden: exit %d, want %d", r.code, exitcode.Partial)
 	}
 }
 
@@ -225,8 +226,8 @@ func TestImportManyBadLinesReportsTheFirstAndCountsTheRest(t *testing.T) {
 	b.WriteString("Desk," + cliDevID(2) + "\n")
 	file := writeFile(t, b.String())
 	r := runCLI(t, env, "devices", "import", "--skip-invalid", file)
-	if r.code != ExitPartial {
-		t.Fatalf("exit %d, want %d\n%.2000s", r.code, ExitPartial, r.stderr)
+	if r.code != exitcode.Partial {
+		t.Fatalf("exit %d, want %d\n%.2000s", r.code, exitcode.Partial, r.stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 	if len(lines) > 25 || !strings.Contains(r.stderr, file+": line 2: not a Webex ID") ||
@@ -238,8 +239,8 @@ func TestImportManyBadLinesReportsTheFirstAndCountsTheRest(t *testing.T) {
 		t.Errorf("tracked (-want +got):\n%s", diff)
 	}
 	// A file the command line names that does not exist is a usage error.
-	if r := runCLI(t, env, "devices", "import", "/nonexistent/devices.csv"); r.code != ExitUsage {
-		t.Errorf("missing file: exit %d, want %d", r.code, ExitUsage)
+	if r := runCLI(t, env, "devices", "import", "/nonexistent/devices.csv"); r.code != exitcode.Usage {
+		t.Errorf("missing file: exit %d, want %d", r.code, exitcode.Usage)
 	}
 }
 
@@ -269,8 +270,8 @@ func TestImportFromStdinStopsOnSIGTERM(t *testing.T) {
 	select {
 	case err := <-done:
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != ExitInterrupted {
-			t.Errorf("exit %v, want %d\n%s", err, ExitInterrupted, stderr.String())
+		if !errors.As(err, &ee) || ee.ExitCode() != exitcode.Interrupted {
+			t.Errorf("exit %v, want %d\n%s", err, exitcode.Interrupted, stderr.String())
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("still reading 20 s after SIGTERM\n%s", stderr.String())

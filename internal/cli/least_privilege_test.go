@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 )
@@ -90,11 +91,11 @@ func TestLeastPrivilegeRole(t *testing.T) {
 	// Two runs, the second after churn, so that history is appended.
 	env := map[string]string{"DATABASE_URL": roleDB, "WEBEX_TOKEN": cliToken}
 	args := []string{"run", "--no-migrate", "--api-url", base, "--rate", "1000", "--burst", "50", "--log-format", "json"}
-	if r := runCLI(t, env, args...); r.code != ExitOK {
+	if r := runCLI(t, env, args...); r.code != exitcode.OK {
 		t.Fatalf("run --no-migrate as %s: code %d\n%s", role, r.code, r.stderr)
 	}
 	sim.Churn(webexsim.ChurnSpec{Seed: 1, IPChange: 0.5})
-	if r := runCLI(t, env, args...); r.code != ExitOK {
+	if r := runCLI(t, env, args...); r.code != exitcode.OK {
 		t.Fatalf("second run as %s: code %d\n%s", role, r.code, r.stderr)
 	}
 
@@ -128,7 +129,7 @@ func TestLeastPrivilegeRole(t *testing.T) {
 		}
 		_, _ = conn.Exec(ctx, "ROLLBACK")
 	}
-	if r := runCLI(t, map[string]string{"DATABASE_URL": roleDB}, "prune-history", "--older-than", "1d"); r.code != ExitFailed || !strings.Contains(r.stderr, "permission denied") {
+	if r := runCLI(t, map[string]string{"DATABASE_URL": roleDB}, "prune-history", "--older-than", "1d"); r.code != exitcode.Failed || !strings.Contains(r.stderr, "permission denied") {
 		t.Errorf("prune-history as %s: code %d\n%s", role, r.code, r.stderr)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/wxc-inventory/wxc-sync/internal/device"
 	"github.com/wxc-inventory/wxc-sync/internal/deviceid"
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 )
 
@@ -45,7 +46,7 @@ func findDevice(ctx context.Context, st *store.Store, what, arg string) (store.D
 	if more {
 		fmt.Fprintf(&b, "\n  … (the first %d only)", store.MaxPrefixMatches)
 	}
-	return store.DeviceMatch{}, &exitError{code: ExitUsage, err: fmt.Errorf("%s", b.String())}
+	return store.DeviceMatch{}, &exitcode.Error{Code: exitcode.Usage, Err: fmt.Errorf("%s", b.String())}
 }
 
 // describeMatch is a device as a person would recognise it, and how the

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wxc-inventory/wxc-sync/internal/deviceid"
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 	"github.com/wxc-inventory/wxc-sync/migrations"
@@ -74,13 +75,13 @@ func lookupSetup(t *testing.T) lookupFleet {
 	for _, d := range devs[1:] {
 		add = append(add, d.ID)
 	}
-	if r := runCLI(t, f.env, add...); r.code != ExitOK {
+	if r := runCLI(t, f.env, add...); r.code != exitcode.OK {
 		t.Fatalf("devices add: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if r := runCLI(t, f.env, "run", "--api-url", base, "--rate", "500", "--burst", "20", "--log-format", "json"); r.code != ExitOK {
+	if r := runCLI(t, f.env, "run", "--api-url", base, "--rate", "500", "--burst", "20", "--log-format", "json"); r.code != exitcode.OK {
 		t.Fatalf("run: code %d\n%s", r.code, r.stderr)
 	}
-	if r := runCLI(t, f.env, "devices", "remove", f.removed.ID); r.code != ExitOK {
+	if r := runCLI(t, f.env, "devices", "remove", f.removed.ID); r.code != exitcode.OK {
 		t.Fatalf("devices remove: code %d\n%s", r.code, r.stderr)
 	}
 	return f
@@ -180,7 +181,7 @@ func TestDeviceTimelineTakesAnyIdentifier(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := runCLI(t, f.env, "report", "device_timeline", "--param", "device_id="+tt.in, "--format", "csv")
-			if r.code != ExitOK {
+			if r.code != exitcode.OK {
 				t.Fatalf("code %d\n%s%s", r.code, r.stdout, r.stderr)
 			}
 			history := tt.history
@@ -201,19 +202,19 @@ func TestDeviceTimelineTakesAnyIdentifier(t *testing.T) {
 		code     int
 		says     []string
 	}{
-		{name: "short ID of two devices", in: "abcd000", code: ExitUsage,
+		{name: "short ID of two devices", in: "abcd000", code: exitcode.Usage,
 			says: []string{"2 devices match it", f.prefixA + " (not_found", f.prefixB + " (not_found", "matched by short id"}},
-		{name: "MAC of two devices", in: spellings(f.twinA.MAC)[0], code: ExitUsage,
+		{name: "MAC of two devices", in: spellings(f.twinA.MAC)[0], code: exitcode.Usage,
 			says: []string{"2 devices match it", f.twinA.ID + " (", f.twinB.ID + " (", "matched by listed mac, mac"}},
-		{name: "UUID of no device", in: "0badc0de-0000-4000-8000-000000000000", code: ExitFailed,
+		{name: "UUID of no device", in: "0badc0de-0000-4000-8000-000000000000", code: exitcode.Failed,
 			says: []string{"no device matches it", "tried a tracked or merged device ID as given; UUID 0badc0de-0000-4000-8000-000000000000"}},
-		{name: "MAC of no device", in: "02:00:00:00:00:01", code: ExitFailed,
+		{name: "MAC of no device", in: "02:00:00:00:00:01", code: exitcode.Failed,
 			says: []string{"no device matches it", "MAC 02:00:00:00:00:01"}},
-		{name: "ID of no device", in: cliDevID(77), code: ExitFailed,
+		{name: "ID of no device", in: cliDevID(77), code: exitcode.Failed,
 			says: []string{"no device matches it", "UUID bbbbbbbb-0000-4000-8000-000000000077", "the history of removed devices under the ID's"}},
-		{name: "a person's ID", in: base64.StdEncoding.EncodeToString([]byte("ciscospark://us/PEOPLE/" + plainUUID)), code: ExitFailed,
+		{name: "a person's ID", in: base64.StdEncoding.EncodeToString([]byte("ciscospark://us/PEOPLE/" + plainUUID)), code: exitcode.Failed,
 			says: []string{"no device matches it", "it is a PEOPLE ID"}},
-		{name: "no identifier at all", in: "Lobby Phone", code: ExitUsage,
+		{name: "no identifier at all", in: "Lobby Phone", code: exitcode.Usage,
 			says: []string{"not a device identifier", "whitespace"}},
 	}
 	for _, tt := range notFound {

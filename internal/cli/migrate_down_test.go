@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 )
 
@@ -14,12 +15,12 @@ func TestMigrateDownTo(t *testing.T) {
 	t.Parallel()
 	db := pgtest.EmptyDBURL(t)
 	env := map[string]string{"DATABASE_URL": db}
-	if r := runCLI(t, env, "migrate", "--log-format", "json"); r.code != ExitOK {
+	if r := runCLI(t, env, "migrate", "--log-format", "json"); r.code != exitcode.OK {
 		t.Fatalf("migrate: %d\n%s", r.code, r.stderr)
 	}
 	track(t, db, []string{cliDevID(1), cliDevID(2)})
 	r := runCLI(t, env, "migrate", "--down-to", "1", "--log-format", "json")
-	if r.code != ExitOK || !strings.Contains(r.stdout, "the schema is at version 1") || strings.Contains(r.stdout, "rolled back 00001") {
+	if r.code != exitcode.OK || !strings.Contains(r.stdout, "the schema is at version 1") || strings.Contains(r.stdout, "rolled back 00001") {
 		t.Fatalf("down-to 1: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
@@ -33,10 +34,10 @@ func TestMigrateDownTo(t *testing.T) {
 	if n := queryInt(t, db, `SELECT count(*) FROM devices`); n != 2 {
 		t.Errorf("%d tracked devices after the roll-back, want the 2", n)
 	}
-	if r := runCLI(t, env, "migrate", "--log-format", "json"); r.code != ExitOK {
+	if r := runCLI(t, env, "migrate", "--log-format", "json"); r.code != exitcode.OK {
 		t.Fatalf("migrate again: %d\n%s", r.code, r.stderr)
 	}
-	if r := runCLI(t, env, "migrate", "--down-to", "-5"); r.code != ExitUsage {
+	if r := runCLI(t, env, "migrate", "--down-to", "-5"); r.code != exitcode.Usage {
 		t.Errorf("--down-to -5: code %d", r.code)
 	}
 }

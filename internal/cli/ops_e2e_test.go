@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 )
@@ -164,8 +165,8 @@ func TestSIGTERMStoresWhatWasFetchedAndExits(t *testing.T) {
 		t.Fatalf("still running 20 s after SIGTERM; Kubernetes kills it at 30 s\n%s", p.stderr.String())
 	}
 	t.Logf("exited %v after SIGTERM", time.Since(sent))
-	if p.code != ExitInterrupted {
-		t.Errorf("exit code %d, want %d\n%s", p.code, ExitInterrupted, p.stderr.String())
+	if p.code != exitcode.Interrupted {
+		t.Errorf("exit code %d, want %d\n%s", p.code, exitcode.Interrupted, p.stderr.String())
 	}
 	ok := queryInt(t, db, `SELECT count(*) FROM devices WHERE sync_status = 'ok'`)
 	if answered := int(sim.Stats().ByStatus[200]); ok != answered || ok != 100 {
@@ -179,7 +180,7 @@ func TestSIGTERMStoresWhatWasFetchedAndExits(t *testing.T) {
 		sim.ClearFault(id)
 	}
 	r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}, "run", "--api-url", base, "--rate", "1000", "--burst", "50", "--log-format", "json")
-	if r.code != ExitOK {
+	if r.code != exitcode.OK {
 		t.Fatalf("next run: %d\n%s", r.code, r.stderr)
 	}
 	if n := queryInt(t, db, `SELECT count(*) FROM devices WHERE sync_status = 'ok'`); n != 200 {
@@ -201,7 +202,7 @@ func TestSIGKILLReleasesTheLockAndTheNextRunAbandonsTheDeadRun(t *testing.T) {
 
 	// Meanwhile a second run starts: it exits at once, with 0, and writes nothing.
 	r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}, "run", "--api-url", base, "--log-format", "json")
-	if r.code != ExitOK || !strings.Contains(r.stderr, "another run of this scope is in progress") {
+	if r.code != exitcode.OK || !strings.Contains(r.stderr, "another run of this scope is in progress") {
 		t.Errorf("second run: code %d\n%s", r.code, r.stderr)
 	}
 	if n := queryInt(t, db, `SELECT count(*) FROM sync_runs`); n != 1 {
@@ -214,7 +215,7 @@ func TestSIGKILLReleasesTheLockAndTheNextRunAbandonsTheDeadRun(t *testing.T) {
 		sim.ClearFault(id)
 	}
 	r = runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}, "run", "--api-url", base, "--rate", "1000", "--burst", "50", "--wait-for-lock", "20s", "--log-format", "json")
-	if r.code != ExitOK {
+	if r.code != exitcode.OK {
 		t.Fatalf("run after SIGKILL: %d\n%s", r.code, r.stderr)
 	}
 	if n := queryInt(t, db, `SELECT count(*) FROM sync_runs WHERE status = 'abandoned' AND finished_at IS NOT NULL`); n != 1 {
@@ -241,7 +242,7 @@ func TestTokenFileRotatedMidRun(t *testing.T) {
 		sim.SetTokens(rotated)
 	}()
 	r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN_FILE": file}, "run", "--api-url", base, "--rate", "300", "--burst", "10", "--log-format", "json")
-	if r.code != ExitOK {
+	if r.code != exitcode.OK {
 		t.Fatalf("code %d\n%s", r.code, r.stderr)
 	}
 	if s := summaryLine(t, r.stderr); s["devices_ok"] != float64(300) {
@@ -261,7 +262,7 @@ func TestEveryRunLogLineCarriesRunID(t *testing.T) {
 	db := pgtest.DBURL(t)
 	track(t, db, ids)
 	r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}, "run", "--api-url", base, "--rate", "1000", "--burst", "50", "--log-format", "json", "--log-level", "debug")
-	if r.code != ExitPartial {
+	if r.code != exitcode.Partial {
 		t.Fatalf("code %d\n%s", r.code, r.stderr)
 	}
 	started := false
@@ -297,7 +298,7 @@ func TestBudgetedRunExitsZero(t *testing.T) {
 	db := pgtest.DBURL(t)
 	track(t, db, sim.IDs())
 	r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}, "run", "--api-url", base, "--rate", "50", "--burst", "1", "--max-duration", "3s", "--log-format", "json")
-	if r.code != ExitOK {
+	if r.code != exitcode.OK {
 		t.Fatalf("code %d\n%s", r.code, r.stderr)
 	}
 	s := summaryLine(t, r.stderr)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wxc-inventory/wxc-sync/internal/deviceid"
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/fetch"
 	"github.com/wxc-inventory/wxc-sync/internal/flagenv"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
@@ -53,13 +54,13 @@ func (fs *flagSet) parseErr(err error) error {
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		fs.printHelp()
-		return &exitError{code: ExitOK, err: errSilent}
+		return &exitcode.Error{Code: exitcode.OK, Err: errSilent}
 	}
 	var ue *flagenv.UsageError
 	if errors.As(err, &ue) && ue.CommandLine {
 		return usageErr("%v (see %s %s --help)", err, Name, strings.Fields(fs.name)[0]+subcommandOf(fs.name))
 	}
-	return &exitError{code: ExitUsage, err: err}
+	return &exitcode.Error{Code: exitcode.Usage, Err: err}
 }
 
 // subcommandOf is " add" for "devices add ID...": the help command of a
@@ -95,7 +96,7 @@ func (fs *flagSet) parse(args []string, getenv Env) error {
 		}
 	}
 	if len(errs) > 0 {
-		return &exitError{code: ExitUsage, err: errors.Join(errs...)}
+		return &exitcode.Error{Code: exitcode.Usage, Err: errors.Join(errs...)}
 	}
 	return nil
 }
@@ -276,7 +277,7 @@ func (o *webexOptions) newClient(ctx context.Context, getenv Env, log *slog.Logg
 		ft, err := fetch.NewFileToken(ctx, o.TokenFile)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, &exitError{code: ExitInterrupted, err: err}
+				return nil, &exitcode.Error{Code: exitcode.Interrupted, Err: err}
 			}
 			return nil, usageErr("--token-file: %v", err)
 		}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 )
 
 // Organisation IDs as Webex spells them (base64 of ciscospark://us/ORGANIZATION/<uuid>).
@@ -100,8 +102,8 @@ func TestRunUsageErrors(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
 			err := Run(context.Background(), tt.args, envMap(tt.env), &stdout, &stderr)
-			if code := ExitCode(err); code != ExitUsage {
-				t.Fatalf("exit code = %d (err %v), want %d", code, err, ExitUsage)
+			if code := exitcode.Of(err); code != exitcode.Usage {
+				t.Fatalf("exit code = %d (err %v), want %d", code, err, exitcode.Usage)
 			}
 			for _, m := range tt.wantMsgs {
 				if !strings.Contains(err.Error(), m) && !strings.Contains(stderr.String(), m) {
@@ -138,8 +140,8 @@ func TestUsageErrorsSayWhatIsWrongOnce(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
 			err := Run(context.Background(), tt.args, envMap(tt.env), &stdout, &stderr)
-			if ExitCode(err) != ExitUsage || err.Error() != tt.want {
-				t.Fatalf("exit %d, error %q; want %d and %q", ExitCode(err), err, ExitUsage, tt.want)
+			if exitcode.Of(err) != exitcode.Usage || err.Error() != tt.want {
+				t.Fatalf("exit %d, error %q; want %d and %q", exitcode.Of(err), err, exitcode.Usage, tt.want)
 			}
 			for _, n := range tt.not {
 				if strings.Contains(err.Error()+stderr.String(), n) {
@@ -154,7 +156,7 @@ func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
 	err := Run(context.Background(), []string{"run", "--help"}, envMap(map[string]string{"DATABASE_URL": "postgres://u:hunter2@h/db"}), &stdout, &stderr)
-	if ExitCode(err) != ExitOK || !Silent(err) {
+	if exitcode.Of(err) != exitcode.OK || !Silent(err) {
 		t.Fatalf("--help: %v", err)
 	}
 	help := stdout.String()
@@ -191,7 +193,7 @@ func TestEveryHelpGoesToStandardOutput(t *testing.T) {
 			t.Run(strings.Join(args, " "), func(t *testing.T) {
 				var stdout, stderr bytes.Buffer
 				err := Run(context.Background(), args, envMap(nil), &stdout, &stderr)
-				if code := ExitCode(err); code != ExitOK {
+				if code := exitcode.Of(err); code != exitcode.OK {
 					t.Errorf("exit %d (%v), want 0", code, err)
 				}
 				if stderr.Len() > 0 {
@@ -205,8 +207,8 @@ func TestEveryHelpGoesToStandardOutput(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	err := Run(context.Background(), []string{"devices", "list", "--no-such-flag"}, envMap(nil), &stdout, &stderr)
-	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "no-such-flag") || !strings.Contains(err.Error(), Name+" devices list --help") {
-		t.Errorf("bad flag: exit %d, %v", ExitCode(err), err)
+	if exitcode.Of(err) != exitcode.Usage || !strings.Contains(err.Error(), "no-such-flag") || !strings.Contains(err.Error(), Name+" devices list --help") {
+		t.Errorf("bad flag: exit %d, %v", exitcode.Of(err), err)
 	}
 	if stdout.Len() > 0 {
 		t.Errorf("a bad flag printed to standard output: %q", stdout.String())

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 	"github.com/wxc-inventory/wxc-sync/internal/testbin"
 )
@@ -188,7 +189,7 @@ func TestPushgatewayServesTheRunMetrics(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}
 
 	before := time.Now().Truncate(time.Second)
-	if r := runCLI(t, env, args...); r.code != ExitOK {
+	if r := runCLI(t, env, args...); r.code != exitcode.OK {
 		t.Fatalf("first run: code %d\n%s", r.code, r.stderr)
 	}
 	first := gatewayMetrics(t, gw)
@@ -243,7 +244,7 @@ func TestPushgatewayServesTheRunMetrics(t *testing.T) {
 	// run's; no series of the first run is left beside them.
 	sim.Remove(sim.IDs()[0])
 	time.Sleep(time.Second) // timestamps are whole seconds: let them differ
-	if r := runCLI(t, env, append(args, "--detect", "none")...); r.code != ExitOK {
+	if r := runCLI(t, env, append(args, "--detect", "none")...); r.code != exitcode.OK {
 		t.Fatalf("second run: code %d\n%s", r.code, r.stderr)
 	}
 	second := gatewayMetrics(t, gw)
@@ -268,7 +269,7 @@ func TestPushgatewayServesTheRunMetrics(t *testing.T) {
 	// run's, the last success time stays.
 	time.Sleep(time.Second)
 	bad := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": "bad-token"}
-	if r := runCLI(t, bad, args...); r.code != ExitFailed {
+	if r := runCLI(t, bad, args...); r.code != exitcode.Failed {
 		t.Fatalf("failed run: code %d\n%s", r.code, r.stderr)
 	}
 	third := gatewayMetrics(t, gw)
@@ -311,7 +312,7 @@ func TestPushgatewayFaultsDoNotChangeTheRun(t *testing.T) {
 			track(t, db, sim.IDs())
 			r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken},
 				"run", "--api-url", base, "--rate", "1000", "--log-format", "json", "--pushgateway-url", tc.url)
-			if r.code != ExitOK {
+			if r.code != exitcode.OK {
 				t.Fatalf("code %d\n%s", r.code, r.stderr)
 			}
 			if n := queryInt(t, db, `SELECT count(*) FROM sync_runs WHERE status = 'succeeded' AND devices_ok = 10`); n != 1 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 )
@@ -35,7 +36,7 @@ func runCLI(t *testing.T, env map[string]string, args ...string) cliResult {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	err := Run(context.Background(), args, envMap(env), &stdout, &stderr)
-	r := cliResult{code: ExitCode(err), err: err, stdout: stdout.String(), stderr: stderr.String()}
+	r := cliResult{code: exitcode.Of(err), err: err, stdout: stdout.String(), stderr: stderr.String()}
 	if err != nil && !Silent(err) {
 		r.stderr += err.Error()
 	}
@@ -92,7 +93,7 @@ func TestMigrateAndStatus(t *testing.T) {
 		t.Fatalf("status before migrate: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = runCLI(t, env, "run", "--no-migrate", "--log-format", "json")
-	if r.code != ExitFailed || !strings.Contains(r.stderr, "not up to date") {
+	if r.code != exitcode.Failed || !strings.Contains(r.stderr, "not up to date") {
 		t.Errorf("run --no-migrate on an empty database: code %d, %s", r.code, r.stderr)
 	}
 	if r = runCLI(t, env, "migrate", "--log-format", "json"); r.code != 0 {
@@ -127,8 +128,8 @@ func TestRunExitCodes(t *testing.T) {
 		}
 		track(t, db, ids)
 		r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}, common...)
-		if r.code != ExitPartial {
-			t.Fatalf("code %d, want %d\n%s", r.code, ExitPartial, r.stderr)
+		if r.code != exitcode.Partial {
+			t.Fatalf("code %d, want %d\n%s", r.code, exitcode.Partial, r.stderr)
 		}
 		s := summaryLine(t, r.stderr)
 		if s["status"] != "partial" || s["devices_ok"] != float64(49) || s["devices_failed"] != float64(1) {
@@ -140,7 +141,7 @@ func TestRunExitCodes(t *testing.T) {
 		db := pgtest.DBURL(t)
 		track(t, db, ids[1:])
 		r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN_FILE": tokenFile}, common...)
-		if r.code != ExitOK {
+		if r.code != exitcode.OK {
 			t.Fatalf("code %d\n%s", r.code, r.stderr)
 		}
 		if s := summaryLine(t, r.stderr); s["devices_ok"] != float64(49) || s["run_id"] == nil {
@@ -152,7 +153,7 @@ func TestRunExitCodes(t *testing.T) {
 		db := pgtest.DBURL(t)
 		track(t, db, ids[1:])
 		r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": "wrong-" + cliToken[:5]}, common...)
-		if r.code != ExitFailed || !strings.Contains(r.stderr, "Webex rejected the token") {
+		if r.code != exitcode.Failed || !strings.Contains(r.stderr, "Webex rejected the token") {
 			t.Errorf("code %d, want 1 with the token rejected\n%s", r.code, r.stderr)
 		}
 	})
@@ -160,7 +161,7 @@ func TestRunExitCodes(t *testing.T) {
 		t.Parallel()
 		db := pgtest.DBURL(t)
 		r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}, common...)
-		if r.code != ExitOK {
+		if r.code != exitcode.OK {
 			t.Fatalf("code %d\n%s", r.code, r.stderr)
 		}
 		for _, want := range []string{"no devices are tracked", Name + " discover", Name + " devices add"} {
@@ -174,7 +175,7 @@ func TestRunExitCodes(t *testing.T) {
 		r := runCLI(t, map[string]string{"DATABASE_URL": "postgres://u:hunter2@127.0.0.1:1/db?connect_timeout=2", "WEBEX_TOKEN": cliToken}, common...)
 		// Retried while it might be a server still starting, then a clear
 		// message.
-		if r.code != ExitFailed || !strings.Contains(r.stderr, "connect to database u@127.0.0.1:1/db: not reachable within") ||
+		if r.code != exitcode.Failed || !strings.Contains(r.stderr, "connect to database u@127.0.0.1:1/db: not reachable within") ||
 			!strings.Contains(r.stderr, "database not reachable yet; retrying") || strings.Contains(r.stderr, "hunter2") {
 			t.Errorf("code %d, want 1 naming the connection without the password, after retrying\n%s", r.code, r.stderr)
 		}

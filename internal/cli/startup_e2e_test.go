@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 )
 
@@ -47,7 +48,7 @@ func TestRunBudgetCoversAStartBlockedByTheDatabase(t *testing.T) {
 	if released.Load() {
 		t.Fatal("the run returned only after the lock was released")
 	}
-	if r.code != ExitFailed || !strings.Contains(r.stderr, "time budget ran out before the run") {
+	if r.code != exitcode.Failed || !strings.Contains(r.stderr, "time budget ran out before the run") {
 		t.Errorf("code %d, want 1 saying the budget ran out before the run started\n%s", r.code, r.stderr)
 	}
 	// Nothing happened, and nothing claims it did.
@@ -106,7 +107,7 @@ func TestRunAgainstASilentServer(t *testing.T) {
 		addr, _ := silentServer(t)
 		r := runCLI(t, map[string]string{"DATABASE_URL": "postgres://u@" + addr + "/db", "WEBEX_TOKEN": cliToken},
 			"run", "--api-url", base, "--max-duration", "1s", "--log-format", "json")
-		if r.code != ExitFailed || !strings.Contains(r.stderr, "time budget ran out before the run") {
+		if r.code != exitcode.Failed || !strings.Contains(r.stderr, "time budget ran out before the run") {
 			t.Errorf("code %d, want 1 saying the budget ran out\n%s", r.code, r.stderr)
 		}
 	})
@@ -121,8 +122,8 @@ func TestRunAgainstASilentServer(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		err := Run(ctx, []string{"run", "--api-url", base, "--log-format", "json"},
 			envMap(map[string]string{"DATABASE_URL": "postgres://u@" + addr + "/db", "WEBEX_TOKEN": cliToken}), &stdout, &stderr)
-		if code := ExitCode(err); code != ExitInterrupted {
-			t.Errorf("exit code %d, want %d (interrupted): %v\n%s", code, ExitInterrupted, err, stderr.String())
+		if code := exitcode.Of(err); code != exitcode.Interrupted {
+			t.Errorf("exit code %d, want %d (interrupted): %v\n%s", code, exitcode.Interrupted, err, stderr.String())
 		}
 	})
 }
@@ -139,7 +140,7 @@ func TestAWrongDatabaseRoleIsOneLine(t *testing.T) {
 	u.User = url.User("wxc_no_such_role")
 	r := runCLI(t, map[string]string{"DATABASE_URL": u.String()}, "migrate", "--log-format", "json")
 	msg := Message(r.err)
-	if r.code != ExitFailed || strings.Count(msg, `role "wxc_no_such_role" does not exist`) != 1 ||
+	if r.code != exitcode.Failed || strings.Count(msg, `role "wxc_no_such_role" does not exist`) != 1 ||
 		strings.Contains(msg, "\n") || strings.Contains(msg, `\t`) {
 		t.Errorf("exit %d, message %q: want exit 1 and one line naming the role once", r.code, msg)
 	}

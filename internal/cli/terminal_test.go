@@ -14,6 +14,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
@@ -120,8 +121,8 @@ func TestRunOnATerminal(t *testing.T) {
 	}
 	err = cmd.Wait()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != ExitPartial {
-		t.Fatalf("exit: %v, want %d\n%s", err, ExitPartial, out.String())
+	if !errors.As(err, &ee) || ee.ExitCode() != exitcode.Partial {
+		t.Fatalf("exit: %v, want %d\n%s", err, exitcode.Partial, out.String())
 	}
 	raw := out.String()
 	if strings.Contains(raw, cliToken) {

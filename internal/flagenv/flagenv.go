@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 )
 
 // UsageError is a bad command line or environment value. CommandLine says
@@ -23,24 +25,8 @@ type UsageError struct {
 func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }
 
-// Exit codes of the binaries' command lines.
-const (
-	ExitOK     = 0
-	ExitFailed = 1
-	ExitUsage  = 2
-)
-
-// ExitCode is 0 for nil and for a help request, 2 for a usage error, 1 for
-// anything else.
-func ExitCode(err error) int {
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return ExitOK
-	case errors.As(err, new(*UsageError)):
-		return ExitUsage
-	}
-	return ExitFailed
-}
+// ExitCode is a usage error's exit code (exitcode.Of reads it).
+func (e *UsageError) ExitCode() int { return exitcode.Usage }
 
 // FlagSet is a flag.FlagSet whose flags fall back to environment variables.
 type FlagSet struct {

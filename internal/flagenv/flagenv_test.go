@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 )
 
 func TestPrecedenceAndSource(t *testing.T) {
@@ -47,7 +49,7 @@ func TestPrefixAndErrors(t *testing.T) {
 	env := map[string]string{"SIM_FAULT_RATE": "3", "SIM_DEVICES": "s3cret-many"}
 	err := fs.Parse(nil, func(k string) string { return env[k] })
 	var ue *UsageError
-	if !errors.As(err, &ue) || ue.CommandLine || ExitCode(err) != ExitUsage {
+	if !errors.As(err, &ue) || ue.CommandLine || exitcode.Of(err) != exitcode.Usage {
 		t.Fatalf("err = %v, want an environment usage error", err)
 	}
 	if !strings.Contains(err.Error(), "SIM_DEVICES") || strings.Contains(err.Error(), "s3cret") {
@@ -66,10 +68,10 @@ func TestInterspersedAndHelp(t *testing.T) {
 	if err != nil || !*dry || strings.Join(args, " ") != "a b -c" {
 		t.Errorf("args %q, dry-run %v, err %v", args, *dry, err)
 	}
-	if err := New("y").Parse([]string{"--help"}, nil); !errors.Is(err, flag.ErrHelp) || ExitCode(err) != ExitOK {
+	if err := New("y").Parse([]string{"--help"}, nil); !errors.Is(err, flag.ErrHelp) || exitcode.Of(err) != exitcode.OK {
 		t.Errorf("--help: %v", err)
 	}
-	if err := New("y").Parse([]string{"--nope"}, nil); ExitCode(err) != ExitUsage {
+	if err := New("y").Parse([]string{"--nope"}, nil); exitcode.Of(err) != exitcode.Usage {
 		t.Errorf("--nope: %v", err)
 	}
 }
@@ -102,7 +104,7 @@ func TestBadValueSaysWhatItWants(t *testing.T) {
 			dry := fs.Bool("dry-run", false, "")
 			fs.BindPrefix("X_")
 			err := fs.Parse(tt.args, func(k string) string { return tt.env[k] })
-			if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "parse error") {
+			if exitcode.Of(err) != exitcode.Usage || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "parse error") {
 				t.Fatalf("err = %v, want a usage error saying %q", err, tt.want)
 			}
 			if *rate != 5 || *burst != 3 || *wait != time.Second || *dry {

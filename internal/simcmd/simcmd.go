@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/flagenv"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 )
@@ -159,7 +160,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 		fmt.Fprintln(stderr, msg)
 	}
-	return flagenv.ExitCode(err)
+	return exitcode.Of(err)
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
