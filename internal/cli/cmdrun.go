@@ -44,15 +44,11 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	setupCtx := ctx
-	if o.MaxDuration > 0 {
-		var cancel context.CancelFunc
-		setupCtx, cancel = context.WithDeadlineCause(ctx, start.Add(o.MaxDuration), syncrun.ErrBudgetBeforeStart)
-		defer cancel()
-	}
+	setupCtx, cancel := syncrun.BeforeStart(ctx, start, o.MaxDuration)
+	defer cancel()
 	st, err := openDB(setupCtx, o.DatabaseURL, schemaAsIs, log)
 	if err != nil {
-		return budgetErr(setupCtx, err)
+		return syncrun.BudgetErr(setupCtx, err)
 	}
 	defer st.Close()
 
@@ -65,11 +61,11 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 		return nil
 	}
 	if err != nil {
-		return budgetErr(setupCtx, err)
+		return syncrun.BudgetErr(setupCtx, err)
 	}
 	defer lock.Release()
 	if err := prepareSchema(setupCtx, st, schemaMode(o.NoMigrate), log); err != nil {
-		return budgetErr(setupCtx, err)
+		return syncrun.BudgetErr(setupCtx, err)
 	}
 	sum, err := syncrun.Run(ctx, st, client, syncrun.Config{
 		Scope:         o.scope,
@@ -89,7 +85,7 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 		con.clearBar()
 	}
 	if err != nil {
-		return budgetErr(ctx, err)
+		return err
 	}
 	newFailed := -1 // not counted: every failure counts
 	if o.TolerateForbidden && sum.Status == store.RunPartial && sum.Counts.Failed > 0 {
@@ -193,15 +189,6 @@ func noDevicesHint(sc store.Scope) string {
 	}
 	return fmt.Sprintf("%s: track the org's calling devices with %q, or some of them with %q, then run again",
 		where, Name+" discover", Name+" devices add ID...")
-}
-
-// budgetErr says so when err came from the time budget running out before
-// the run started.
-func budgetErr(ctx context.Context, err error) error {
-	if err == nil || errors.Is(err, syncrun.ErrBudgetBeforeStart) || !errors.Is(context.Cause(ctx), syncrun.ErrBudgetBeforeStart) {
-		return err
-	}
-	return fmt.Errorf("%w: %w", syncrun.ErrBudgetBeforeStart, err)
 }
 
 // interruptedErr turns any failure after a signal into exit 4.

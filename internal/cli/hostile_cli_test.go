@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
+	"github.com/wxc-inventory/wxc-sync/internal/waitfor"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 )
 
@@ -251,21 +253,28 @@ func TestImportFromStdinStopsOnSIGTERM(t *testing.T) {
 	db := pgtest.DBURL(t)
 	cmd := exec.Command(binary(t), "devices", "import", "-")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + db}
-	stdinPipe, err := cmd.StdinPipe()
+	stdinRead, stdinPipe, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd.Stdin = stdinRead
 	var stderr syncBuf
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	stdinRead.Close() // the child's now
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() { cmd.Process.Kill(); stdinPipe.Close() })
-	// One valid line, then nothing: the writer stays open.
+	// One valid line, then nothing: the writer stays open. Once the child
+	// has read the line, the pipe is empty: it is past its start, where
+	// main sets up the signals, and waits for more.
 	fmt.Fprintln(stdinPipe, cliDevID(1))
-	time.Sleep(time.Second) // the process sets up its signal handling
+	waitfor.Cond(t, "the child to read its first line", func() bool {
+		n, err := unix.IoctlGetInt(int(stdinPipe.Fd()), unix.TIOCINQ) // FIONREAD: bytes not read yet
+		return err == nil && n == 0
+	})
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-done:

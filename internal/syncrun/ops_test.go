@@ -12,6 +12,7 @@ import (
 
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
+	"github.com/wxc-inventory/wxc-sync/internal/waitfor"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 )
 
@@ -48,16 +49,39 @@ func TestSecondRunOfTheSameScopeWritesNothing(t *testing.T) {
 	if _, err := e.st.LockRun(ctx, store.Scope{Index: 0, Count: 2}, 0); !errors.Is(err, store.ErrLocked) {
 		t.Errorf("shard lock while the fleet is locked: %v", err)
 	}
-	// With --wait-for-lock, the lock is taken once the holder lets go.
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		held.Release()
-	}()
-	waited, err := e.st.LockRun(ctx, store.All, 5*time.Second)
-	if err != nil {
-		t.Fatalf("waiting for the lock: %v", err)
+	// With --wait-for-lock, the lock is taken once the holder lets go: the
+	// waiter is refused first (the server has run its try in a session of
+	// its own), still waits, and has the lock once it is released.
+	var sessions []int32
+	if err := e.pool.QueryRow(ctx, `SELECT array_agg(pid) FROM pg_stat_activity WHERE datname = current_database()`).Scan(&sessions); err != nil {
+		t.Fatal(err)
 	}
-	waited.Release()
+	type taken struct {
+		lock *store.RunLock
+		err  error
+	}
+	waiting := make(chan taken, 1)
+	go func() {
+		l, err := e.st.LockRun(ctx, store.All, time.Minute)
+		waiting <- taken{l, err}
+	}()
+	waitfor.Cond(t, "the waiter to be refused the lock", func() bool {
+		var refused bool
+		err := e.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = current_database()
+			AND pid <> ALL ($1) AND query LIKE '-- name: TryLockFleet %')`, sessions).Scan(&refused)
+		return err == nil && refused
+	})
+	select {
+	case got := <-waiting:
+		t.Fatalf("LockRun returned (%v) while the lock was held, without waiting", got.err)
+	default:
+	}
+	held.Release()
+	got := <-waiting
+	if got.err != nil {
+		t.Fatalf("waiting for the lock: %v", got.err)
+	}
+	got.lock.Release()
 	s0, err := e.st.LockRun(ctx, store.Scope{Index: 0, Count: 2}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -153,23 +177,32 @@ func TestRunAccountingMovesAsItGoes(t *testing.T) {
 
 func TestTimeBudgetEndsTheRunAndLaterRunsCoverTheRest(t *testing.T) {
 	t.Parallel()
-	// 60 requests a second at most: 300 devices cannot fit a 1 s budget.
+	// The budget is measured by a clock the test moves: each run's hour
+	// ends once it has stored its first 30 devices, however loaded the
+	// machine. At 60 requests a second, the other 270 are still to fetch.
 	e := newEnv(t, envOpts{devices: 300, clientRate: 60, clientBurst: 1})
+	clock := newFakeClock()
+	const perRun = 30
 	stored := map[string]bool{}
-	for i := 0; i < 12 && len(stored) < 300; i++ {
+	for i := 0; i < 300/perRun+2 && len(stored) < 300; i++ {
+		var ended atomic.Bool
 		// Every device due every run, so that the budget alone decides what
-		// a run reaches (a list-guided run spends part of a 1 s budget on
-		// the listing).
-		sum := e.run(t, context.Background(), syncrun.Config{MaxDuration: time.Second, BatchSize: 20, Detect: store.DetectNone})
-		if sum.Counts.OK == 300 && i == 0 {
-			t.Fatalf("the budget did not bite")
+		// a run reaches.
+		sum := e.run(t, context.Background(), syncrun.Config{MaxDuration: time.Hour, Clock: clock, BatchSize: 20, Detect: store.DetectNone,
+			OnProgress: func(p syncrun.Progress) {
+				if p.Done >= perRun && !ended.Swap(true) {
+					clock.Advance(time.Hour)
+				}
+			}})
+		if !sum.BudgetReached && i == 0 {
+			t.Fatalf("the budget did not bite: %s, %d of %d ok", sum.Status, sum.Counts.OK, sum.Total)
 		}
 		if sum.Counts.OK < 300 && (!sum.BudgetReached || sum.Status != store.RunPartial || sum.Counts.Skipped != sum.Total-sum.Counts.OK) {
 			t.Errorf("run %d: status %s, budget %v, skipped %d of %d with %d ok", i, sum.Status, sum.BudgetReached, sum.Counts.Skipped, sum.Total, sum.Counts.OK)
 		}
 		// The reason is recorded with the run (issue 11, item 12).
 		if sum.BudgetReached {
-			wantErr := fmt.Sprintf("time budget of 1s reached; %d devices left for the next run", sum.Counts.Skipped)
+			wantErr := fmt.Sprintf("time budget of 1h0m0s reached; %d devices left for the next run", sum.Counts.Skipped)
 			if r := readRun(t, e.pool, sum.RunID); r.Error == nil || *r.Error != wantErr || sum.Err == nil || sum.Err.Error() != wantErr {
 				t.Errorf("run %d: sync_runs.error %v, summary %v; want %q in both", i, r.Error, sum.Err, wantErr)
 			}
@@ -202,9 +235,11 @@ func TestRetryAfterBeyondTheBudgetDoesNotKeepTheRunAsleep(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{devices: 40, clientRate: 1000, clientBurst: 10})
 	ids := e.sim.IDs()
-	e.sim.SetFault(ids[5], webexsim.Fault{Kind: webexsim.FaultLocked, RetryAfter: time.Minute})
-	sum := e.run(t, context.Background(), syncrun.Config{MaxDuration: 2 * time.Second, Concurrency: 2})
-	// A run that slept out the minute would have asked again, and met the
+	// A Retry-After of an hour against a budget of a minute: the run stops
+	// at once, however long its start took.
+	e.sim.SetFault(ids[5], webexsim.Fault{Kind: webexsim.FaultLocked, RetryAfter: time.Hour})
+	sum := e.run(t, context.Background(), syncrun.Config{MaxDuration: time.Minute, Concurrency: 2})
+	// A run that slept out the hour would have asked again, and met the
 	// fault a second time.
 	if n := e.sim.Stats().Faults[webexsim.FaultLocked]; n != 1 {
 		t.Errorf("the locked device was asked %d times, want once: the run waited out a Retry-After beyond its budget", n)

@@ -60,6 +60,8 @@ type Config struct {
 	// process start, so that connecting and waiting for the lock spend the
 	// budget too. Default: when Run is called.
 	Started time.Time
+	// Clock measures the budget; default the real clock.
+	Clock Clock
 	// Lock is the scope's run lock, if the caller took it already (to
 	// migrate under it, say). Otherwise Run takes it without waiting.
 	Lock *store.RunLock
@@ -106,6 +108,9 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == nil {
+		c.Clock = realClock{}
 	}
 	c.Logger = logctx.Wrap(c.Logger)
 }
@@ -202,20 +207,16 @@ type run struct {
 func start(ctx context.Context, st *store.Store, client *fetch.Client, cfg Config) (*run, error) {
 	began := cfg.Started
 	if began.IsZero() {
-		began = time.Now()
+		began = cfg.Clock.Now()
 	}
-	startCtx := ctx
-	if cfg.MaxDuration > 0 {
-		var cancel context.CancelFunc
-		startCtx, cancel = context.WithDeadlineCause(ctx, began.Add(cfg.MaxDuration), ErrBudgetBeforeStart)
-		defer cancel()
-	}
+	startCtx, cancel := withBudget(ctx, cfg.Clock, began, cfg.MaxDuration, ErrBudgetBeforeStart)
+	defer cancel()
 	r := &run{st: st, client: client, cfg: cfg, log: cfg.Logger, start: began, before: client.Stats(),
 		lock: cfg.Lock, release: func() {}}
 	if r.lock == nil {
 		lock, err := st.LockRun(startCtx, cfg.Scope, 0)
 		if err != nil {
-			return nil, budgetErr(startCtx, err)
+			return nil, BudgetErr(startCtx, err)
 		}
 		r.lock, r.release = lock, lock.Release
 	}
@@ -229,13 +230,13 @@ func start(ctx context.Context, st *store.Store, client *fetch.Client, cfg Confi
 	orgs, err := st.ListingOrgs(startCtx, cfg.Scope)
 	if err != nil {
 		r.release()
-		return nil, budgetErr(startCtx, err)
+		return nil, BudgetErr(startCtx, err)
 	}
 	r.orgs = orgs
 	rec, err := st.StartRunAt(startCtx, cfg.Scope, cfg.Detect, cfg.Started)
 	if err != nil {
 		r.release()
-		return nil, budgetErr(startCtx, err)
+		return nil, BudgetErr(startCtx, err)
 	}
 	r.rec = rec
 	r.ctx = logctx.With(ctx, slog.Int64("run_id", rec.ID))
@@ -249,17 +250,11 @@ func start(ctx context.Context, st *store.Store, client *fetch.Client, cfg Confi
 	r.abandoned = abandoned
 
 	fetchCtx, cancelFetch := context.WithCancelCause(r.ctx)
-	stops := []func(){func() { cancelFetch(nil) }}
-	if cfg.MaxDuration > 0 {
-		var cancel context.CancelFunc
-		fetchCtx, cancel = context.WithDeadlineCause(fetchCtx, began.Add(cfg.MaxDuration), errBudget)
-		stops = append(stops, cancel)
-	}
+	fetchCtx, stopBudget := withBudget(fetchCtx, cfg.Clock, began, cfg.MaxDuration, errBudget)
 	r.fetchCtx, r.cancelFetch = fetchCtx, cancelFetch
 	r.stopTimers = func() {
-		for _, f := range stops {
-			f()
-		}
+		stopBudget()
+		cancelFetch(nil)
 	}
 	return r, nil
 }
@@ -395,26 +390,11 @@ func (r *run) finish() Summary {
 	return sum
 }
 
-// ErrBudgetBeforeStart is returned (wrapped) when the time budget ran out
-// before the run could start: nothing was fetched or recorded.
-var ErrBudgetBeforeStart = errors.New("the time budget ran out before the run could start")
-
-// budgetErr marks err as the budget's doing when it was.
-func budgetErr(ctx context.Context, err error) error {
-	if errors.Is(context.Cause(ctx), ErrBudgetBeforeStart) && !errors.Is(err, ErrBudgetBeforeStart) {
-		return fmt.Errorf("%w: %w", ErrBudgetBeforeStart, err)
-	}
-	return err
-}
-
 // listingCheckTimeout bounds the check of the listing against the details
 // at the end of a run.
 const listingCheckTimeout = 2 * time.Minute
 
-var (
-	errBudget = errors.New("time budget reached")
-	errDone   = errors.New("every due device was fetched")
-)
+var errDone = errors.New("every due device was fetched")
 
 // keepLock watches the run lock's session until ctx ends. If the session
 // ends, another run may start at once: this one stops fetching (its writes

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wxc-inventory/wxc-sync/internal/waitfor"
 )
 
 func TestPlantedFaults(t *testing.T) {
@@ -184,7 +186,7 @@ func TestStallReleasedWhenClientGivesUp(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("err = %v, want the client's deadline", err)
 			}
-			waitFor(t, "the stalled handler to return", func() bool { return s.Stats().ActiveStalls == 0 })
+			waitfor.Cond(t, "the stalled handler to return", func() bool { return s.Stats().ActiveStalls == 0 })
 			if got := get(t, detailsURL(base, id), DefaultToken).status; got != 200 {
 				t.Fatalf("after the stall: %d, want 200", got)
 			}
@@ -212,7 +214,7 @@ func TestStallReleasedByClose(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, "the request to stall", func() bool { return s.Stats().ActiveStalls == 1 })
+	waitfor.Cond(t, "the request to stall", func() bool { return s.Stats().ActiveStalls == 1 })
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

@@ -174,16 +174,3 @@ func truncate(b []byte) string {
 	}
 	return string(b)
 }
-
-// waitFor polls cond; it bounds how long a test waits for the server to
-// notice something, and asserts nothing about speed.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
