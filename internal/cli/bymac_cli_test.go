@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
@@ -190,5 +194,82 @@ func TestDevicesImportMACColumn(t *testing.T) {
 	r = runCLI(t, map[string]string{"DATABASE_URL": pgtest.DBURL(t)}, "devices", "import", "--api-url", base, file)
 	if r.code != exitcode.Usage || !strings.Contains(r.stderr, "give a mac to look up") {
 		t.Errorf("no token: code %d\n%s", r.code, r.stderr)
+	}
+}
+
+// devices import validates every line in one round: a line that does not
+// parse and a MAC that no device has are both listed by the same run, and
+// nothing is imported. (A rerun after fixing the first list used to meet
+// the MAC look-ups' rejections.)
+func TestDevicesImportRejectsInOneRound(t *testing.T) {
+	t.Parallel()
+	sim, base := startSim(t, 10)
+	devs := sim.Devices()
+	file := writeFile(t, strings.Join([]string{
+		"device_id,mac",
+		devs[0].ID + ",",                    // 2 fine
+		"not-a-webex-id,",                   // 3 does not parse
+		"," + devs[1].MAC,                   // 4 fine, by MAC
+		",02:00:00:00:00:09",                // 5 no device has it
+		"Y2lzY29zcGFyazovL3VzL1BFT1BMRS8x,", // 6 a person, not a device
+	}, "\n"))
+	db := pgtest.DBURL(t)
+	r := runCLI(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}, "devices", "import", "--api-url", base, file)
+	for _, want := range []string{"line 3:", "line 5: mac 02:00:00:00:00:09: no device in Webex has this MAC", "line 6:", "3 lines rejected, nothing imported"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
+	if r.code != exitcode.Failed || strings.Contains(r.stderr, "line 2:") || strings.Contains(r.stderr, "line 4:") {
+		t.Errorf("code %d\n%s", r.code, r.stderr)
+	}
+	if got := trackedIDs(t, db); len(got) != 0 {
+		t.Errorf("tracked %v though lines were rejected", got)
+	}
+}
+
+// A Webex that cannot be used (its certificate not trusted, or not there
+// at all) stops devices add --mac and devices import at once, naming why,
+// rather than rejecting every MAC in turn; nothing is added.
+func TestMACLookUpsStopWhenWebexCannotBeUsed(t *testing.T) {
+	t.Parallel()
+	sim, _ := startSim(t, 40)
+	devs := sim.Devices()
+	untrusted := httptest.NewUnstartedServer(sim.Handler())
+	untrusted.Config.ErrorLog = log.New(io.Discard, "", 0)
+	untrusted.StartTLS()
+	t.Cleanup(untrusted.Close)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	var lines []string
+	for _, d := range devs {
+		lines = append(lines, ","+d.MAC)
+	}
+	file := writeFile(t, "device_id,mac\n"+strings.Join(lines, "\n"))
+	for _, tt := range []struct {
+		name, api, want string
+	}{
+		{"untrusted certificate", untrusted.URL + "/v1", "untrusted certificate"},
+		{"nothing listens", closed.URL + "/v1", "Webex API unreachable"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			db := pgtest.DBURL(t)
+			env := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}
+			webex := []string{"--api-url", tt.api, "--rate", "1000", "--burst", "50", "--max-attempts", "2"}
+			args := append([]string{"devices", "add"}, webex...)
+			for _, d := range devs[:12] {
+				args = append(args, "--mac", d.MAC)
+			}
+			for _, args := range [][]string{args, append(append([]string{"devices", "import", "--skip-invalid"}, webex...), file)} {
+				r := runCLI(t, env, args...)
+				if r.code != exitcode.Failed || !strings.Contains(r.stderr, tt.want) || strings.Count(r.stderr, tt.want) > 1 {
+					t.Errorf("%s: code %d, want 1 saying %q once\n%s", args[1], r.code, tt.want, r.stderr)
+				}
+				if got := trackedIDs(t, db); len(got) != 0 {
+					t.Errorf("%s: tracked %v", args[1], got)
+				}
+			}
+		})
 	}
 }

@@ -249,7 +249,12 @@ func checkWebex(ctx context.Context, rep *checkReport, o runOptions, getenv Env,
 	defer dcancel()
 	_, detailsErr := client.Device(dctx, id, o.OrgID)
 
-	unauthorized := fetch.KindOf(listErr) == fetch.KindUnauthorized || fetch.KindOf(detailsErr) == fetch.KindUnauthorized
+	// An answer that stops everything (fetch.StopsEverything) says it of
+	// the token, whichever request met it.
+	stop := listErr
+	if !fetch.StopsEverything(stop) {
+		stop = detailsErr
+	}
 	// answered: Webex gave an HTTP answer that says the token is good.
 	answered := func(err error) bool {
 		var fe *fetch.Error
@@ -266,14 +271,20 @@ func checkWebex(ctx context.Context, rep *checkReport, o runOptions, getenv Env,
 		return false
 	}
 	switch {
-	case unauthorized:
+	case fetch.KindOf(stop) == fetch.KindUnauthorized:
 		rep.add("token", checkFail, "Webex rejected the token (401): it is wrong, expired or revoked",
 			"get a new token (an integration's or service app's access token) into WEBEX_TOKEN or the token file")
 		rep.add("scope telephony_config_read", checkSkip, "the token was rejected", "")
 		rep.add("scope devices_read", checkSkip, "the token was rejected", "")
 		return
-	case !answered(detailsErr) && !answered(listErr):
-		why := detailsErr
+	case fetch.KindOf(stop) == fetch.KindCertificate:
+		rep.add("token", checkFail, "the Webex API's TLS certificate is not trusted: "+stop.Error(),
+			"check --api-url; behind a TLS-inspecting proxy, install its CA certificate on this host")
+		rep.add("scope telephony_config_read", checkSkip, "Webex could not be used", "")
+		rep.add("scope devices_read", checkSkip, "Webex could not be used", "")
+		return
+	case fetch.StopsEverything(stop) || (!answered(detailsErr) && !answered(listErr)):
+		why := stop
 		if why == nil {
 			why = listErr
 		}

@@ -5,6 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -195,6 +199,25 @@ func TestCheck(t *testing.T) {
 		wantStatus(t, got, map[string]checkStatus{"token": checkOK, "scope telephony_config_read": checkOK, "scope devices_read": checkWarn})
 		if !strings.Contains(got["scope devices_read"].Detail, "discover") {
 			t.Errorf("devices_read: %+v", got["scope devices_read"])
+		}
+	})
+	t.Run("Webex behind a certificate this host does not trust, or not there", func(t *testing.T) {
+		t.Parallel()
+		untrusted := httptest.NewUnstartedServer(sim.Handler())
+		untrusted.Config.ErrorLog = log.New(io.Discard, "", 0)
+		untrusted.StartTLS()
+		t.Cleanup(untrusted.Close)
+		closed := httptest.NewServer(http.NotFoundHandler())
+		closed.Close()
+		for api, want := range map[string]string{
+			untrusted.URL + "/v1": "the Webex API's TLS certificate is not trusted",
+			closed.URL + "/v1":    "no answer from Webex",
+		} {
+			code, got, _ := checkJSON(t, map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken}, "--api-url", api)
+			if code != exitcode.Failed || !strings.HasPrefix(got["token"].Detail, want) {
+				t.Errorf("%s: exit %d, token %+v; want 1 and %q", api, code, got["token"], want)
+			}
+			wantStatus(t, got, map[string]checkStatus{"database": checkOK, "token": checkFail, "scope telephony_config_read": checkSkip})
 		}
 	})
 	t.Run("no token configured", func(t *testing.T) {

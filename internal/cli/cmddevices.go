@@ -165,7 +165,7 @@ func lookUpMACs(ctx context.Context, client *fetch.Client, orgID string, macs []
 	for _, hw := range macs {
 		m, err := bymac.Find(ctx, client, orgID, hw)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, fetch.ErrListForbidden) || fetch.KindOf(err) == fetch.KindUnauthorized {
+			if lookupStops(ctx, err) {
 				return nil, fmt.Errorf("MAC %s: %w", hw, err)
 			}
 			errs = append(errs, fmt.Errorf("MAC %s: %w", hw, err))
@@ -179,6 +179,14 @@ func lookUpMACs(ctx context.Context, client *fetch.Client, orgID string, macs []
 		return nil, errors.Join(errs...)
 	}
 	return found, nil
+}
+
+// lookupStops says that a MAC look-up's failure is not the MAC's but the
+// lookups': the command was stopped, the token may not list devices, or
+// Webex cannot be used at all (fetch.StopsEverything). The other MACs
+// would fail the same way, so none is tried.
+func lookupStops(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, fetch.ErrListForbidden) || fetch.StopsEverything(err)
 }
 
 func cmdDevicesImport(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
@@ -214,21 +222,17 @@ func cmdDevicesImport(ctx context.Context, args []string, getenv Env, stdout, st
 	if err != nil {
 		return err
 	}
-	rejectedErr := func() error {
-		writeRejected(stderr, name, parsed)
-		return fmt.Errorf("devices import: %s: %s rejected, nothing imported (fix them, or import the rest with --skip-invalid)",
-			name, plural(parsed.RejectedCount(), "line"))
-	}
-	if parsed.RejectedCount() > 0 && !skipInvalid {
-		return rejectedErr()
-	}
-	if err := resolveImportMACs(ctx, &parsed, w, getenv, stdout, stderr); err != nil {
+	// Every line is validated, its MAC looked up included, before anything
+	// is added or refused: one round lists every rejected line.
+	err = resolveImportMACs(ctx, &parsed, w, getenv, stdout, stderr)
+	writeRejected(stderr, name, parsed)
+	if err != nil {
 		return err
 	}
 	if parsed.RejectedCount() > 0 && !skipInvalid {
-		return rejectedErr()
+		return fmt.Errorf("devices import: %s: %s rejected, nothing imported (fix them, or import the rest with --skip-invalid)",
+			name, plural(parsed.RejectedCount(), "line"))
 	}
-	writeRejected(stderr, name, parsed)
 	devs := make([]store.NewDevice, len(parsed.Entries))
 	for i, e := range parsed.Entries {
 		devs[i] = store.NewDevice{ID: e.ID, OrgID: e.OrgID}
@@ -330,7 +334,7 @@ func resolveImportMACs(ctx context.Context, parsed *deviceimport.Result, w webex
 		}
 		m, err := bymac.Find(ctx, client, org, e.MAC)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, fetch.ErrListForbidden) || fetch.KindOf(err) == fetch.KindUnauthorized {
+			if lookupStops(ctx, err) {
 				return fmt.Errorf("devices import: line %d: mac %s: %w", e.Line, e.MAC, err)
 			}
 			parsed.Reject(deviceimport.Rejection{Line: e.Line, Reason: fmt.Sprintf("mac %s: %v", e.MAC, err)})

@@ -107,6 +107,18 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// StopsEverything reports whether k is an answer to the client rather than
+// to one request: the token rejected (401), the API unreachable, or its
+// certificate not trusted. Nothing else the client sends can succeed, so a
+// run, a discovery or a look-up stops at once, and no device is blamed.
+func (k Kind) StopsEverything() bool {
+	return k == KindUnauthorized || k == KindUnreachable || k == KindCertificate
+}
+
+// StopsEverything reports whether err is an *Error whose Kind stops
+// everything.
+func StopsEverything(err error) bool { return KindOf(err).StopsEverything() }
+
 // KindOf returns the Kind of err, or 0 when err is not an *Error.
 func KindOf(err error) Kind {
 	var fe *Error

@@ -500,10 +500,14 @@ func classify(ctx context.Context, log *slog.Logger, id string, dev device.Devic
 }
 
 // stopsTheRun is the error that ends the whole run for an answer no device
-// is to blame for: Webex rejected the token, the API is unreachable, or its
-// certificate is not trusted. It is nil for any other answer. what names
-// the request (a device, the listing).
+// is to blame for (fetch's StopsEverything: Webex rejected the token, the
+// API is unreachable, or its certificate is not trusted), in the run's
+// words. It is nil for any other answer. what names the request (a device,
+// the listing).
 func stopsTheRun(fe *fetch.Error, what string) error {
+	if !fe.Kind.StopsEverything() {
+		return nil
+	}
 	switch fe.Kind {
 	case fetch.KindUnauthorized:
 		return fmt.Errorf("%w (%s): %v", ErrUnauthorized, what, fe)
@@ -512,5 +516,5 @@ func stopsTheRun(fe *fetch.Error, what string) error {
 	case fetch.KindCertificate:
 		return fmt.Errorf("%w: %s", ErrCertificate, fe.Message)
 	}
-	return nil
+	return fmt.Errorf("%s: %w", what, fe)
 }
