@@ -58,6 +58,8 @@ WHERE device_id = ANY (@device_ids::text[])
 RETURNING device_id;
 
 -- name: ListDevices :many
+-- The tracked devices with one of statuses (any, when empty) and, when mac
+-- is not NULL, that MAC in their details or in the listing.
 SELECT d.device_id,
        d.org_id,
        d.sync_status,
@@ -68,7 +70,8 @@ SELECT d.device_id,
        d.last_error
 FROM devices d
 LEFT JOIN device_sync_state s USING (device_id)
-WHERE cardinality(@statuses::text[]) = 0 OR d.sync_status = ANY (@statuses::text[])
+WHERE (cardinality(@statuses::text[]) = 0 OR d.sync_status = ANY (@statuses::text[]))
+  AND (sqlc.narg(mac)::macaddr IS NULL OR d.mac = sqlc.narg(mac)::macaddr OR d.listed_mac = sqlc.narg(mac)::macaddr)
 ORDER BY d.device_id;
 
 -- name: FindDevices :many

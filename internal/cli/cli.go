@@ -96,7 +96,8 @@ Commands:
   devices add --mac MAC... track devices by MAC address, found through Webex
   devices import [FILE|-]  track the devices of a file (IDs, or CSV with device_id or mac)
   devices remove ID...     stop tracking devices (their history stays)
-  devices list             list tracked devices (--status, --failing)
+  devices list             list tracked devices (--status, --failing, --mac)
+  devices show ID|MAC|...  one device, its timeline and merged IDs, by any identifier
   discover         track the org's calling devices listed by GET /v1/devices
   report NAME      run a report (report --list shows them all)
   prune-history    delete history older than --older-than (the only way it leaves)

@@ -32,7 +32,9 @@ const devicesUsage = `Usage: NAME devices <add|import|remove|list> [flags] [argu
                      device_id or mac and optionally an org_id column); - or
                      none: stdin
   remove ID...       stop tracking devices; their history stays
-  list               list tracked devices, optionally by sync status
+  list               list tracked devices, optionally by sync status or MAC
+  show ID|UUID|MAC   one device: its inventory row, timeline and merged IDs, by
+                     any identifier (also the short ID a table prints)
 
 Run "NAME devices <subcommand> --help" for its flags.
 `
@@ -52,6 +54,8 @@ func cmdDevices(ctx context.Context, args []string, getenv Env, stdout, stderr i
 		return cmdDevicesRemove(ctx, rest, getenv, stdout, stderr)
 	case "list":
 		return cmdDevicesList(ctx, rest, getenv, stdout, stderr)
+	case "show":
+		return cmdDevicesShow(ctx, rest, getenv, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -467,14 +471,16 @@ func cmdDevicesList(ctx context.Context, args []string, getenv Env, stdout, stde
 		format  string
 		limit   int
 		wide    bool
+		mac     string
 	)
-	fs := newFlagSet("devices list", "Lists the tracked devices, by ID.", stdout)
+	fs := newFlagSet("devices list", "Lists the tracked devices, by ID. --mac lists the devices with a MAC, in their\ndetails or in the listing: none is exit 1, several exit 2 (each listed).", stdout)
 	o.register(fs)
 	fs.StringVar(&status, "status", "", "only devices with these sync statuses, comma-separated: "+strings.Join(syncStatuses, ", "))
 	fs.BoolVar(&failing, "failing", false, "only failing devices: the same as --status forbidden,error")
 	fs.StringVar(&format, "format", "table", "output format: table, csv or json")
 	fs.IntVar(&limit, "limit", 0, "show the first N devices only; 0: all")
 	fs.BoolVar(&wide, "wide", false, "table: show IDs and long text whole")
+	fs.StringVar(&mac, "mac", "", "only the devices with this MAC, in any spelling (00:11:22:AA:BB:CC,\n0011.22aa.bbcc, ...)")
 	if err := fs.parse(args, getenv); err != nil {
 		return err
 	}
@@ -501,6 +507,14 @@ func cmdDevicesList(ctx context.Context, args []string, getenv Env, stdout, stde
 	if limit < 0 {
 		errs = append(errs, fmt.Errorf("--limit %d: want 0 (all) or more", limit))
 	}
+	filter := store.DeviceFilter{Statuses: statuses}
+	if mac != "" {
+		hw, err := bymac.Parse(mac)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--mac: %w", err))
+		}
+		filter.MAC = hw
+	}
 	if err := usageErrs(errs); err != nil {
 		return err
 	}
@@ -509,7 +523,7 @@ func cmdDevicesList(ctx context.Context, args []string, getenv Env, stdout, stde
 		return err
 	}
 	defer closeDB()
-	devs, err := st.ListDevices(ctx, statuses)
+	devs, err := st.ListDevices(ctx, filter)
 	if err != nil {
 		return err
 	}
@@ -523,7 +537,27 @@ func cmdDevicesList(ctx context.Context, args []string, getenv Env, stdout, stde
 		id, st := d.DeviceID, d.SyncStatus
 		res.Rows = append(res.Rows, []*string{&id, d.OrgID, &st, d.Model, d.IP, d.MAC, synced, d.LastError})
 	}
-	return res.WriteOutput(stdout, tableOutput(format, limit, wide, stdout))
+	if filter.MAC != nil && len(devs) == 0 {
+		// A look-up that found nothing says so, rather than an empty table.
+		return fmt.Errorf("devices list --mac %s: no tracked device%s has MAC %s, in its details or in the listing",
+			mac, statusNote(statuses), filter.MAC)
+	}
+	if err := res.WriteOutput(stdout, tableOutput(format, limit, wide, stdout)); err != nil {
+		return err
+	}
+	if filter.MAC != nil && len(devs) > 1 {
+		return &exitcode.Error{Code: exitcode.Usage, Err: fmt.Errorf("devices list --mac %s: %d devices have MAC %s (listed above); name one by its ID",
+			mac, len(devs), filter.MAC)}
+	}
+	return nil
+}
+
+// statusNote qualifies "no tracked device" by the statuses asked for.
+func statusNote(statuses []string) string {
+	if len(statuses) == 0 {
+		return ""
+	}
+	return " with sync status " + strings.Join(statuses, " or ")
 }
 
 func validFormat(f string) error {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/csv"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -128,6 +131,16 @@ func timelineRows(t *testing.T, out string) [][]string {
 	return got
 }
 
+// localOf is the UUID inside an ID as it is written there.
+func localOf(t *testing.T, id string) string {
+	t.Helper()
+	p, err := deviceid.Parse(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Local
+}
+
 func uuidOf(t *testing.T, id string) string {
 	t.Helper()
 	u, err := deviceid.UUID(id)
@@ -138,19 +151,16 @@ func uuidOf(t *testing.T, id string) string {
 }
 
 // Issue 16: an auditor finds a device by whatever identifier they hold.
-// Each form is looked up in a database the job synced over real HTTP.
-func TestDeviceTimelineTakesAnyIdentifier(t *testing.T) {
+// Each form is looked up, by report device_timeline and by devices show, in
+// a database the job synced over real HTTP.
+func TestAnyIdentifierFindsTheDevice(t *testing.T) {
 	t.Parallel()
 	f := lookupSetup(t)
 	plainUUID := uuidOf(t, f.plain.ID)
 	rawPlain, _ := base64.StdEncoding.DecodeString(f.plain.ID)
 	// What a table prints of the ID: the first 13 characters of the UUID
 	// inside, in its case.
-	id, err := deviceid.Parse(f.plain.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	short := id.Local[:13] + "…"
+	short := localOf(t, f.plain.ID)[:13] + "…"
 	if r := runCLI(t, f.env, "devices", "list"); !strings.Contains(r.stdout, short) {
 		t.Fatalf("devices list does not print %s:\n%s", short, r.stdout)
 	}
@@ -180,20 +190,60 @@ func TestDeviceTimelineTakesAnyIdentifier(t *testing.T) {
 	for _, tt := range found {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := runCLI(t, f.env, "report", "device_timeline", "--param", "device_id="+tt.in, "--format", "csv")
-			if r.code != exitcode.OK {
-				t.Fatalf("code %d\n%s%s", r.code, r.stdout, r.stderr)
-			}
 			history := tt.history
 			if history == nil {
 				history = []string{tt.want}
 			}
-			if diff := cmp.Diff(historyOf(t, f.db, history...), timelineRows(t, r.stdout)); diff != "" {
-				t.Errorf("timeline (-want +got):\n%s", diff)
+			wantHistory := historyOf(t, f.db, history...)
+			checkNote := func(cmd string, r cliResult) {
+				t.Helper()
+				if tt.in != tt.want && (!strings.Contains(r.stderr, tt.in+" is "+tt.want) || !strings.Contains(r.stderr, "matched by "+tt.by)) {
+					t.Errorf("%s: the note does not say %s is %s, matched by %s:\n%s", cmd, tt.in, tt.want, tt.by, r.stderr)
+				}
 			}
-			if tt.in != tt.want && (!strings.Contains(r.stderr, tt.in+" is "+tt.want) || !strings.Contains(r.stderr, "matched by "+tt.by)) {
-				t.Errorf("the note does not say %s is %s, matched by %s:\n%s", tt.in, tt.want, tt.by, r.stderr)
+
+			r := runCLI(t, f.env, "report", "device_timeline", "--param", "device_id="+tt.in, "--format", "csv")
+			if r.code != exitcode.OK {
+				t.Fatalf("report: code %d\n%s%s", r.code, r.stdout, r.stderr)
 			}
+			if diff := cmp.Diff(wantHistory, timelineRows(t, r.stdout)); diff != "" {
+				t.Errorf("report device_timeline (-want +got):\n%s", diff)
+			}
+			checkNote("report", r)
+
+			r = runCLI(t, f.env, "devices", "show", tt.in, "--format", "json")
+			if r.code != exitcode.OK {
+				t.Fatalf("devices show: code %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			var shown struct {
+				Device   map[string]any
+				Timeline []map[string]any
+				Merges   []map[string]any
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil {
+				t.Fatalf("devices show --format json: %v\n%s", err, r.stdout)
+			}
+			var gotHistory [][]string
+			for _, c := range shown.Timeline {
+				gotHistory = append(gotHistory, []string{c["field"].(string), c["new_value"].(string), c["recorded_as"].(string)})
+			}
+			if diff := cmp.Diff(wantHistory, gotHistory); diff != "" {
+				t.Errorf("devices show: timeline (-want +got):\n%s", diff)
+			}
+			var gotMerges []string
+			for _, m := range shown.Merges {
+				gotMerges = append(gotMerges, m["merged_id"].(string))
+			}
+			if diff := cmp.Diff(history[1:], gotMerges, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("devices show: merges (-want +got):\n%s", diff)
+			}
+			switch {
+			case tt.by == "history" && shown.Device != nil:
+				t.Errorf("devices show: a removed device has an inventory row: %v", shown.Device)
+			case tt.by != "history" && (shown.Device["device_id"] != tt.want || shown.Device["sync_status"] != "ok" || shown.Device["model"] == nil):
+				t.Errorf("devices show: inventory row %v, want %s synced", shown.Device, tt.want)
+			}
+			checkNote("devices show", r)
 		})
 	}
 
@@ -220,15 +270,88 @@ func TestDeviceTimelineTakesAnyIdentifier(t *testing.T) {
 	for _, tt := range notFound {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := runCLI(t, f.env, "report", "device_timeline", "--param", "device_id="+tt.in, "--format", "csv")
-			if r.code != tt.code || r.stdout != "" {
-				t.Errorf("code %d, want %d and no output\n%s", r.code, tt.code, r.stdout)
-			}
-			for _, want := range tt.says {
-				if !strings.Contains(r.stderr, want) {
-					t.Errorf("the error does not say %q:\n%s", want, r.stderr)
+			for _, args := range [][]string{
+				{"report", "device_timeline", "--param", "device_id=" + tt.in, "--format", "csv"},
+				{"devices", "show", tt.in, "--format", "csv"},
+			} {
+				r := runCLI(t, f.env, args...)
+				if r.code != tt.code || r.stdout != "" {
+					t.Errorf("%s: code %d, want %d and no output\n%s", args[:2], r.code, tt.code, r.stdout)
+				}
+				for _, want := range tt.says {
+					if !strings.Contains(r.stderr, want) {
+						t.Errorf("%s: the error does not say %q:\n%s", args[:2], want, r.stderr)
+					}
 				}
 			}
 		})
 	}
+
+	// devices show's table: the inventory row down the page, the timeline
+	// and the merges, each under its title.
+	t.Run("devices show as a table", func(t *testing.T) {
+		t.Parallel()
+		r := runCLI(t, f.env, "devices", "show", f.merged.ListID)
+		if r.code != exitcode.OK {
+			t.Fatalf("code %d\n%s", r.code, r.stderr)
+		}
+		for _, want := range []string{"Device\n\ndevice_id ", f.merged.ID, "\nsync_status              ok\n",
+			"\nTimeline", "10.9.9.9", "\nIDs merged into this device\n\nmerged_id", localOf(t, f.merged.ListID)[:13] + "…", "(1 row)"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("devices show lacks %q:\n%s", want, r.stdout)
+			}
+		}
+	})
+
+	// devices list --mac: any spelling, the details' or the listing's MAC.
+	byMAC := []struct {
+		name, mac string
+		code      int
+		ids       []string
+		says      string
+	}{
+		{name: "colons", mac: spellings(f.plain.MAC)[0], ids: []string{f.plain.ID}},
+		{name: "dashes, lower case", mac: spellings(f.plain.MAC)[1], ids: []string{f.plain.ID}},
+		{name: "Cisco dots", mac: spellings(f.plain.MAC)[2], ids: []string{f.plain.ID}},
+		{name: "bare", mac: spellings(f.plain.MAC)[3], ids: []string{f.plain.ID}},
+		{name: "two devices: both listed, exit 2", mac: spellings(f.twinA.MAC)[2], code: exitcode.Usage,
+			ids: sorted(f.twinA.ID, f.twinB.ID), says: "2 devices have MAC"},
+		{name: "no device: exit 1, no table", mac: "02:00:00:00:00:01", code: exitcode.Failed,
+			says: "no tracked device has MAC 02:00:00:00:00:01, in its details or in the listing"},
+		{name: "not a MAC: exit 2", mac: "00:11:22:33:44", code: exitcode.Usage, says: `--mac: "00:11:22:33:44" is not a MAC address`},
+	}
+	for _, tt := range byMAC {
+		t.Run("devices list --mac, "+tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := runCLI(t, f.env, "devices", "list", "--mac", tt.mac, "--format", "csv")
+			if r.code != tt.code || !strings.Contains(r.stderr, tt.says) {
+				t.Errorf("code %d, want %d saying %q\n%s", r.code, tt.code, tt.says, r.stderr)
+			}
+			var got []string
+			if r.stdout != "" {
+				recs, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, rec := range recs[1:] {
+					got = append(got, rec[0])
+				}
+			}
+			if diff := cmp.Diff(tt.ids, got); diff != "" {
+				t.Errorf("listed (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("devices list --mac with a status none has", func(t *testing.T) {
+		t.Parallel()
+		r := runCLI(t, f.env, "devices", "list", "--mac", f.plain.MAC, "--failing")
+		if r.code != exitcode.Failed || r.stdout != "" || !strings.Contains(r.stderr, "no tracked device with sync status forbidden or error has MAC") {
+			t.Errorf("code %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+}
+
+func sorted(s ...string) []string {
+	slices.Sort(s)
+	return s
 }

@@ -298,7 +298,8 @@ SELECT d.device_id,
        d.last_error
 FROM devices d
 LEFT JOIN device_sync_state s USING (device_id)
-WHERE cardinality($1::text[]) = 0 OR d.sync_status = ANY ($1::text[])
+WHERE (cardinality($1::text[]) = 0 OR d.sync_status = ANY ($1::text[]))
+  AND ($2::macaddr IS NULL OR d.mac = $2::macaddr OR d.listed_mac = $2::macaddr)
 ORDER BY d.device_id
 `
 
@@ -313,8 +314,10 @@ type ListDevicesRow struct {
 	LastError    *string
 }
 
-func (q *Queries) ListDevices(ctx context.Context, statuses []string) ([]ListDevicesRow, error) {
-	rows, err := q.db.Query(ctx, listDevices, statuses)
+// The tracked devices with one of statuses (any, when empty) and, when mac
+// is not NULL, that MAC in their details or in the listing.
+func (q *Queries) ListDevices(ctx context.Context, statuses []string, mac net.HardwareAddr) ([]ListDevicesRow, error) {
+	rows, err := q.db.Query(ctx, listDevices, statuses, mac)
 	if err != nil {
 		return nil, err
 	}

@@ -108,8 +108,11 @@ func (l Lookup) Forms() []string {
 	if l.MAC != nil {
 		out = append(out, fmt.Sprintf("MAC %s (the details' or the listing's)", l.MAC))
 	}
-	if l.Prefix != "" {
+	switch {
+	case l.Prefix != "":
 		out = append(out, fmt.Sprintf("a UUID starting %s (a short ID)", l.Prefix))
+	case uuidPrefix.MatchString(strings.ToLower(l.Raw)):
+		out = append(out, fmt.Sprintf("not as a short ID: that takes at least %d hex digits of the UUID", MinPrefix))
 	}
 	return out
 }

@@ -137,7 +137,7 @@ func Run(ctx context.Context, st *store.Store, l Lister, cfg Config) (Summary, e
 // stored under. An ID that does not parse is left out: no listed ID, which
 // must parse, can name it.
 func trackedByKey(ctx context.Context, st *store.Store) (map[deviceid.Key][]string, error) {
-	devs, err := st.ListDevices(ctx, nil)
+	devs, err := st.ListDevices(ctx, store.DeviceFilter{})
 	if err != nil {
 		return nil, err
 	}

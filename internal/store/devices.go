@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -80,13 +81,20 @@ type TrackedDevice struct {
 	LastError    *string
 }
 
-// ListDevices returns the tracked devices whose sync_status is one of
-// statuses (all of them when statuses is empty), by ID.
-func (s *Store) ListDevices(ctx context.Context, statuses []string) ([]TrackedDevice, error) {
+// DeviceFilter selects the devices ListDevices returns; the zero value
+// selects them all.
+type DeviceFilter struct {
+	Statuses []string         // sync_status is one of these
+	MAC      net.HardwareAddr // the details' or the listing's MAC is this
+}
+
+// ListDevices returns the tracked devices that f selects, by ID.
+func (s *Store) ListDevices(ctx context.Context, f DeviceFilter) ([]TrackedDevice, error) {
+	statuses := f.Statuses
 	if statuses == nil {
 		statuses = []string{}
 	}
-	rows, err := s.q.ListDevices(ctx, statuses)
+	rows, err := s.q.ListDevices(ctx, statuses, f.MAC)
 	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}

@@ -125,7 +125,7 @@ func TestListDevicesByStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := store.New(pool)
-	got, err := st.ListDevices(ctx, []string{"error", "ok"})
+	got, err := st.ListDevices(ctx, store.DeviceFilter{Statuses: []string{"error", "ok"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestListDevicesByStatus(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if all, err := st.ListDevices(ctx, nil); err != nil || len(all) != 3 {
+	if all, err := st.ListDevices(ctx, store.DeviceFilter{}); err != nil || len(all) != 3 {
 		t.Errorf("no filter: %d devices (%v), want 3", len(all), err)
 	}
 }
