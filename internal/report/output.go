@@ -16,13 +16,16 @@ import (
 
 // Output says how to write a result.
 type Output struct {
-	Format string // table, csv or json
+	Format string // table, csv, json or html
 	Limit  int    // rows at most; 0: all
 	// Wide shows every value whole in a table. Otherwise a table shortens
 	// Webex IDs to the start of the UUID inside them, drops fractions of
 	// seconds, and cuts long text so that the table fits Width.
 	Wide  bool
 	Width int // a table's width in columns; 0: 120
+	// Title and Description head an html page (the report's name and
+	// description).
+	Title, Description string
 }
 
 // Kind is how JSON spells a column's values.
@@ -75,8 +78,10 @@ func newFormatter(out Output, w io.Writer, cols []Column) (formatter, error) {
 		return &csvFormatter{w: csv.NewWriter(w), cols: cols}, nil
 	case "json":
 		return &jsonFormatter{w: bufio.NewWriter(w), cols: cols}, nil
+	case "html":
+		return newHTMLFormatter(out, w, cols), nil
 	}
-	return nil, fmt.Errorf("format %q: want table, csv or json", out.Format)
+	return nil, fmt.Errorf("format %q: want table, csv, json or html", out.Format)
 }
 
 // csvFormatter writes values as text, NULL as an empty field.

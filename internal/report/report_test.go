@@ -79,7 +79,7 @@ func TestReportsRunAndMatchIndependentQueries(t *testing.T) {
 		}
 		// --limit wraps the report's SQL in a subquery: every file must
 		// survive that (one statement, nothing after its semicolon).
-		for _, format := range []string{"table", "csv", "json"} {
+		for _, format := range []string{"table", "csv", "json", "html"} {
 			if _, err := r.Stream(ctx, pool, params, report.Output{Format: format, Limit: 1}, io.Discard); err != nil {
 				t.Errorf("report %s --limit 1 --format %s: %v", r.Name, format, err)
 			}

@@ -43,7 +43,7 @@ func TestReportsStreamRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	probePool := pgtest.DB(t) // another database: only its own connection
-	for _, format := range []string{"csv", "json", "table"} {
+	for _, format := range []string{"csv", "json", "table", "html"} {
 		t.Run(format, func(t *testing.T) {
 			w := &firstWriteProbe{probe: func() string { return streamingBackend(t, probePool, pool) }}
 			n, err := r.Stream(ctx, pool, nil, report.Output{Format: format}, w)
