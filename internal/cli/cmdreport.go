@@ -26,7 +26,7 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 	fs := newFlagSet("report NAME", "Runs a report: one of the SQL files in queries/reports, embedded, the same\nthat run with psql -f. --list shows every report and its parameters. A\ndevice_id parameter takes any identifier of one device: its ID in any\nspelling (DEVICE or CALLING_DEVICE, padded or not), the UUID, a MAC, or the\nshort ID a table prints; several devices matching is exit 2, none exit 1.", stdout)
 	o.register(fs)
 	fs.Var(&params, "param", "a report parameter, name=value (repeatable)")
-	fs.StringVar(&format, "format", "table", "output format: table, csv (text, as psql prints it) or json (numbers,\nbooleans and nulls typed)")
+	fs.StringVar(&format, "format", "table", "output format: table, csv (text, as psql prints it), json (numbers,\nbooleans and nulls typed) or html (a self-contained page; report overview\nis the fleet page)")
 	fs.IntVar(&limit, "limit", 0, "show the first N rows only; 0: all")
 	fs.BoolVar(&wide, "wide", false, "table: show IDs, times and long text whole (else IDs are cut to their\nUUID's start and long text to fit 120 columns or the terminal)")
 	fs.BoolVar(&list, "list", false, "list the reports and their parameters")
@@ -40,8 +40,11 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 		}
 		return writeReportList(stdout)
 	}
+	if len(names) == 1 && names[0] == overviewName {
+		return reportOverview(ctx, o, params, format, limit, wide, stdout)
+	}
 	var errs []error
-	if err := validFormat(format); err != nil {
+	if err := validReportFormat(format); err != nil {
 		errs = append(errs, err)
 	}
 	if limit < 0 {
@@ -102,7 +105,9 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 		fmt.Fprint(stderr, noteMatch(m, id))
 		values[deviceParam] = m.DeviceID
 	}
-	_, err = r.Stream(ctx, st.Pool(), values, tableOutput(format, limit, wide, stdout), stdout)
+	out := tableOutput(format, limit, wide, stdout)
+	out.Title, out.Description = r.Name, r.Description
+	_, err = r.Stream(ctx, st.Pool(), values, out, stdout)
 	var pe *report.ParamError
 	if errors.As(err, &pe) {
 		return usageErr("report %s: %v", r.Name, pe)
@@ -163,5 +168,6 @@ func writeReportList(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, params, r.Description)
 	}
+	fmt.Fprintf(tw, "%s\t%s\t%s\n", overviewName, overviewParams, overviewDescription)
 	return tw.Flush()
 }

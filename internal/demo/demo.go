@@ -5,17 +5,21 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	"github.com/wxc-inventory/wxc-sync/internal/fetch"
+	"github.com/wxc-inventory/wxc-sync/internal/fleetpage"
 	"github.com/wxc-inventory/wxc-sync/internal/report"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
@@ -35,11 +39,21 @@ type Options struct {
 	Logger       *slog.Logger
 	// Progress is called after each stored batch of each sync.
 	Progress func(syncrun.Progress)
+	// PagePath is where the demo writes the fleet page; default
+	// DefaultPagePath().
+	PagePath string
+}
+
+// DefaultPagePath is where the demo writes the fleet page unless told:
+// the system's temporary directory.
+func DefaultPagePath() string {
+	return filepath.Join(os.TempDir(), "wxc-sync-demo-fleet.html")
 }
 
 // Result is what the demo did, for tests and for the caller's exit code.
 type Result struct {
 	DatabaseURL   string // of the demo database; no password
+	PagePath      string // the fleet page written
 	First, Second syncrun.Summary
 	Churn         webexsim.ChurnReport
 }
@@ -132,6 +146,16 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		}
 	}
 
+	if o.PagePath == "" {
+		o.PagePath = DefaultPagePath()
+	}
+	if err := writePage(ctx, st, o.PagePath); err != nil {
+		return res, err
+	}
+	res.PagePath = o.PagePath
+	fmt.Fprintf(out, "\nThe fleet page (charts of the inventory, its changes and the runs): %s\n", o.PagePath)
+	fmt.Fprintf(out, "  open it in a browser; wxc-sync report overview --format html > fleet.html writes it again.\n")
+
 	fmt.Fprintln(out, "\nExplore further:")
 	if db.kept != "" {
 		fmt.Fprintf(out, "  psql %q\n", db.psqlURL)
@@ -147,6 +171,22 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	}
 	fmt.Fprintln(out, "  Every report is a plain SQL file in queries/reports/.")
 	return res, nil
+}
+
+// writePage writes the fleet page to path, whole or not at all.
+func writePage(ctx context.Context, st *store.Store, path string) error {
+	page, err := fleetpage.Load(ctx, st.Pool(), fleetpage.Options{})
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if err := page.Write(&b); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write the fleet page: %w", err)
+	}
+	return nil
 }
 
 func syncOnce(ctx context.Context, st *store.Store, client *fetch.Client, cfg syncrun.Config) (syncrun.Summary, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -30,7 +31,8 @@ func TestDemoSyncsChurnsAndReports(t *testing.T) {
 	})
 	var out strings.Builder
 	const devices = 400
-	res, err := demo.Run(context.Background(), demo.Options{DatabaseURL: server, DatabaseName: name, Devices: devices, Seed: 5}, &out)
+	pagePath := filepath.Join(t.TempDir(), "fleet.html")
+	res, err := demo.Run(context.Background(), demo.Options{DatabaseURL: server, DatabaseName: name, Devices: devices, Seed: 5, PagePath: pagePath}, &out)
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
@@ -60,6 +62,14 @@ func TestDemoSyncsChurnsAndReports(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
+	}
+	// It ends with the fleet page, and says where it is.
+	page, err := os.ReadFile(pagePath)
+	if err != nil || res.PagePath != pagePath || !strings.Contains(out.String(), pagePath) {
+		t.Errorf("fleet page %s (result %q): %v; the output must name it:\n%s", pagePath, res.PagePath, err, out.String())
+	}
+	if n := strings.Count(string(page), `<svg class="chart"`); n != 4 || !strings.Contains(string(page), fmt.Sprintf("<b>%d</b>", devices)) {
+		t.Errorf("fleet page: %d charts, want 4, and %d devices tracked", n, devices)
 	}
 	// The demo touched only its own database.
 	conn, err := pgx.Connect(context.Background(), server)
