@@ -87,7 +87,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 8px;border-bott
 p.meta{color:#444;margin:0 0 12px}
 table{border-collapse:collapse;width:100%;table-layout:auto}
 th,td{border:1px solid #999;padding:3px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere;word-break:break-word}
-th{background:#e4e4e4}
+th{background:#e4e4e4;overflow-wrap:normal;word-break:normal}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.null{color:#777;font-style:italic}
 td div.v{max-height:7.5em;overflow-y:auto;max-width:34em}
