@@ -79,7 +79,7 @@ func categoryChart(what, unit string, res report.Result, labelCol string, cols [
 		items = append(items, it)
 	}
 	if len(items) > maxBars {
-		other := item{label: fmt.Sprintf("%d other %ss", len(items)-maxBars+1, what), vals: make([]int, len(cols))}
+		other := item{label: fmt.Sprintf("%d others", len(items)-maxBars+1), vals: make([]int, len(cols))}
 		for _, it := range items[maxBars-1:] {
 			for j, v := range it.vals {
 				other.vals[j] += v

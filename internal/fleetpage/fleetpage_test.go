@@ -228,7 +228,7 @@ func TestPageCountsTheFleet(t *testing.T) {
 	if d := cmp.Diff(topWithOther(f.software, f.softwareGone, 12), barValues(p.Software)); d != "" {
 		t.Errorf("software chart (-want +got):\n%s", d)
 	}
-	if p.Software.Kinds != len(f.software) || len(p.Software.Bars) != 12 || !strings.Contains(p.Software.Bars[11].Label, fmt.Sprintf("%d other", len(f.software)-11)) {
+	if p.Software.Kinds != len(f.software) || len(p.Software.Bars) != 12 || p.Software.Bars[11].Label != fmt.Sprintf("%d others", len(f.software)-11) {
 		t.Errorf("software chart: %d kinds, %d bars, last %q; want %d kinds in 12 bars, the tail summed", p.Software.Kinds, len(p.Software.Bars), p.Software.Bars[len(p.Software.Bars)-1].Label, len(f.software))
 	}
 	if len(p.Changes.Days) != 30 {
@@ -285,12 +285,13 @@ func TestPageRendersInChromium(t *testing.T) {
 			if fa.Charts != 4 || fa.Bars != wantBars || fa.Segments == 0 || fa.Legends < 8 || fa.Tables < 7 {
 				t.Errorf("charts %d (want 4), bars %d (want %d), day segments %d, legend items %d, tables %d", fa.Charts, fa.Bars, wantBars, fa.Segments, fa.Legends, fa.Tables)
 			}
-			for _, want := range []string{"devices", "changes per day", "day (UTC, month-day)", "other models", "other software versions", "<script>window.pwned=4</s…"} {
+			for _, want := range []string{"devices", "changes per day", "day (UTC, month-day)", "14 others", "290 others", "<script>window.pwned=4</s…"} {
 				if !slices.ContainsFunc(fa.ChartText, func(s string) bool { return strings.Contains(s, want) }) {
 					t.Errorf("no chart text %q (axis labels, bar labels)", want)
 				}
 			}
-			for _, want := range []string{hostileScript, hostileImg, strings.TrimSpace(hostileLong), hostileError, hostileModel} {
+			for _, want := range []string{hostileScript, hostileImg, strings.TrimSpace(hostileLong), hostileError, hostileModel,
+				"the other models, summed", "the other software versions, summed"} {
 				if !strings.Contains(fa.Text, want) {
 					t.Errorf("the page does not show %.60q as text", want)
 				}
