@@ -272,3 +272,46 @@ func freePort() (int, error) {
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+// Reconfigure writes files into the cluster's data directory (pg_hba.conf,
+// server.crt and server.key, say), readable by the server alone, appends
+// settings ("name = value" lines) to postgresql.conf, and restarts the
+// server with them (a reload would be asynchronous: a test could not tell
+// when it took effect). For tests of what a real server's authentication
+// and TLS refuse.
+func (c *Cluster) Reconfigure(ctx context.Context, files map[string]string, settings ...string) error {
+	data := filepath.Join(c.dir, "data")
+	for name, content := range files {
+		path := filepath.Join(data, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+		if c.cred != nil {
+			if err := os.Chown(path, int(c.cred.Uid), int(c.cred.Gid)); err != nil {
+				return fmt.Errorf("hand %s to the postgres user: %w", name, err)
+			}
+		}
+	}
+	if len(settings) > 0 {
+		f, err := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("open postgresql.conf: %w", err)
+		}
+		_, err = f.WriteString("\n" + strings.Join(settings, "\n") + "\n")
+		if err = errors.Join(err, f.Close()); err != nil {
+			return fmt.Errorf("write postgresql.conf: %w", err)
+		}
+	}
+	return c.Restart(ctx)
+}
+
+// Restart restarts the server as an operator or a fail-over would: pg_ctl
+// restart -m fast ends every session (their transactions roll back), and
+// the server comes back on the same port with the same settings.
+func (c *Cluster) Restart(ctx context.Context) error {
+	data := filepath.Join(c.dir, "data")
+	if out, err := c.run(ctx, c.pgctl, "-D", data, "-l", filepath.Join(c.dir, "postgres.log"), "-m", "fast", "-w", "-t", "60", "restart"); err != nil {
+		return fmt.Errorf("pg_ctl restart: %w\n%s\n%s", err, out, c.logTail())
+	}
+	return nil
+}

@@ -8,10 +8,13 @@ package pgretry
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -69,9 +72,10 @@ func Do(ctx context.Context, p Policy, fn func(context.Context) error) error {
 // the statement lost a serialization failure (40001) or a deadlock (40P01)
 // on a connection that is still good. A constraint violation, a bad value
 // or a missing row is not transient. A cancelled or timed-out context is
-// never retried: the caller gave up.
+// never retried (the caller gave up), nor is a connection the server
+// refused for good (Permanent).
 func Transient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || Permanent(err) {
 		return false
 	}
 	var pe *pgconn.PgError
@@ -88,6 +92,33 @@ func Transient(err error) bool {
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, net.ErrClosed)
+}
+
+// Permanent reports whether err says that the server, reached, will not
+// take this connection however often it is tried: its TLS certificate is
+// not trusted (sslmode=verify-ca or verify-full), it refuses the TLS that
+// sslmode requires, or it refuses the role, its password or the database
+// (SQLSTATE class 28, 3D000, 42501).
+func Permanent(err error) bool {
+	if err == nil {
+		return false
+	}
+	var (
+		unverified *tls.CertificateVerificationError
+		authority  x509.UnknownAuthorityError
+		host       x509.HostnameError
+		invalid    x509.CertificateInvalidError
+		pe         *pgconn.PgError
+	)
+	switch {
+	case errors.As(err, &unverified), errors.As(err, &authority), errors.As(err, &host), errors.As(err, &invalid):
+		return true
+	case errors.As(err, &pe):
+		return strings.HasPrefix(pe.Code, "28") || pe.Code == "3D000" || pe.Code == "42501"
+	}
+	// pgconn's error for a server without TLS under sslmode=require has no
+	// type of its own.
+	return strings.Contains(err.Error(), "server refused TLS connection")
 }
 
 // sessionEnded reports whether SQLSTATE code says the server ended or

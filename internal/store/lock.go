@@ -60,24 +60,29 @@ func (s *Store) LockRun(ctx context.Context, scope Scope, wait time.Duration) (*
 	if err != nil {
 		return nil, fmt.Errorf("take the run lock: %w", err)
 	}
-	wctx := ctx
-	if wait > 0 {
-		var cancel context.CancelFunc
-		wctx, cancel = context.WithTimeout(ctx, wait)
-		defer cancel()
+	try := func(ctx context.Context) error {
+		ok, err := tryLock(ctx, conn, scope)
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			return fmt.Errorf("%w for scope %s", ErrLocked, scope)
+		}
+		return nil
 	}
-	isLocked := func(err error) bool { return errors.Is(err, ErrLocked) }
-	err = pgretry.Do(wctx, pgretry.Policy{Tries: 1 + int(wait/(250*time.Millisecond)), Wait: 250 * time.Millisecond, MaxWait: 250 * time.Millisecond, Retryable: isLocked},
-		func(ctx context.Context) error {
-			ok, err := tryLock(ctx, conn, scope)
-			switch {
-			case err != nil:
-				return err
-			case !ok:
-				return fmt.Errorf("%w for scope %s", ErrLocked, scope)
-			}
-			return nil
-		})
+	// The first try always happens, however short the wait: a free lock is
+	// taken whatever --wait-for-lock says.
+	err = try(ctx)
+	for deadline := time.Now().Add(wait); errors.Is(err, ErrLocked) && time.Until(deadline) > 0; {
+		t := time.NewTimer(min(250*time.Millisecond, time.Until(deadline)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			err = ctx.Err()
+		case <-t.C:
+			err = try(ctx)
+		}
+	}
 	if err != nil {
 		closeConn(conn)
 		if ctx.Err() != nil {

@@ -264,3 +264,20 @@ func TestStatementsWaitForTheLockConnectionWithinTheirContext(t *testing.T) {
 		t.Errorf("the first statement, once the table was free: %v", err)
 	}
 }
+
+// TestTheFirstTryNeedsNoWait: however short the wait (--wait-for-lock 1ns),
+// a free lock is taken, and a held one is refused as held, not as a
+// deadline exceeded.
+func TestTheFirstTryNeedsNoWait(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.DB(t))
+	ctx := context.Background()
+	l, err := st.LockRun(ctx, store.All, time.Nanosecond)
+	if err != nil {
+		t.Fatalf("a free lock with a 1ns wait: %v", err)
+	}
+	defer l.Release()
+	if _, err := st.LockRun(ctx, store.All, time.Nanosecond); !errors.Is(err, store.ErrLocked) {
+		t.Errorf("a held lock with a 1ns wait: %v, want ErrLocked", err)
+	}
+}

@@ -2,13 +2,26 @@ package store_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
@@ -142,27 +155,167 @@ func TestOpenWaitsForAServerThatIsStarting(t *testing.T) {
 	}
 }
 
-// TestOpenFailsAtOnceOnWhatRetriesCannotFix checks that a database that does
-// not exist is not retried.
+// TestOpenFailsAtOnceOnWhatRetriesCannotFix: a server that refuses the
+// connection for good (a missing database or role, a rejected password, an
+// untrusted certificate) is not retried as "not reachable": Open fails at
+// once, naming the cause. ConnectWithin is an hour, so a retry would show as
+// the context's deadline instead.
 func TestOpenFailsAtOnceOnWhatRetriesCannotFix(t *testing.T) {
 	t.Parallel()
-	u, err := url.Parse(pgtest.DBURL(t))
+	shared, err := url.Parse(pgtest.DBURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Path = "/no_such_database_here"
-	retries := 0
-	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		retries++
-		return len(p), nil
-	}), nil))
-	_, err = store.Open(context.Background(), u.String(), store.OpenOptions{Logger: log})
-	if err == nil || !strings.Contains(err.Error(), "no_such_database_here") {
-		t.Fatalf("Open: %v, want a missing database error", err)
+	private := refusingServer(t)
+	with := func(base *url.URL, f func(u *url.URL)) string {
+		u := *base
+		f(&u)
+		return u.String()
 	}
-	if retries != 0 {
-		t.Errorf("a missing database was retried %d times", retries)
+	tests := []struct {
+		name, url string
+		want      []string // in the error
+	}{
+		{"database does not exist", with(shared, func(u *url.URL) { u.Path = "/no_such_database_here" }),
+			[]string{"the database does not exist", "no_such_database_here", "3D000"}},
+		{"role does not exist", with(shared, func(u *url.URL) { u.User = url.User("no_such_role_here") }),
+			[]string{"the server refused the role", "no_such_role_here", "28000"}},
+		{"password rejected", with(private.tcp, func(u *url.URL) { u.User = url.UserPassword("wxc_pw", "wrong-password") }),
+			[]string{"the server rejected the password", "28P01"}},
+		{"certificate not trusted", with(private.tcp, func(u *url.URL) {
+			u.User = url.UserPassword("wxc_pw", "right-password")
+			u.RawQuery = url.Values{"sslmode": {"verify-full"}, "sslrootcert": {private.otherCA}}.Encode()
+		}), []string{"TLS certificate is not trusted", "x509"}},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var retries atomic.Int32
+			log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+				retries.Add(1)
+				return len(p), nil
+			}), nil))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_, err := store.Open(ctx, tt.url, store.OpenOptions{Logger: log, ConnectWithin: time.Hour})
+			if err == nil {
+				t.Fatal("Open succeeded")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "not reachable") || strings.ContainsAny(err.Error(), "\n\t") || strings.Contains(err.Error(), "password=") {
+				t.Errorf("error %q: want one line naming the refusal, no password", err)
+			}
+			if n := retries.Load(); n != 0 {
+				t.Errorf("retried %d times", n)
+			}
+		})
+	}
+	// The same server and role, told the right password and the right CA,
+	// take the connection: the refusals above were the ones named.
+	ok := with(private.tcp, func(u *url.URL) {
+		u.User = url.UserPassword("wxc_pw", "right-password")
+		u.RawQuery = url.Values{"sslmode": {"verify-full"}, "sslrootcert": {private.ca}}.Encode()
+	})
+	st, err := store.Open(context.Background(), ok, store.OpenOptions{})
+	if err != nil {
+		t.Fatalf("the right password and CA: %v", err)
+	}
+	st.Close()
+}
+
+// refusing is a private server that asks role wxc_pw for its password
+// (right-password) and serves TLS with a certificate for localhost and
+// 127.0.0.1 signed by ca; otherCA is a CA that did not sign it.
+type refusing struct {
+	tcp         *url.URL
+	ca, otherCA string // PEM files
+}
+
+func refusingServer(t *testing.T) refusing {
+	t.Helper()
+	c := pgtest.PrivateServer(t)
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, c.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = admin.Exec(ctx, "CREATE ROLE wxc_pw LOGIN PASSWORD 'right-password'")
+	admin.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	caCert, caKey := newCA(t, "wxc test CA")
+	other, _ := newCA(t, "another CA")
+	serverCert, serverKey := newServerCert(t, caCert, caKey)
+	r := refusing{ca: writePEM(t, dir, "ca.crt", "CERTIFICATE", caCert.Raw), otherCA: writePEM(t, dir, "other.crt", "CERTIFICATE", other.Raw)}
+	err = c.Reconfigure(ctx, map[string]string{
+		"pg_hba.conf": "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+		"server.crt":  string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: serverCert})),
+		"server.key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: serverKey})),
+	}, "ssl = on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.tcp, err = url.Parse(c.URL()); err != nil {
+		t.Fatal(err)
+	}
+	r.tcp.RawQuery = ""
+	return r
+}
+
+func newCA(t *testing.T, name string) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}
+
+// newServerCert returns a certificate for localhost and 127.0.0.1 signed by
+// ca, and its key, both DER.
+func newServerCert(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey) (cert, key []byte) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	if cert, err = x509.CreateCertificate(rand.Reader, tpl, ca, &k.PublicKey, caKey); err != nil {
+		t.Fatal(err)
+	}
+	if key, err = x509.MarshalPKCS8PrivateKey(k); err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}
+
+func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 type writerFunc func([]byte) (int, error)

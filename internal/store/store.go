@@ -83,8 +83,10 @@ type OpenOptions struct {
 // means the libpq environment (PGHOST, PGUSER, ...) and its defaults, as
 // pgx reads them. The first connection is retried for
 // OpenOptions.ConnectWithin while the failure is one a retry can fix (the
-// server is not up yet); a refused password or a missing database fails at
-// once. The returned error never includes a password.
+// server is not up yet); one that no retry changes (an untrusted
+// certificate, a rejected password or role, a missing database:
+// pgretry.Permanent) fails at once, naming the cause. The returned error
+// never includes a password.
 func Open(ctx context.Context, databaseURL string, o OpenOptions) (*Store, error) {
 	cfg, err := ParseConfig(databaseURL)
 	if err != nil {
@@ -96,9 +98,10 @@ func Open(ctx context.Context, databaseURL string, o OpenOptions) (*Store, error
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	name := Describe(cfg.ConnConfig.Config)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to database %s: %w", Describe(cfg.ConnConfig.Config), err)
+		return nil, fmt.Errorf("connect to database %s: %w", name, err)
 	}
 	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, o.ConnectWithin)
@@ -114,17 +117,18 @@ func Open(ctx context.Context, databaseURL string, o OpenOptions) (*Store, error
 				}
 				lost = err
 				o.Logger.LogAttrs(ctx, level, "database not reachable yet; retrying",
-					slog.String("database", Describe(cfg.ConnConfig.Config)),
-					slog.Duration("for_up_to", o.ConnectWithin), slog.String("error", oneLine(err)))
+					slog.String("database", name),
+					slog.Float64("for_up_to_seconds", o.ConnectWithin.Seconds()), slog.String("error", oneLine(err)))
 			}
 			return err
 		})
 	if err != nil {
 		pool.Close()
-		name := Describe(cfg.ConnConfig.Config)
 		switch {
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("connect to database %s: %w", name, context.Cause(ctx))
+		case pgretry.Permanent(err):
+			return nil, fmt.Errorf("connect to database %s: %s: %w", name, refusal(err), oneLineError{err})
 		case pgretry.Transient(err) || errors.Is(err, context.DeadlineExceeded):
 			if lost != nil {
 				err = lost // the deadline cut the last attempt short: say what the others met
@@ -137,6 +141,25 @@ func Open(ctx context.Context, databaseURL string, o OpenOptions) (*Store, error
 	st := New(pool)
 	st.defaultStatementTimeout = cfg.ConnConfig.RuntimeParams["statement_timeout"] == millis(DefaultStatementTimeout)
 	return st, nil
+}
+
+// refusal says in a few words why the server would not take a connection
+// (err is pgretry.Permanent); the error itself follows with the details.
+func refusal(err error) string {
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe) && pe.Code == "28P01":
+		return "the server rejected the password"
+	case errors.As(err, &pe) && strings.HasPrefix(pe.Code, "28"):
+		return "the server refused the role"
+	case errors.As(err, &pe) && pe.Code == "3D000":
+		return "the database does not exist"
+	case errors.As(err, &pe):
+		return "the role may not connect to the database"
+	case strings.Contains(err.Error(), "server refused TLS connection"):
+		return "the server does not offer TLS, which sslmode requires"
+	}
+	return "the server's TLS certificate is not trusted (sslmode verify-ca or verify-full: check sslrootcert and the host name)"
 }
 
 // MigrationPool opens a small second pool for applying migrations. A
