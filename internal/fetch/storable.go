@@ -25,6 +25,14 @@ const (
 // field's path, in the problems returned. A payload with none is returned
 // as it is, byte for byte.
 func storable(raw json.RawMessage) (json.RawMessage, []string) {
+	if !mayNeedRepair(raw) {
+		return raw, nil // nearly every payload: no walk, no allocation
+	}
+	return repair(raw)
+}
+
+// repair is storable's walk through every value of raw.
+func repair(raw json.RawMessage) (json.RawMessage, []string) {
 	w := storableWalker{raw: raw, dec: json.NewDecoder(bytes.NewReader(raw))}
 	w.dec.UseNumber()
 	v, err := w.value("details")
@@ -36,6 +44,51 @@ func storable(raw json.RawMessage) (json.RawMessage, []string) {
 		return raw, nil
 	}
 	return out, w.problems
+}
+
+// mayNeedRepair is a quick look, one pass over the bytes, for anything
+// that storable could change: invalid UTF-8, an escaped NUL or surrogate
+// (\u0000, \uD800-\uDFFF), a run of digits too long for numeric or an
+// exponent of five digits or more. Without any of them no JSON value in
+// raw is out of PostgreSQL's range: a number's scale and weight then stay
+// within 16383 and 131072 digits. It may say yes for a payload that needs
+// nothing (an escaped backslash before "u0000", "1e00001" in a string);
+// the walk then finds no problem.
+func mayNeedRepair(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return true
+	}
+	const maxDigits = 6000 // with at most 4 exponent digits: scale < 16383, weight < 131072
+	digits := 0
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits++; digits > maxDigits {
+				return true
+			}
+			continue
+		case c == '\\' && i+5 < len(raw) && raw[i+1] == 'u':
+			h := raw[i+2 : i+6]
+			if string(h) == "0000" || (h[0]|0x20 == 'd' && (h[1] >= '8' && h[1] <= '9' || h[1]|0x20 >= 'a' && h[1]|0x20 <= 'f')) {
+				return true
+			}
+		case (c == 'e' || c == 'E') && digits > 0:
+			j := i + 1
+			if j < len(raw) && (raw[j] == '+' || raw[j] == '-') {
+				j++
+			}
+			k := j
+			for k < len(raw) && raw[k] >= '0' && raw[k] <= '9' {
+				k++
+			}
+			if k-j > 4 {
+				return true
+			}
+		}
+		digits = 0
+	}
+	return false
 }
 
 type storableWalker struct {

@@ -48,3 +48,43 @@ func TestStorable(t *testing.T) {
 		})
 	}
 }
+
+// TestQuickLookMissesNothing: whatever the full walk would change, the
+// quick look sends to it. Its bounds are checked at their edges, and a
+// payload as Webex sends it takes no walk at all.
+func TestQuickLookMissesNothing(t *testing.T) {
+	t.Parallel()
+	digits := func(n int) string { return strings.Repeat("7", n) }
+	inputs := []string{
+		`{"id":"A","n":1e9999}`, `{"id":"A","n":1e-9999}`, `{"id":"A","n":1e99999}`,
+		`{"id":"A","n":1e999999}`, `{"id":"A","n":1E+999999}`, `{"id":"A","n":1e-99999}`,
+		`{"id":"A","n":` + digits(6000) + `e9999}`, `{"id":"A","n":0.` + digits(6000) + `e-9999}`,
+		`{"id":"A","n":` + digits(6000) + `.` + digits(6000) + `e-9999}`,
+		`{"id":"A","n":` + digits(6001) + `e9999}`, `{"id":"A","n":` + digits(131073) + `}`,
+		`{"id":"A","n":0.` + digits(16384) + `}`,
+		`{"id":"A","s":"\u0000"}`, `{"id":"A","s":"\\u0000"}`, `{"id":"A","s":"\uD800"}`, `{"id":"A","s":"\udfff"}`,
+		`{"id":"A","s":"\uDBFF\uDFFF"}`, `{"id":"A","s":"\ud7ff"}`, "{\"id\":\"A\",\"s\":\"\xc3\"}",
+		`{"id":"A","s":"1e99999 in a string"}`,
+	}
+	changed := 0
+	for _, in := range inputs {
+		_, problems := repair(json.RawMessage(in))
+		if len(problems) > 0 {
+			changed++
+		}
+		if len(problems) > 0 && !mayNeedRepair([]byte(in)) {
+			t.Errorf("the quick look passes %.80s..., which the walk changes: %v", in, problems)
+		}
+	}
+	if changed != 9 {
+		t.Errorf("the walk changed %d of the inputs, want 9: the edges are not where the test thinks", changed)
+	}
+	clean := `{"id":"Y2lzY29zcGFyazovL3VzL0RFVklDRS8x","displayName":"Lobby phone","mac":"00:1A:2B:3C:4D:5E",` +
+		`"ip":"10.0.0.12","tags":["lobby","floor 1"],"firmware":"sip88xx.14-2-1-0001-1","serial":"FCH2231A0B1","n":-12.5e3}`
+	if mayNeedRepair([]byte(clean)) {
+		t.Errorf("a clean payload takes the walk: %s", clean)
+	}
+	if out, problems := storable(json.RawMessage(clean)); len(problems) != 0 || string(out) != clean {
+		t.Errorf("a clean payload changed: %s %v", out, problems)
+	}
+}
