@@ -8,6 +8,7 @@ import (
 	"embed"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"path"
 
@@ -20,10 +21,14 @@ import (
 //go:embed *.sql
 var files embed.FS
 
+// Files is the migrations, as shipped: one NNNNN_name.sql file each.
+func Files() fs.FS { return files }
+
 // provider builds a goose Provider over the pool. The session locker takes a
 // PostgreSQL advisory lock so that two pods migrating at once take turns
-// instead of colliding. With a logger, goose logs each migration it applies
-// through it (goose.WithSlog); without, it is silent.
+// instead of colliding. With a logger, goose's own lines (each statement it
+// runs, some over a thousand characters) go to it at debug level: the
+// callers log one line per migration applied. Without, goose is silent.
 func provider(pool *pgxpool.Pool, logger *slog.Logger) (*goose.Provider, *sql.DB, error) {
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
@@ -31,7 +36,7 @@ func provider(pool *pgxpool.Pool, logger *slog.Logger) (*goose.Provider, *sql.DB
 	}
 	opts := []goose.ProviderOption{goose.WithSessionLocker(locker), goose.WithLogger(goose.NopLogger())}
 	if logger != nil {
-		opts = []goose.ProviderOption{goose.WithSessionLocker(locker), goose.WithSlog(logger), goose.WithVerbose(true)}
+		opts = []goose.ProviderOption{goose.WithSessionLocker(locker), goose.WithSlog(slog.New(atDebug{logger.Handler()})), goose.WithVerbose(true)}
 	}
 	db := stdlib.OpenDBFromPool(pool)
 	p, err := goose.NewProvider(goose.DialectPostgres, db, files, opts...)
@@ -48,8 +53,8 @@ func Up(ctx context.Context, pool *pgxpool.Pool) error {
 	return err
 }
 
-// UpLogged applies every pending migration, goose logging each one applied
-// through logger (nil: silent). It returns how many were applied.
+// UpLogged applies every pending migration, logging one line for each
+// applied (logger nil: silent). It returns how many were applied.
 func UpLogged(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (int, error) {
 	p, db, err := provider(pool, logger)
 	if err != nil {
@@ -57,11 +62,46 @@ func UpLogged(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (int
 	}
 	defer db.Close()
 	results, err := p.Up(ctx)
+	applied := logResults(ctx, logger, "applied migration", results)
 	if err != nil {
-		return len(results), fmt.Errorf("apply migrations: %w", err)
+		return applied, fmt.Errorf("apply migrations: %w", err)
 	}
-	return len(results), nil
+	return applied, nil
 }
+
+// logResults logs one line for each migration that was applied or rolled
+// back, and returns how many were.
+func logResults(ctx context.Context, logger *slog.Logger, msg string, results []*goose.MigrationResult) int {
+	n := 0
+	for _, r := range results {
+		if r.Error != nil {
+			continue
+		}
+		n++
+		if logger != nil {
+			logger.LogAttrs(ctx, slog.LevelInfo, msg, slog.String("migration", path.Base(r.Source.Path)),
+				slog.Int64("version", r.Source.Version), slog.Duration("took", r.Duration))
+		}
+	}
+	return n
+}
+
+// atDebug is a handler that writes every record at debug level.
+type atDebug struct{ slog.Handler }
+
+func (h atDebug) Enabled(ctx context.Context, _ slog.Level) bool {
+	return h.Handler.Enabled(ctx, slog.LevelDebug)
+}
+
+func (h atDebug) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = slog.LevelDebug
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h atDebug) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return atDebug{h.Handler.WithAttrs(attrs)}
+}
+func (h atDebug) WithGroup(name string) slog.Handler { return atDebug{h.Handler.WithGroup(name)} }
 
 // UpTo applies the pending migrations up to and including version: for
 // tests of a migration against data laid out by the ones before it.
@@ -167,6 +207,7 @@ func DownTo(ctx context.Context, pool *pgxpool.Pool, version int64, logger *slog
 	}
 	defer db.Close()
 	results, err := p.DownTo(ctx, version)
+	logResults(ctx, logger, "rolled back migration", results)
 	var undone []string
 	for _, r := range results {
 		if r.Error == nil {

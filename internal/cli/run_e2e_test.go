@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
+	"github.com/wxc-inventory/wxc-sync/migrations"
 )
 
 func TestMain(m *testing.M) {
@@ -98,6 +102,28 @@ func TestMigrateAndStatus(t *testing.T) {
 	}
 	if r = runCLI(t, env, "migrate", "--log-format", "json"); r.code != 0 {
 		t.Fatalf("migrate: code %d\n%s", r.code, r.stderr)
+	}
+	// One line per migration applied, and the summary; the statements are
+	// debug output.
+	sources, err := fs.Glob(migrations.Files(), "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var applied []string
+	for _, line := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not a JSON log line: %q", line)
+		}
+		if m["statement"] != nil {
+			t.Errorf("migrate logs a statement at %v: %.200s", m["level"], line)
+		}
+		if m["msg"] == "applied migration" {
+			applied = append(applied, m["migration"].(string))
+		}
+	}
+	if !slices.Equal(applied, sources) || !strings.HasSuffix(strings.TrimSpace(r.stderr), `"msg":"schema is up to date","applied":`+strconv.Itoa(len(sources))+"}") {
+		t.Errorf("migrate logged %v, want one line for each of %v and the summary:\n%s", applied, sources, r.stderr)
 	}
 	r = runCLI(t, env, "migrate", "status")
 	if r.code != 0 || !strings.Contains(r.stdout, "applied") || strings.Contains(r.stdout, "pending") {
