@@ -74,18 +74,7 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 		values[k] = v
 	}
 	if r.Name != "" {
-		known := map[string]bool{}
-		for _, p := range r.Params {
-			known[p.Name] = true
-			if _, ok := values[p.Name]; !ok && p.Required {
-				errs = append(errs, fmt.Errorf("report %s needs --param %s=...", r.Name, p.Name))
-			}
-		}
-		for k := range values {
-			if !known[k] {
-				errs = append(errs, fmt.Errorf("--param %s: report %s has no such parameter (%s)", k, r.Name, paramNames(r)))
-			}
-		}
+		errs = append(errs, r.Check(values)...)
 	}
 	if err := usageErrs(errs); err != nil {
 		return err
@@ -132,17 +121,6 @@ func tableOutput(format string, limit int, wide bool, stdout io.Writer) report.O
 	return out
 }
 
-func paramNames(r report.Report) string {
-	if len(r.Params) == 0 {
-		return "it takes none"
-	}
-	var ns []string
-	for _, p := range r.Params {
-		ns = append(ns, p.Name)
-	}
-	return "it takes " + strings.Join(ns, ", ")
-}
-
 func writeReportList(w io.Writer) error {
 	all, err := report.All()
 	if err != nil {
@@ -156,6 +134,8 @@ func writeReportList(w io.Writer) error {
 			switch {
 			case p.Required:
 				ps = append(ps, p.Name+" (required)")
+			case p.Default == "" && len(p.OneOf) > 0:
+				ps = append(ps, p.Name+" (optional: "+strings.Join(p.OneOf, ", ")+")")
 			case p.Default == "":
 				ps = append(ps, p.Name+" (optional)")
 			default:

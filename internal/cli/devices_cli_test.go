@@ -459,4 +459,14 @@ func TestReportOutputShapes(t *testing.T) {
 	if !strings.Contains(r.stderr, "--param days=abc") || !strings.Contains(r.stderr, "integer") {
 		t.Errorf("bad days does not name the parameter: %s", r.stderr)
 	}
+	// A value an enumerated parameter does not take is refused, not an
+	// empty answer (field=IP matched no row).
+	r = runCLI(t, env, "report", "changes_in_window", "--param", "field=IP")
+	if r.code != exitcode.Usage || !strings.Contains(r.stderr, "--param field=IP: want one of activation_state, ip, mac") {
+		t.Errorf("field=IP: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, env, "report", "changes_in_window", "--param", "field=ip", "--format", "csv")
+	if r.code != exitcode.OK || !strings.Contains(r.stdout, ",ip,") {
+		t.Errorf("field=ip: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }

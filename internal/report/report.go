@@ -30,6 +30,10 @@ type Param struct {
 	Name     string
 	Default  string
 	Required bool // no default: the caller must give it
+	// OneOf, when the header says "-- NAME is one of: a, b, c", is every
+	// value the parameter takes besides its default: another would match
+	// nothing and look like an empty answer.
+	OneOf []string
 }
 
 // Report is one reporting SQL file.
@@ -44,6 +48,7 @@ type Report struct {
 var (
 	setDefault = regexp.MustCompile(`\\set\s+(\w+)\s+(\S+)`)
 	variable   = regexp.MustCompile(`:'(\w+)'`)
+	oneOf      = regexp.MustCompile(`^--\s*(\w+) is one of:\s*(.+?)\.?$`)
 )
 
 // Parse reads a report from its SQL text. psql meta-commands (lines
@@ -52,6 +57,7 @@ var (
 func Parse(name, text string) (Report, error) {
 	r := Report{Name: name}
 	defaults := map[string]string{}
+	values := map[string][]string{}
 	var body strings.Builder
 	inHeader := true
 	sc := bufio.NewScanner(strings.NewReader(text))
@@ -64,6 +70,12 @@ func Parse(name, text string) (Report, error) {
 				defaults[m[1]] = strings.Trim(m[2], `'`)
 			}
 			continue
+		case oneOf.MatchString(trimmed):
+			m := oneOf.FindStringSubmatch(trimmed)
+			for _, v := range strings.Split(m[2], ",") {
+				values[m[1]] = append(values[m[1]], strings.TrimSpace(v))
+			}
+			inHeader = false
 		case strings.HasPrefix(trimmed, "--") && inHeader:
 			// The description is the header's first paragraph: the comment
 			// lines before "Parameters:", "Run:" or a blank comment.
@@ -94,7 +106,11 @@ func Parse(name, text string) (Report, error) {
 	r.sql = strings.TrimSpace(sql)
 	for _, v := range r.order {
 		d, ok := defaults[v]
-		r.Params = append(r.Params, Param{Name: v, Default: d, Required: !ok})
+		r.Params = append(r.Params, Param{Name: v, Default: d, Required: !ok, OneOf: values[v]})
+		delete(values, v)
+	}
+	for v := range values {
+		return Report{}, fmt.Errorf("report %s: %q is one of some values, but no parameter", name, v)
 	}
 	return r, nil
 }
@@ -221,23 +237,14 @@ func (r Report) Stream(ctx context.Context, pool *pgxpool.Pool, params map[strin
 // rows, in the database: the rest is never sent.
 func (r Report) query(ctx context.Context, pool *pgxpool.Pool, params map[string]string, limit int,
 	header func([]Column) error, row func([]*string) error) error {
-	known := map[string]bool{}
-	for _, p := range r.Params {
-		known[p.Name] = true
-	}
-	for k := range params {
-		if !known[k] {
-			return fmt.Errorf("report %s has no parameter %q", r.Name, k)
-		}
+	if errs := r.Check(params); len(errs) > 0 {
+		return errs[0]
 	}
 	args := []any{pgx.QueryResultFormats{pgx.TextFormatCode}}
 	given := map[string]string{}
 	for _, p := range r.Params {
 		v, ok := params[p.Name]
 		if !ok {
-			if p.Required {
-				return fmt.Errorf("report %s needs the parameter %s (--param %s=...)", r.Name, p.Name, p.Name)
-			}
 			v = p.Default
 		} else {
 			given[p.Name] = v
@@ -284,6 +291,46 @@ func (r Report) query(ctx context.Context, pool *pgxpool.Pool, params map[string
 		return header(cols)
 	}
 	return nil
+}
+
+// Check reports every parameter of params the report cannot take: one it
+// does not have, a required one missing, a value not among those it takes
+// (OneOf). A *ParamError is a value's fault.
+func (r Report) Check(params map[string]string) []error {
+	var errs []error
+	known := map[string]bool{}
+	for _, p := range r.Params {
+		known[p.Name] = true
+		v, ok := params[p.Name]
+		switch {
+		case !ok && p.Required:
+			errs = append(errs, fmt.Errorf("report %s needs --param %s=...", r.Name, p.Name))
+		case ok && len(p.OneOf) > 0 && v != p.Default && !slices.Contains(p.OneOf, v):
+			errs = append(errs, &ParamError{Name: p.Name, Value: v, Reason: "want one of " + strings.Join(p.OneOf, ", ")})
+		}
+	}
+	var unknown []string
+	for k := range params {
+		if !known[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	slices.Sort(unknown)
+	for _, k := range unknown {
+		errs = append(errs, fmt.Errorf("--param %s: report %s has no such parameter (%s)", k, r.Name, r.paramNames()))
+	}
+	return errs
+}
+
+func (r Report) paramNames() string {
+	if len(r.Params) == 0 {
+		return "it takes none"
+	}
+	var ns []string
+	for _, p := range r.Params {
+		ns = append(ns, p.Name)
+	}
+	return "it takes " + strings.Join(ns, ", ")
 }
 
 // queryErr names the parameter whose value PostgreSQL refused: a data

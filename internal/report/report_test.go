@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -39,6 +41,58 @@ WHERE :'days'::int > 0;
 	}
 	if _, err := report.Parse("bad", "SELECT :days;"); err == nil {
 		t.Errorf("an unquoted psql variable was accepted")
+	}
+	r, err = report.Parse("one_of", "-- Changes.\n-- field is one of: ip, mac.\n\\set field ''\nSELECT :'field';")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]report.Param{{Name: "field", OneOf: []string{"ip", "mac"}}}, r.Params); diff != "" {
+		t.Errorf("params (-want +got):\n%s", diff)
+	}
+	for v, ok := range map[string]bool{"ip": true, "": true, "IP": false, "mac ": false} {
+		errs := r.Check(map[string]string{"field": v})
+		var pe *report.ParamError
+		if got := len(errs) == 0; got != ok || (!ok && (!errors.As(errs[0], &pe) || pe.Name != "field")) {
+			t.Errorf("field=%q: %v, want ok %v", v, errs, ok)
+		}
+	}
+	if _, err := report.Parse("bad", "-- colour is one of: red, blue\nSELECT 1;"); err == nil {
+		t.Errorf("values of no parameter were accepted")
+	}
+}
+
+// TestEnumeratedParametersMatchTheSchema: the values a report's header
+// promises for field are those device_changes.field may hold.
+func TestEnumeratedParametersMatchTheSchema(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.DB(t)
+	var check string
+	if err := pool.QueryRow(context.Background(), `SELECT pg_get_constraintdef(oid) FROM pg_constraint
+		WHERE conrelid = 'device_changes'::regclass AND contype = 'c' AND pg_get_constraintdef(oid) LIKE '%field%'`).Scan(&check); err != nil {
+		t.Fatal(err)
+	}
+	all, err := report.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, r := range all {
+		for _, p := range r.Params {
+			if p.Name != "field" {
+				continue
+			}
+			seen++
+			var schema []string
+			for _, m := range regexp.MustCompile(`'(\w+)'`).FindAllStringSubmatch(check, -1) {
+				schema = append(schema, m[1])
+			}
+			if diff := cmp.Diff(schema, p.OneOf); diff != "" {
+				t.Errorf("%s: field is one of (-schema +header):\n%s", r.Name, diff)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Error("no report has a field parameter: the check covers nothing")
 	}
 }
 

@@ -1,5 +1,6 @@
 -- Every recorded change in a time window, oldest first; optionally one field only.
 -- Parameters: since (default: 7 days ago), until (default: now), field (default: all)
+-- field is one of: activation_state, ip, mac
 -- Run: psql -v since='2024-05-01' -v until='2024-06-01' -v field=ip -f queries/reports/changes_in_window.sql
 \if :{?since} \else \set since '' \endif
 \if :{?until} \else \set until '' \endif
