@@ -317,7 +317,7 @@ func (r Report) Check(params map[string]string) []error {
 	}
 	slices.Sort(unknown)
 	for _, k := range unknown {
-		errs = append(errs, fmt.Errorf("--param %s: report %s has no such parameter (%s)", k, r.Name, r.paramNames()))
+		errs = append(errs, fmt.Errorf("report %s has no parameter %q (%s)", r.Name, k, r.paramNames()))
 	}
 	return errs
 }
