@@ -308,7 +308,7 @@ func TestAuditCommandUsageErrors(t *testing.T) {
 		{"report without a name", []string{"report"}, nil, []string{"no report name"}},
 		{"report unknown", []string{"report", "nope"}, nil, []string{`no report named "nope"`}},
 		{"report missing a required param", []string{"report", "device_timeline"}, nil, []string{"needs --param device_id"}},
-		{"report unknown param and bad format", []string{"report", "ip_changes", "--param", "weeks=2", "--param", "x", "--format", "xml"}, nil, []string{"--param weeks", `--param "x"`, `--format "xml"`}},
+		{"report unknown param and bad format", []string{"report", "ip_changes", "--param", "weeks=2", "--param", "x", "--format", "xml"}, nil, []string{`report ip_changes has no parameter "weeks"`, `--param "x"`, `--format "xml"`}},
 		{"prune without --older-than", []string{"prune-history"}, nil, []string{"--older-than"}},
 		{"prune with 0d", []string{"prune-history", "--older-than", "0d"}, nil, []string{"at least 1"}},
 	}
