@@ -33,10 +33,13 @@ const (
 	// ScenarioListing is a list-guided pass after 1% of the fleet changed,
 	// and a differential check of the history after churn rounds.
 	ScenarioListing = "listing"
+	// ScenarioHerd is the day after a first sync (revealed changes before
+	// max-age refreshes) and two days of hourly runs (no refresh herd).
+	ScenarioHerd = "herd"
 )
 
 // AllScenarios lists every scenario in run order.
-var AllScenarios = []string{ScenarioHTTP, ScenarioStore, ScenarioFull, ScenarioPacing, ScenarioPacingLong, ScenarioMemory, ScenarioNaive, ScenarioWAL, ScenarioListing}
+var AllScenarios = []string{ScenarioHTTP, ScenarioStore, ScenarioFull, ScenarioPacing, ScenarioPacingLong, ScenarioMemory, ScenarioNaive, ScenarioWAL, ScenarioListing, ScenarioHerd}
 
 // Config says what to measure. Zero values take the defaults of
 // DefaultConfig.
@@ -71,6 +74,8 @@ type Config struct {
 
 	ListingDevices int `json:"listingDevices"` // fleet of the listing scenario
 	ListingRounds  int `json:"listingRounds"`  // churn rounds of its differential check
+
+	HerdDevices int `json:"herdDevices"` // fleet of the herd scenario
 }
 
 // DefaultConfig is the documented benchmark.
@@ -84,6 +89,7 @@ func DefaultConfig() Config {
 		NaiveRuns: 1, NaiveSeconds: 60,
 		WALDevices: 20_000, WALRuns: 8,
 		ListingDevices: 100_000, ListingRounds: 3,
+		HerdDevices: 10_000,
 	}
 }
 
@@ -145,6 +151,9 @@ func (c *Config) defaults() {
 	}
 	if c.ListingRounds <= 0 {
 		c.ListingRounds = d.ListingRounds
+	}
+	if c.HerdDevices <= 0 {
+		c.HerdDevices = d.HerdDevices
 	}
 }
 
@@ -225,6 +234,8 @@ func Run(ctx context.Context, cfg Config, env Env) (*Results, error) {
 			err = b.scenarioWAL(ctx)
 		case ScenarioListing:
 			err = b.scenarioListing(ctx)
+		case ScenarioHerd:
+			err = b.scenarioHerd(ctx)
 		}
 		if err != nil {
 			return b.res, fmt.Errorf("scenario %s: %w", s, err)

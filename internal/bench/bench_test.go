@@ -40,8 +40,9 @@ func TestSmoke(t *testing.T) {
 		MemoryDevices: fleet, MemoryRuns: 1,
 		NaiveDevices: 500, NaiveRuns: 1,
 		ListingDevices: 2000, ListingRounds: 1,
-		// The wal scenario starts a private cluster: TestWALSmoke.
-		Scenarios: slices.DeleteFunc(slices.Clone(AllScenarios), func(s string) bool { return s == ScenarioWAL }),
+		// The wal scenario starts a private cluster: TestWALSmoke; the herd
+		// scenario has TestHerdSmoke.
+		Scenarios: slices.DeleteFunc(slices.Clone(AllScenarios), func(s string) bool { return s == ScenarioWAL || s == ScenarioHerd }),
 	}
 	var progress bytes.Buffer
 	env := Env{
@@ -196,5 +197,36 @@ func TestWALSmoke(t *testing.T) {
 	}
 	if n := len(res.Targets); n != 6 {
 		t.Errorf("%d targets evaluated, want 6:\n%s", n, res.Table())
+	}
+}
+
+// TestHerdSmoke runs the herd scenario small: the day after a first sync,
+// the budgeted run must record every change the listing revealed, and the
+// two simulated days must measure a refresh share for each run of the
+// second day and an age after every run. It asserts nothing about speed.
+func TestHerdSmoke(t *testing.T) {
+	t.Parallel()
+	var progress bytes.Buffer
+	res, err := Run(context.Background(), Config{Scenarios: []string{ScenarioHerd}, HerdDevices: 480},
+		Env{NewDB: func(context.Context) (string, func(), error) { return pgtest.DBURL(t), func() {}, nil }, Progress: &progress})
+	t.Log("\n" + progress.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := res.Figure(FigHerdRecorded)
+	if rec == nil || len(rec.Samples) != 1 {
+		t.Fatalf("figure %s: want one sample, got %+v", FigHerdRecorded, rec)
+	}
+	if s := rec.Samples[0]; s.Revealed == 0 || s.OK != s.Revealed {
+		t.Errorf("the day after: %d of %d revealed changes recorded, want all (and some)", s.OK, s.Revealed)
+	}
+	if f := res.Figure(FigHerdShare); f == nil || len(f.Samples) != 25 {
+		t.Errorf("figure %s: want 25 runs of the second day, got %+v", FigHerdShare, f)
+	}
+	if f := res.Figure(FigHerdAge); f == nil || len(f.Samples) != 48 {
+		t.Errorf("figure %s: want an age after each of 48 runs, got %+v", FigHerdAge, f)
+	}
+	if n := len(res.Targets); n != 3 {
+		t.Errorf("%d targets evaluated, want 3:\n%s", n, res.Table())
 	}
 }

@@ -22,20 +22,13 @@ import (
 // truth.
 func (b *bencher) scenarioListing(ctx context.Context) error {
 	n := b.cfg.ListingDevices
-	sim, base, err := startSim(webexsim.Config{Devices: n})
+	f, err := b.newTrackedFleet(ctx, webexsim.Config{Devices: n})
 	if err != nil {
 		return err
 	}
-	defer sim.Close()
-	db, err := b.openDB(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.close()
-	if err := db.track(ctx, sim.IDs()); err != nil {
-		return err
-	}
-	client, err := newClient(base, rate.Inf, 1)
+	defer f.close()
+	sim, db := f.sim, f.db
+	client, err := newClient(f.base, rate.Inf, 1)
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,11 @@ type Sample struct {
 	DetailsRequests int64 `json:"detailsRequests,omitempty"`
 	Confirmed       int   `json:"confirmed,omitempty"`
 	Sampled         int   `json:"sampled,omitempty"` // of the details requests, the audit sample's devices
+	// The work list of a list-guided run: its size, and its max-age
+	// refreshes; the changes the listing revealed (herd scenario).
+	Due       int `json:"due,omitempty"`
+	Refreshed int `json:"refreshed,omitempty"`
+	Revealed  int `json:"revealed,omitempty"`
 	// The inventory's updates and size (wal scenario).
 	Updates    int64 `json:"updates,omitempty"`
 	HOTUpdates int64 `json:"hotUpdates,omitempty"`
@@ -133,6 +138,9 @@ const (
 	FigSizeListing   = "inventory_size_listing_pass"
 	FigListingPass   = "listing_pass_requests"
 	FigListingReplay = "listing_replay_mismatches"
+	FigHerdRecorded  = "herd_revealed_changes_recorded"
+	FigHerdShare     = "herd_refresh_share"
+	FigHerdAge       = "herd_oldest_details"
 )
 
 // Evaluate computes the ratios and checks the targets, from what was
@@ -262,6 +270,7 @@ func (r *Results) Evaluate() {
 	}
 	r.evaluateWAL()
 	r.evaluateListing()
+	r.evaluateHerd()
 	if f := r.Figure(FigNaive); f != nil && len(f.Samples) > 0 && okF {
 		r.Ratios["full_first_over_naive"] = first / f.Median
 		r.Targets = append(r.Targets, Target{

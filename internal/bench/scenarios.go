@@ -235,6 +235,7 @@ func (b *bencher) syncWith(ctx context.Context, db *database, sim *webexsim.Sim,
 		Requests: st.Requests, Accepted: st.ByStatus[http.StatusOK], Throttled: st.RateLimited,
 		MaxPerSlidingSecond: st.MaxPerSlidingSecond,
 		ListingRequests:     st.List, DetailsRequests: st.Details, Confirmed: sum.Listing.Confirmed, Sampled: sum.Listing.Due["sample"],
+		Due: sum.Total, Refreshed: sum.Listing.Due["max_age"],
 	}
 	switch {
 	case sum.Status != store.RunSucceeded:

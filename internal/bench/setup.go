@@ -159,3 +159,35 @@ func perSecond(n int, d time.Duration) float64 {
 	}
 	return float64(n) / d.Seconds()
 }
+
+// trackedFleet is a simulator of a fleet served over loopback and a fresh
+// database that tracks its devices: what a scenario of list-guided runs
+// starts from.
+type trackedFleet struct {
+	sim  *webexsim.Sim
+	base string
+	db   *database
+}
+
+func (b *bencher) newTrackedFleet(ctx context.Context, cfg webexsim.Config) (*trackedFleet, error) {
+	sim, base, err := startSim(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db, err := b.openDB(ctx)
+	if err != nil {
+		sim.Close()
+		return nil, err
+	}
+	if err := db.track(ctx, sim.IDs()); err != nil {
+		db.close()
+		sim.Close()
+		return nil, err
+	}
+	return &trackedFleet{sim: sim, base: base, db: db}, nil
+}
+
+func (f *trackedFleet) close() {
+	f.db.close()
+	f.sim.Close()
+}

@@ -70,6 +70,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.Float64Var(&cfg.NaiveSeconds, "naive-seconds", def.NaiveSeconds, "stop the naive pass after this many seconds and report its rate so far (0: the whole fleet)")
 	fs.IntVar(&cfg.ListingDevices, "listing-devices", def.ListingDevices, "fleet of the listing scenario")
 	fs.IntVar(&cfg.ListingRounds, "listing-rounds", def.ListingRounds, "churn rounds of the listing scenario's differential check")
+	fs.IntVar(&cfg.HerdDevices, "herd-devices", def.HerdDevices, "fleet of the herd scenario")
 	fs.IntVar(&cfg.WALDevices, "wal-devices", def.WALDevices, "fleet of the wal scenario")
 	fs.IntVar(&cfg.WALRuns, "wal-runs", def.WALRuns, "unchanged runs the wal scenario measures, of each kind")
 	if err := fs.Parse(args, getenv); err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -159,8 +160,43 @@ func checkDatabase(ctx context.Context, rep *checkReport, o runOptions) (int, st
 		if err := pool.QueryRow(ctx, `SELECT count(*)::int, coalesce(min(device_id), '') FROM devices`).Scan(&tracked, &sample); err != nil {
 			tracked, sample = -1, ""
 		}
+		checkFreshness(ctx, rep, st, o)
 	}
 	return tracked, sample
+}
+
+// checkFreshness says how old the details of the scope's devices are now,
+// against the max age: a list-guided run refreshes a share of the fleet
+// every run, so the oldest should stay under the max age plus one run
+// interval. Older details are a warning (the rate or the budget does not
+// cover the fleet's refreshes), not a failure: a run still works.
+func checkFreshness(ctx context.Context, rep *checkReport, st *store.Store, o runOptions) {
+	a, err := st.DetailsAge(ctx, o.scope)
+	switch {
+	case err != nil:
+		rep.add("freshness", checkWarn, err.Error(), "")
+		return
+	case a.WithDetails == 0:
+		rep.add("freshness", checkOK, "no device has details yet: the first run fetches them all", "")
+		return
+	}
+	detail := fmt.Sprintf("the oldest details are %s old, 99%% are under %s, for the %s with details (--detail-max-age %s)",
+		roughAge(a.Oldest), roughAge(a.P99), plural(a.WithDetails, "device"), roughAge(o.DetailMaxAge))
+	if a.Gone > 0 {
+		detail += fmt.Sprintf("; %d gone from Webex", a.Gone)
+	}
+	// The bound a list-guided schedule keeps: the max age plus the time
+	// between two runs (an hour when there is no history to tell).
+	every, err := st.RecentRunInterval(ctx, store.Run{ID: math.MaxInt64, Scope: o.scope})
+	if err != nil || every == 0 {
+		every = time.Hour
+	}
+	if o.Detect == string(store.DetectListing) && a.Oldest > o.DetailMaxAge+every {
+		rep.add("freshness", checkWarn, detail+": older than the max age, so changes the listing cannot show (a deactivation) wait longer than it promises",
+			"run on schedule (each run refreshes a share of the fleet), and check that --rate and --max-duration cover the refreshes: "+Name+" report details_age")
+		return
+	}
+	rep.add("freshness", checkOK, detail, "")
 }
 
 var grantLine = regexp.MustCompile(`(?im)^\s*GRANT\s+(.+?)\s+ON\s+(.+?)\s+TO\s+:"role"\s*;`)

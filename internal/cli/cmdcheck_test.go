@@ -220,6 +220,37 @@ func TestCheck(t *testing.T) {
 			wantStatus(t, got, map[string]checkStatus{"database": checkOK, "token": checkFail, "scope telephony_config_read": checkSkip})
 		}
 	})
+	t.Run("freshness: how old the details are, a warning past the max age", func(t *testing.T) {
+		t.Parallel()
+		own := pgtest.DBURL(t)
+		track(t, own, sim.IDs())
+		env := map[string]string{"DATABASE_URL": own, "WEBEX_TOKEN": cliToken}
+		_, got, _ := checkJSON(t, env, webex...)
+		if f := got["freshness"]; f.Status != checkOK || !strings.Contains(f.Detail, "no device has details yet") {
+			t.Errorf("before any run: %+v", f)
+		}
+		if r := runCLI(t, env, append([]string{"run"}, webex...)...); r.code != exitcode.OK {
+			t.Fatalf("run: code %d\n%s", r.code, r.stderr)
+		}
+		_, got, _ = checkJSON(t, env, webex...)
+		if f := got["freshness"]; f.Status != checkOK || !strings.Contains(f.Detail, "for the 25 devices with details") {
+			t.Errorf("after a run: %+v", f)
+		}
+		conn, err := pgx.Connect(context.Background(), own)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = conn.Exec(context.Background(), `UPDATE device_sync_state SET last_synced_at = last_synced_at - interval '30 hours'`)
+		conn.Close(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, got, _ := checkJSON(t, env, webex...)
+		if f := got["freshness"]; code != exitcode.OK || f.Status != checkWarn || !strings.Contains(f.Detail, "the oldest details are 30.0 h old") ||
+			!strings.Contains(f.Fix, "report details_age") {
+			t.Errorf("30 hours later: exit %d, %+v", code, f)
+		}
+	})
 	t.Run("no token configured", func(t *testing.T) {
 		t.Parallel()
 		code, got, _ := checkJSON(t, map[string]string{"DATABASE_URL": db}, webex...)

@@ -137,6 +137,11 @@ func logSummary(ctx context.Context, log *slog.Logger, s syncrun.Summary, newFai
 		slog.Int("listing_comparisons", s.Listing.Compared), slog.Int("listing_disagreements", s.Listing.Disagreed),
 		slog.Int("devices_sampled", s.Listing.Due["sample"]), slog.Int("missed_changes", s.Listing.Missed),
 	}
+	attrs = append(attrs, slog.Int("devices_refreshed", s.Listing.Due["max_age"]))
+	if s.DetailsAgeKnown && s.DetailsAge.WithDetails > 0 {
+		attrs = append(attrs, slog.Float64("details_age_max_seconds", math.Round(s.DetailsAge.Oldest.Seconds())),
+			slog.Float64("details_age_p99_seconds", math.Round(s.DetailsAge.P99.Seconds())))
+	}
 	if newFailed >= 0 {
 		attrs = append(attrs, slog.Int("devices_failed_new", newFailed), slog.Int("devices_failed_tolerated", s.Counts.Failed-newFailed))
 	}

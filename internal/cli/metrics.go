@@ -43,6 +43,13 @@ func pushMetrics(ctx context.Context, gatewayURL string, s syncrun.Summary, succ
 	gauge("wxc_sync_last_listing_comparisons", "Field comparisons of the last run between the listing and the details it fetched.", float64(s.Listing.Compared))
 	gauge("wxc_sync_last_listing_disagreements", "Of them, those where the listing and the details disagreed.", float64(s.Listing.Disagreed))
 	gauge("wxc_sync_last_devices_sampled", "Devices the listing vouched for that the last run fetched all the same, to check it.", float64(s.Listing.Due["sample"]))
+	gauge("wxc_sync_last_devices_refreshed", "Devices the last run fetched only because their details were due a refresh (max age).", float64(s.Listing.Due["max_age"]))
+	if s.DetailsAgeKnown && s.DetailsAge.WithDetails > 0 {
+		// Left out when unknown: the Pushgateway keeps the last measured
+		// value rather than a fresh-looking 0.
+		gauge("wxc_sync_last_details_age_max_seconds", "Age of the oldest device details held for the scope when the last run ended.", s.DetailsAge.Oldest.Seconds())
+		gauge("wxc_sync_last_details_age_p99_seconds", "99th percentile of the age of the device details held for the scope when the last run ended.", s.DetailsAge.P99.Seconds())
+	}
 	gauge("wxc_sync_last_missed_changes", "Changes the last run's audit sample found that the listing had not shown.", float64(s.Listing.Missed))
 	// The outcomes do not overlap, so sum(wxc_sync_last_devices) is the
 	// devices due. A changed device is also ok: it has a metric of its own.

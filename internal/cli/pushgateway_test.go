@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"github.com/jackc/pgx/v5"
 	"io"
 	"net"
 	"net/http"
@@ -155,9 +157,12 @@ func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, extra .
 var pushedGauges = []string{
 	"wxc_sync_detail_max_age_seconds",
 	"wxc_sync_last_completion_timestamp_seconds",
+	"wxc_sync_last_details_age_max_seconds",
+	"wxc_sync_last_details_age_p99_seconds",
 	"wxc_sync_last_devices",
 	"wxc_sync_last_devices_changed",
 	"wxc_sync_last_devices_confirmed",
+	"wxc_sync_last_devices_refreshed",
 	"wxc_sync_last_devices_sampled",
 	"wxc_sync_last_duration_seconds",
 	"wxc_sync_last_listing_comparisons",
@@ -230,6 +235,26 @@ func TestPushgatewayServesTheRunMetrics(t *testing.T) {
 		if got := value(t, first, c.name, c.extra...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.extra, got, c.want)
 		}
+	}
+	// How stale the details were when the run ended, as sync_runs says.
+	var ageMax, ageP99 float64
+	conn, err := pgx.Connect(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = conn.QueryRow(context.Background(), `SELECT details_age_max_seconds, details_age_p99_seconds FROM sync_runs WHERE run_id = $1`, runID).Scan(&ageMax, &ageP99)
+	conn.Close(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := value(t, first, "wxc_sync_last_details_age_max_seconds"); got != ageMax || got <= 0 || got > 60 {
+		t.Errorf("details age max %v, want sync_runs' %v (seconds after a first sync)", got, ageMax)
+	}
+	if got := value(t, first, "wxc_sync_last_details_age_p99_seconds"); got != ageP99 || got > ageMax {
+		t.Errorf("details age p99 %v, want sync_runs' %v (at most the max %v)", got, ageP99, ageMax)
+	}
+	if got := value(t, first, "wxc_sync_last_devices_refreshed"); got != 0 {
+		t.Errorf("a first sync refreshed %v devices for age, want 0 (all were never synced)", got)
 	}
 	success1 := value(t, first, "wxc_sync_last_success_timestamp_seconds")
 	if done := value(t, first, "wxc_sync_last_completion_timestamp_seconds"); success1 != done ||

@@ -74,7 +74,11 @@ func writePlainSummary(w io.Writer, s syncrun.Summary, newFailed int) {
 		if s.BudgetReached {
 			why = "not reached in the time budget"
 		}
-		fmt.Fprintf(&b, "  Skipped:   %s %s; the next run takes them first\n", plural(c.Skipped, "device"), why)
+		fmt.Fprintf(&b, "  Skipped:   %s %s; the next run takes them again, after any device that may have changed\n", plural(c.Skipped, "device"), why)
+	}
+	if a := s.DetailsAge; s.DetailsAgeKnown && a.WithDetails > 0 {
+		fmt.Fprintf(&b, "  Freshness: the oldest details are %s old, 99%% are under %s; %s refreshed for age this run\n",
+			roughAge(a.Oldest), roughAge(a.P99), plural(s.Listing.Due["max_age"], "device"))
 	}
 	fmt.Fprintf(&b, "  Requests:  %d sent to Webex, %d throttled (429/423)\n", s.Requests, s.Throttled)
 	io.WriteString(w, b.String())
@@ -89,5 +93,18 @@ func listingWord(l syncrun.ListingSummary) string {
 		return "not allowed to this token (it needs spark-admin:devices_read): every device was fetched"
 	default:
 		return "not read whole: the devices of the orgs it missed were fetched"
+	}
+}
+
+// roughAge spells an age the way a person reads it: seconds, minutes or
+// hours, to a few figures.
+func roughAge(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%.0f s", d.Seconds())
+	case d < time.Hour:
+		return fmt.Sprintf("%.0f min", d.Minutes())
+	default:
+		return fmt.Sprintf("%.1f h", d.Hours())
 	}
 }

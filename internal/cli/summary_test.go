@@ -32,7 +32,7 @@ func TestPlainSummary(t *testing.T) {
 			[]string{"1 of them new since the last run"}, []string{"tolerated ("}},
 		{"budget", syncrun.Summary{RunID: 6, Status: store.RunPartial, Total: 10, BudgetReached: true,
 			Counts: store.FinalCounts{OK: 4, Skipped: 6}}, -1,
-			[]string{"Skipped:   6 devices not reached in the time budget; the next run takes them first"}, nil},
+			[]string{"Skipped:   6 devices not reached in the time budget; the next run takes them again, after any device that may have changed"}, nil},
 		{"nothing tracked", syncrun.Summary{RunID: 7, Status: store.RunSucceeded}, -1,
 			[]string{"finished in 0s with nothing to sync", "no devices are tracked", "wxc-sync discover", "wxc-sync devices add"}, []string{"Synced", "all 0"}},
 		{"failed before it could look", syncrun.Summary{RunID: 9, Status: store.RunFailed,

@@ -74,14 +74,28 @@ inventory AS (
            m.person_id, m.workspace_id, m.location_id, m.ip, m.mac)
     RETURNING d.device_id
 ),
+trust AS (
+    -- A field the listing is not trusted for in this org confirms nothing.
+    SELECT NOT EXISTS (SELECT 1 FROM listing_trust t
+                       WHERE t.org_key = $13::text AND t.field IN ('ip', 'mac') AND NOT t.trusted) AS trusted
+),
 seen AS (
-    INSERT INTO device_sync_state AS s (device_id, listed_at, last_seen)
-    SELECT m.device_id, now(), m.last_seen
-    FROM matched m
+    -- When the listing shows the IP and the MAC the details hold, it
+    -- confirms them: the window of a later change of either opens here,
+    -- with no history row. Same row, same HOT update as listed_at; a
+    -- confirmation at listed_at is stored as NULL (no bytes), and only a
+    -- pass that does not confirm keeps the earlier one (-infinity: none).
+    INSERT INTO device_sync_state AS s (device_id, listed_at, last_seen, listing_confirmed_earlier)
+    SELECT m.device_id, now(), m.last_seen,
+           CASE WHEN t.trusted AND m.ip = m.details_ip AND m.mac = m.details_mac THEN NULL
+                ELSE '-infinity'::timestamptz END
+    FROM matched m, trust t
     ORDER BY m.device_id
     ON CONFLICT (device_id) DO UPDATE
-    SET listed_at = EXCLUDED.listed_at,
-        last_seen = EXCLUDED.last_seen
+    SET listed_at                 = EXCLUDED.listed_at,
+        last_seen                 = EXCLUDED.last_seen,
+        listing_confirmed_earlier = CASE WHEN EXCLUDED.listing_confirmed_earlier IS NULL THEN NULL
+                                         ELSE coalesce(s.listing_confirmed_earlier, s.listed_at, '-infinity') END
 )
 SELECT (SELECT count(*) FROM recorded)::int                          AS matched,
        (SELECT count(*) FROM recorded WHERE reason IS NOT NULL)::int AS flagged,

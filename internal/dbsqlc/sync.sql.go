@@ -164,14 +164,23 @@ state AS (
                                     ELSE s.consecutive_failures + 1 END
 ),
 changes AS (
-    INSERT INTO device_changes (device_id, run_id, field, old_value, new_value, changed_at)
-    SELECT s.device_id, $1::bigint, v.field, v.old_value, v.new_value, now()
+    -- Each change's window opens when the job last saw the old value: the
+    -- last successful fetch of the details, or for IP and MAC a later
+    -- trusted listing that showed it (ApplyListingPage; a NULL
+    -- listing_confirmed_earlier means the listing at listed_at did). The
+    -- statement reads device_sync_state as it was before its own update
+    -- above.
+    INSERT INTO device_changes (device_id, run_id, field, old_value, new_value, changed_at, old_value_seen_at)
+    SELECT s.device_id, $1::bigint, v.field, v.old_value, v.new_value, now(), v.seen_at
     FROM synced s
+    LEFT JOIN device_sync_state st ON st.device_id = s.device_id
+    CROSS JOIN LATERAL (SELECT CASE WHEN st.listing_confirmed_earlier IS NULL THEN st.listed_at
+                                    ELSE nullif(st.listing_confirmed_earlier, '-infinity') END AS confirmed_at) AS l
     CROSS JOIN LATERAL (VALUES
-        ('activation_state', s.old_activation_state, s.new_activation_state),
-        ('ip', host(s.old_ip), host(s.new_ip)),
-        ('mac', s.old_mac::text, s.new_mac::text)
-    ) AS v (field, old_value, new_value)
+        ('activation_state', s.old_activation_state, s.new_activation_state, st.last_synced_at),
+        ('ip', host(s.old_ip), host(s.new_ip), greatest(st.last_synced_at, l.confirmed_at)),
+        ('mac', s.old_mac::text, s.new_mac::text, greatest(st.last_synced_at, l.confirmed_at))
+    ) AS v (field, old_value, new_value, seen_at)
     WHERE v.old_value IS DISTINCT FROM v.new_value
     ORDER BY s.device_id, v.field
     RETURNING device_id
@@ -278,6 +287,44 @@ func (q *Queries) CountNewFailures(ctx context.Context, runID int64) (int32, err
 	var new_failures int32
 	err := row.Scan(&new_failures)
 	return new_failures, err
+}
+
+const detailsAge = `-- name: DetailsAge :one
+SELECT count(*)::int                                                      AS devices,
+       count(s.last_synced_at) FILTER (WHERE d.sync_status <> 'not_found')::int AS with_details,
+       count(*) FILTER (WHERE d.sync_status = 'not_found')::int          AS gone,
+       coalesce(extract(epoch FROM now() - min(s.last_synced_at) FILTER (WHERE d.sync_status <> 'not_found')), 0)::float8 AS age_max_seconds,
+       coalesce(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM now() - s.last_synced_at))
+                    FILTER (WHERE d.sync_status <> 'not_found'), 0)::float8 AS age_p99_seconds
+FROM devices d
+LEFT JOIN device_sync_state s USING (device_id)
+WHERE $1::int = 0
+   OR mod(d.shard_hash::bigint + 2147483648, $1::int) = $2::int
+`
+
+type DetailsAgeRow struct {
+	Devices       int32
+	WithDetails   int32
+	Gone          int32
+	AgeMaxSeconds float64
+	AgeP99Seconds float64
+}
+
+// How stale the details of the scope's devices are now: the oldest, and
+// the 99th percentile, in seconds. Devices never synced and devices Webex
+// no longer knows (not_found) have no details to age, and are counted
+// apart.
+func (q *Queries) DetailsAge(ctx context.Context, shardCount int32, shardIndex int32) (DetailsAgeRow, error) {
+	row := q.db.QueryRow(ctx, detailsAge, shardCount, shardIndex)
+	var i DetailsAgeRow
+	err := row.Scan(
+		&i.Devices,
+		&i.WithDetails,
+		&i.Gone,
+		&i.AgeMaxSeconds,
+		&i.AgeP99Seconds,
+	)
+	return i, err
 }
 
 const duePage = `-- name: DuePage :many
@@ -435,12 +482,33 @@ reasoned AS (
                WHEN NOT sc.listed THEN 'not_listed'
                WHEN sc.listing_reason IS NOT NULL THEN sc.listing_reason
                WHEN sc.last_synced_at < now() - make_interval(secs => $7::float8) THEN 'max_age'
-           END AS reason
+           END AS reason,
+           -- The refresh share is of the devices that have details to
+           -- refresh; a gone device's recheck has its own rule above.
+           sc.last_synced_at IS NOT NULL AND sc.sync_status <> 'not_found' AS refreshable
     FROM scope sc
 ),
-sample_size AS (
-    SELECT greatest($8::int, ceil($9::float8 * count(*))::int) AS n
+refresh_size AS (
+    -- How many more refreshes this run makes beyond the overdue ones: the
+    -- steady share, less what is overdue already. Rounded to the nearest:
+    -- runs seconds apart refresh nothing early.
+    SELECT greatest(round($8::float8 * count(*) FILTER (WHERE refreshable))::int
+                    - count(*) FILTER (WHERE reason = 'max_age')::int, 0) AS n
     FROM reasoned
+),
+refreshed AS (
+    SELECT r.device_id, r.org_id, r.last_attempt_at,
+           coalesce(r.reason,
+                    CASE WHEN r.refreshable
+                              AND row_number() OVER (PARTITION BY r.reason IS NULL AND r.refreshable
+                                                     ORDER BY r.last_attempt_at, r.device_id)
+                                  <= (SELECT n FROM refresh_size)
+                         THEN 'max_age' END) AS reason
+    FROM reasoned r
+),
+sample_size AS (
+    SELECT greatest($9::int, ceil($10::float8 * count(*))::int) AS n
+    FROM refreshed
     WHERE reason IS NULL
 ),
 sampled AS (
@@ -449,12 +517,20 @@ sampled AS (
                     CASE WHEN row_number() OVER (PARTITION BY r.reason IS NULL ORDER BY random())
                               <= (SELECT n FROM sample_size)
                          THEN 'sample' END) AS reason
-    FROM reasoned r
+    FROM refreshed r
 ),
 queued AS (
     INSERT INTO run_queue (run_id, pos, device_id, org_id, reason)
     SELECT $1::bigint,
-           row_number() OVER (ORDER BY s.last_attempt_at NULLS FIRST, s.device_id),
+           row_number() OVER (ORDER BY CASE s.reason
+                                           WHEN 'failed' THEN 1
+                                           WHEN 'listing_incomplete' THEN 2
+                                           WHEN 'listing_distrusted' THEN 2
+                                           WHEN 'sample' THEN 3
+                                           WHEN 'max_age' THEN 4
+                                           ELSE 0
+                                       END,
+                                       s.last_attempt_at NULLS FIRST, s.device_id),
            s.device_id, s.org_id, s.reason
     FROM sampled s
     WHERE s.reason IS NOT NULL
@@ -469,6 +545,7 @@ recorded AS (
     UPDATE sync_runs r
     SET devices_total     = (SELECT count(*) FROM queued),
         devices_confirmed = (SELECT coalesce(sum(devices), 0) FROM counted WHERE reason = ''),
+        devices_refreshed = (SELECT coalesce(sum(devices), 0) FROM counted WHERE reason = 'max_age'),
         devices_listed    = (SELECT count(*) FROM scope WHERE listed),
         updated_at        = now()
     WHERE r.run_id = $1::bigint
@@ -484,6 +561,7 @@ type QueueDueDevicesParams struct {
 	CompleteOrgs   []string
 	DistrustedOrgs []string
 	MaxAgeSeconds  float64
+	RefreshShare   float64
 	SampleMin      int32
 	SampleFraction float64
 }
@@ -493,20 +571,35 @@ type QueueDueDevicesRow struct {
 	Devices int32
 }
 
-// Writes the run's work list, stalest first (never attempted, then the
-// oldest attempt), with why each device is in it, and records its size.
-// Sorting here, once, is what lets device_sync_state do without an index
-// on last_attempt_at. Without the listing (@use_listing false) every device
-// of the scope is due ('all'). With it, a device is due when its details
-// were never fetched, its last attempt failed, the listing of its org
-// could not be read whole, it is not in a complete listing (its details say
+// Writes the run's work list, with why each device is in it, and records
+// its size. Sorting here, once, is what lets device_sync_state do without
+// an index on last_attempt_at.
+//
+// Without the listing (@use_listing false) every device of the scope is
+// due ('all'), stalest first. With it, a device is due when its details
+// were never fetched, its last attempt failed, the listing of its org could
+// not be read whole, it is not in a complete listing (its details say
 // whether it is gone; a device already known gone waits for @max_age), the
 // listing flagged it (run_listing.reason), its org's listing is not trusted
-// (@distrusted_orgs), or its details are older than @max_age. Of the
-// devices the listing vouches for, a random share (@sample_fraction, at
-// least @sample_min) are fetched all the same ('sample'), to check the
-// listing. Returns the count per reason;
-// reason ” counts the devices confirmed by the listing.
+// (@distrusted_orgs), or its details are older than @max_age ('max_age').
+//
+// The max-age refresh is spread, not a threshold the whole fleet crosses
+// at once: every run also refreshes the stalest of the devices nothing
+// else brings in, up to @refresh_share of the devices with details (the
+// run interval over the max age, see syncrun), so that a fleet synced in
+// one run comes due a share at a time. Of the devices the listing vouches
+// for, a random share (@sample_fraction, at least @sample_min) are fetched
+// all the same ('sample'), to check the listing.
+//
+// The order is the priority: first what may have changed (never synced,
+// flagged by the listing, not listed, every device of a whole-fleet pass),
+// then failed devices, then the orgs whose listing was incomplete or is
+// not trusted, then the audit sample, then the refreshes; stalest first
+// within each. A budget or a signal that ends the run early cuts from the
+// end: refreshes before any device that may have changed.
+//
+// Returns the count per reason; reason ” counts the devices confirmed by
+// the listing.
 func (q *Queries) QueueDueDevices(ctx context.Context, arg QueueDueDevicesParams) ([]QueueDueDevicesRow, error) {
 	rows, err := q.db.Query(ctx, queueDueDevices,
 		arg.RunID,
@@ -516,6 +609,7 @@ func (q *Queries) QueueDueDevices(ctx context.Context, arg QueueDueDevicesParams
 		arg.CompleteOrgs,
 		arg.DistrustedOrgs,
 		arg.MaxAgeSeconds,
+		arg.RefreshShare,
 		arg.SampleMin,
 		arg.SampleFraction,
 	)
@@ -535,6 +629,54 @@ func (q *Queries) QueueDueDevices(ctx context.Context, arg QueueDueDevicesParams
 		return nil, err
 	}
 	return items, nil
+}
+
+const recentRunInterval = `-- name: RecentRunInterval :one
+WITH recent AS (
+    SELECT started_at
+    FROM sync_runs
+    WHERE scope = $1::text
+      AND run_id <= $2::bigint
+    ORDER BY run_id DESC
+    LIMIT 6
+),
+gaps AS (
+    SELECT extract(epoch FROM started_at - lag(started_at) OVER (ORDER BY started_at))::float8 AS gap
+    FROM recent
+)
+SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY gap), 0)::float8 AS seconds
+FROM gaps
+WHERE gap > 0
+`
+
+// How often the scope runs: the median time between the starts of its last
+// six runs, this one included (0 before a second run). It sets the share
+// of the fleet each run refreshes.
+func (q *Queries) RecentRunInterval(ctx context.Context, scope string, runID int64) (float64, error) {
+	row := q.db.QueryRow(ctx, recentRunInterval, scope, runID)
+	var seconds float64
+	err := row.Scan(&seconds)
+	return seconds, err
+}
+
+const setRunDetailsAge = `-- name: SetRunDetailsAge :exec
+UPDATE sync_runs
+SET details_age_max_seconds = $1::float8,
+    details_age_p99_seconds = $2::float8,
+    updated_at              = now()
+WHERE run_id = $3::bigint
+`
+
+type SetRunDetailsAgeParams struct {
+	AgeMaxSeconds *float64
+	AgeP99Seconds *float64
+	RunID         int64
+}
+
+// Records how stale the scope's details were when the run ended.
+func (q *Queries) SetRunDetailsAge(ctx context.Context, arg SetRunDetailsAgeParams) error {
+	_, err := q.db.Exec(ctx, setRunDetailsAge, arg.AgeMaxSeconds, arg.AgeP99Seconds, arg.RunID)
+	return err
 }
 
 const startRun = `-- name: StartRun :one

@@ -57,6 +57,7 @@ func newFlagSet(o *options) *flagenv.FlagSet {
 	fs.IntVar(&o.cfg.ListTimeoutAbove, "list-timeout-above", 0, "listing pages whose max exceeds this answer 504 (0 = never); the API's advice is a smaller max")
 	fs.BoolVar(&o.cfg.ListingNAT, "listing-nat", false, "the listing shows one NAT address per location instead of each phone's own IP")
 	fs.Float64Var(&o.cfg.ListingLag, "listing-lag", 0, "share (0-1) of IP, MAC and status changes the listing shows one pass late")
+	fs.BoolVar(&o.cfg.ListingHidesDeactivation, "listing-hides-deactivation", false, "a deactivation leaves the listing's connection status as it was (by default the device shows disconnected)")
 	fs.StringVar(&o.idsOut, "ids-out", "", "write the device IDs to this file, one per line")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	o.faultRates = make(map[webexsim.FaultKind]*float64)

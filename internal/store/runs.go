@@ -91,6 +91,12 @@ type DueOptions struct {
 	// MaxAge: details older than this are fetched whatever the listing
 	// says.
 	MaxAge time.Duration
+	// RefreshShare is the share of the devices with details that the run
+	// refreshes, stalest first, overdue or not (at least every overdue
+	// one): the run interval over MaxAge, so that the refreshes are spread
+	// evenly over the runs instead of falling due all in one. 0 refreshes
+	// only the overdue.
+	RefreshShare float64
 	// SampleFraction of the devices the listing vouches for, at least
 	// SampleMin of them, are fetched all the same, chosen at random, to
 	// check the listing.
@@ -106,8 +112,9 @@ type QueueCounts struct {
 	ByReason  map[string]int // reason -> devices, for the due ones
 }
 
-// QueueDue writes run's work list (stalest first, with why each device is
-// due) and records its size; run.Total is set from it.
+// QueueDue writes run's work list (what may have changed first, refreshes
+// last, stalest first within each; with why each device is due) and
+// records its size; run.Total is set from it.
 func (s *Store) QueueDue(ctx context.Context, run *Run, o DueOptions) (QueueCounts, error) {
 	var rows []dbsqlc.QueueDueDevicesRow
 	err := s.inTx(ctx, func(q *dbsqlc.Queries) error {
@@ -115,7 +122,8 @@ func (s *Store) QueueDue(ctx context.Context, run *Run, o DueOptions) (QueueCoun
 		rows, err = q.QueueDueDevices(ctx, dbsqlc.QueueDueDevicesParams{
 			RunID: run.ID, ShardCount: int32(run.Scope.Count), ShardIndex: int32(run.Scope.Index),
 			UseListing: o.UseListing, CompleteOrgs: nonNil(o.CompleteOrgs), DistrustedOrgs: nonNil(o.DistrustedOrgs),
-			MaxAgeSeconds: o.MaxAge.Seconds(), SampleFraction: o.SampleFraction, SampleMin: int32(o.SampleMin),
+			MaxAgeSeconds: o.MaxAge.Seconds(), RefreshShare: min(max(o.RefreshShare, 0), 1),
+			SampleFraction: o.SampleFraction, SampleMin: int32(o.SampleMin),
 		})
 		return err
 	})

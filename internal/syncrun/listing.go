@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sort"
+	"time"
 
 	"github.com/wxc-inventory/wxc-sync/internal/fetch"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
@@ -43,6 +44,11 @@ type ListingSummary struct {
 	// Due counts the work list by reason (never_synced, failed,
 	// listing_ip, not_listed, max_age, ...).
 	Due map[string]int
+	// RunInterval is how often the scope runs (the median of its last
+	// runs); RefreshShare the share of the fleet the run refreshes for
+	// age (RunInterval over the max age, at most 1).
+	RunInterval  time.Duration
+	RefreshShare float64
 }
 
 // sweepAndQueue reads the listing (Detect listing) and writes the run's
@@ -63,6 +69,9 @@ func (r *run) sweepAndQueue(ctx context.Context) error {
 			return err
 		}
 		o.SampleFraction, o.SampleMin = r.cfg.ListingSample, r.cfg.ListingSampleMin
+		if o.RefreshShare, err = r.refreshShare(ctx); err != nil {
+			return err
+		}
 	}
 	// Writing the work list is the database's part of starting: it goes on
 	// when the budget ran out during the sweep (the run then stores nothing
@@ -80,6 +89,22 @@ func (r *run) sweepAndQueue(ctx context.Context) error {
 		r.logSweep()
 	}
 	return ctx.Err()
+}
+
+// refreshShare is the share of the fleet this run refreshes whatever the
+// listing says: the scope's run interval over the max age, so that every
+// run refreshes as many devices as the fleet needs per run on average, and
+// a fleet synced in one run is not due again all in one run a max age
+// later. Before a second run the interval is unknown: only the overdue
+// are refreshed.
+func (r *run) refreshShare(ctx context.Context) (float64, error) {
+	every, err := r.st.RecentRunInterval(ctx, r.rec)
+	if err != nil {
+		return 0, err
+	}
+	r.listing.RunInterval = every
+	r.listing.RefreshShare = min(every.Seconds()/r.cfg.DetailMaxAge.Seconds(), 1)
+	return r.listing.RefreshShare, nil
 }
 
 // sweep pages through each org's listing and stores what it says. It
@@ -158,7 +183,8 @@ func (r *run) logSweep() {
 	attrs := []slog.Attr{slog.String("listing_status", string(l.Status)), slog.Int("orgs", l.Orgs),
 		slog.Int("pages", l.Pages), slog.Int("items", l.Items), slog.Int("devices_listed", l.Listed),
 		slog.Int("devices_flagged", l.Flagged), slog.Int("devices_confirmed", l.Confirmed),
-		slog.Int("devices_due", r.rec.Total), slog.Int64("listing_requests", l.Requests)}
+		slog.Int("devices_due", r.rec.Total), slog.Int64("listing_requests", l.Requests),
+		slog.Float64("run_interval_seconds", l.RunInterval.Seconds()), slog.Float64("refresh_share", l.RefreshShare)}
 	reasons := make([]string, 0, len(l.Due))
 	for k := range l.Due {
 		reasons = append(reasons, k)

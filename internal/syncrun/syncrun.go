@@ -142,8 +142,12 @@ type Summary struct {
 	// BudgetReached says the time budget ended the run; the devices not
 	// reached (Counts.Skipped) are left for the next run.
 	BudgetReached bool
-	Abandoned     []int64 // earlier runs found dead and marked abandoned
-	Err           error   // why the run failed or stopped; nil when it finished
+	// DetailsAge is how stale the scope's details were when the run
+	// ended (zero when it could not be measured: DetailsAgeKnown false).
+	DetailsAge      store.DetailsAge
+	DetailsAgeKnown bool
+	Abandoned       []int64 // earlier runs found dead and marked abandoned
+	Err             error   // why the run failed or stopped; nil when it finished
 }
 
 // ErrUnauthorized is returned (wrapped) when Webex rejects the token.
@@ -372,6 +376,7 @@ func (r *run) finish() Summary {
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.WriteTimeout)
 	defer cancel()
+	sum.DetailsAge, sum.DetailsAgeKnown = r.recordDetailsAge(fctx)
 	final, err := r.st.FinishRun(fctx, r.rec.ID, f)
 	if err != nil {
 		if sum.Err == nil {
@@ -388,6 +393,21 @@ func (r *run) finish() Summary {
 	sum.Listing = r.listing
 	sum.Duration = time.Since(r.start)
 	return sum
+}
+
+// recordDetailsAge measures how stale the scope's details are now that the
+// run stored what it fetched, and records it on the run. A failure costs
+// the run nothing but the figure: it is logged.
+func (r *run) recordDetailsAge(ctx context.Context) (store.DetailsAge, bool) {
+	a, err := r.st.DetailsAge(ctx, r.rec.Scope)
+	if err == nil {
+		err = r.st.SetRunDetailsAge(ctx, r.rec.ID, a)
+	}
+	if err != nil {
+		r.log.LogAttrs(r.ctx, slog.LevelWarn, "could not measure how old the details are", slog.String("error", err.Error()))
+		return store.DetailsAge{}, false
+	}
+	return a, true
 }
 
 // listingCheckTimeout bounds the check of the listing against the details

@@ -209,12 +209,15 @@ func (s *Sim) changeActivation(idx uint32) FieldChange {
 	// connection: a device given a code waits in "activating", one that
 	// completes registers ("connected"), one deactivated drops off
 	// ("disconnected").
-	conn := map[string]string{"activating": "activating", "activated": "connected", "deactivated": "disconnected"}[next]
-	rc.conn = connIndex(conn)
-	if rc.full != nil {
-		nd := *rc.full
-		nd.ConnectionStatus = conn
-		rc.full = &nd
+	// Unless the listing hides deactivations (Config).
+	if next != "deactivated" || !s.cfg.ListingHidesDeactivation {
+		conn := map[string]string{"activating": "activating", "activated": "connected", "deactivated": "disconnected"}[next]
+		rc.conn = connIndex(conn)
+		if rc.full != nil {
+			nd := *rc.full
+			nd.ConnectionStatus = conn
+			rc.full = &nd
+		}
 	}
 	return FieldChange{ID: old.ID, Old: old.ActivationState, New: s.gen.device(rc).ActivationState}
 }

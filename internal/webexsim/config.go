@@ -88,6 +88,13 @@ type Config struct {
 	// complete walk of the listing after the step still serves the old
 	// value, the next one the new.
 	ListingLag float64
+	// ListingHidesDeactivation keeps a deactivated device's connection
+	// status in the listing as it was. How the real listing follows a
+	// deactivation is not documented: by default a deactivated device drops
+	// off ("disconnected"), as an activation moves it; with this set the
+	// change shows only in the details, the case a list-guided run can
+	// catch only when the device's details are refreshed.
+	ListingHidesDeactivation bool
 
 	// Logger receives server errors (nil = discard).
 	Logger *slog.Logger

@@ -1,6 +1,7 @@
 -- Devices the device listing last showed as not connected (disconnected,
 -- offline_expired, offline_deep_sleep, unknown, pending), longest unseen
--- first, with where they are and who has them.
+-- first, with where they are and who has them; then the devices that are
+-- gone (Webex answers 404 for them), marked gone.
 -- Run: psql -f queries/reports/devices_offline.sql
 SELECT device_id,
        connection_status,
@@ -11,5 +12,5 @@ SELECT device_id,
        coalesce(person_id, workspace_id) AS owner_id,
        listed_at
 FROM device_inventory
-WHERE connection_status IN ('disconnected', 'offline_expired', 'offline_deep_sleep', 'unknown', 'pending')
-ORDER BY last_seen NULLS FIRST, device_id;
+WHERE connection_status IN ('disconnected', 'offline_expired', 'offline_deep_sleep', 'unknown', 'pending', 'gone')
+ORDER BY connection_status = 'gone', last_seen NULLS FIRST, device_id;
