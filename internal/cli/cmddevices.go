@@ -527,7 +527,9 @@ func cmdDevicesList(ctx context.Context, args []string, getenv Env, stdout, stde
 	if err != nil {
 		return err
 	}
-	res := report.Result{Columns: []string{"device_id", "org_id", "sync_status", "model", "ip", "mac", "last_synced_at", "last_error"}}
+	res := report.Result{Columns: []string{"device_id", "org_id", "sync_status", "model", "ip", "mac", "last_synced_at", "last_error"},
+		Kinds:     []report.Kind{report.KindText, report.KindText, report.KindText, report.KindText, report.KindText, report.KindText, report.KindTime, report.KindText},
+		DropFirst: []string{"org_id", "last_synced_at", "model"}}
 	for _, d := range devs {
 		var synced *string
 		if d.LastSyncedAt != nil {

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -16,8 +18,13 @@ import (
 
 	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
+	"github.com/wxc-inventory/wxc-sync/internal/report"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 )
+
+// shortIDs matches a Webex ID as a table shows it: its UUID's first 13
+// characters and an ellipsis.
+var shortIDs = regexp.MustCompile(`[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}…`)
 
 func cliDevID(n int) string {
 	return base64.StdEncoding.EncodeToString([]byte("ciscospark://us/CALLING_DEVICE/bbbbbbbb-0000-4000-8000-0000000000" + string(rune('0'+n/10)) + string(rune('0'+n%10))))
@@ -421,6 +428,63 @@ func TestReportOutputShapes(t *testing.T) {
 		}
 		if strings.Contains(r.stdout, ids[0]) {
 			t.Errorf("%s: a whole device ID in the table view", name)
+		}
+		// Nothing is cut but IDs (to their UUID's start): a long text
+		// wraps, a less useful column is left out whole.
+		if rest := shortIDs.ReplaceAllString(r.stdout, ""); strings.Contains(rest, "…") {
+			t.Errorf("%s: a value cut short:\n%s", name, r.stdout)
+		}
+		rep, err := report.Find(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		header := runCLI(t, env, append(args, "--format", "csv", "--limit", "1")...).stdout
+		cols, err := csv.NewReader(strings.NewReader(header)).Read()
+		if err != nil {
+			t.Fatalf("%s: csv header: %v", name, err)
+		}
+		for _, c := range rep.DropFirst {
+			if !slices.Contains(cols, c) {
+				t.Errorf("%s: its header leaves out %q, which is not one of its columns %v", name, c, cols)
+			}
+		}
+	}
+
+	// What answers the question is whole in the table: each failing
+	// device's error (every word, wrapped at spaces), each run's start,
+	// each offline phone's name and owner's name.
+	tableHas := func(report string, values ...string) {
+		t.Helper()
+		r := runCLI(t, env, "report", report)
+		table := strings.Join(strings.Fields(r.stdout), " ")
+		for _, v := range values {
+			if !strings.Contains(table, strings.Join(strings.Fields(v), " ")) {
+				t.Errorf("%s: the table lacks %q:\n%s", report, v, r.stdout)
+			}
+		}
+	}
+	column := func(report, col string) []string {
+		t.Helper()
+		recs, err := csv.NewReader(strings.NewReader(runCLI(t, env, "report", report, "--format", "csv").stdout)).ReadAll()
+		if err != nil || len(recs) < 2 {
+			t.Fatalf("%s as csv: %v %v", report, recs, err)
+		}
+		i := slices.Index(recs[0], col)
+		if i < 0 {
+			t.Fatalf("%s has no column %s", report, col)
+		}
+		var vals []string
+		for _, rec := range recs[1:] {
+			vals = append(vals, rec[i])
+		}
+		return vals
+	}
+	tableHas("failing_devices", column("failing_devices", "last_error")...)
+	tableHas("recent_runs", column("recent_runs", "started")...)
+	tableHas("devices_offline", column("devices_offline", "display_name")...)
+	for _, owner := range column("devices_offline", "owner") {
+		if owner == "" || strings.HasPrefix(owner, base64.StdEncoding.EncodeToString([]byte("ciscospark://"))[:16]) {
+			t.Errorf("devices_offline: owner %q is an ID where the inventory knows the owner's SIP user name", owner)
 		}
 	}
 

@@ -9,7 +9,6 @@ import (
 	"io"
 	"regexp"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -23,6 +22,10 @@ type Output struct {
 	// seconds, and cuts long text so that the table fits Width.
 	Wide  bool
 	Width int // a table's width in columns; 0: 120
+	// DropFirst names the columns a table leaves out, in this order, when
+	// it does not fit Width with its long text wrapped (a report's header
+	// says "-- In a narrow table, left out first: a, b").
+	DropFirst []string
 	// Title and Description head an html page (the report's name and
 	// description).
 	Title, Description string
@@ -73,7 +76,7 @@ func newFormatter(out Output, w io.Writer, cols []Column) (formatter, error) {
 		if width <= 0 {
 			width = 120
 		}
-		return &tableFormatter{w: w, cols: cols, wide: out.Wide, width: width, limit: out.Limit}, nil
+		return &tableFormatter{w: w, cols: cols, wide: out.Wide, width: width, limit: out.Limit, dropFirst: out.DropFirst}, nil
 	case "csv":
 		return &csvFormatter{w: csv.NewWriter(w), cols: cols}, nil
 	case "json":
@@ -195,76 +198,7 @@ func jsonValue(k Kind, v *string) ([]byte, error) {
 	return json.Marshal(*v)
 }
 
-// tableFormatter aligns columns for a person. Rows are held in blocks of
-// tableBlock: the first block sets the column widths, later blocks are
-// written with the same widths, so a long report streams in bounded memory.
-type tableFormatter struct {
-	w      io.Writer
-	cols   []Column
-	wide   bool
-	width  int
-	limit  int
-	widths []int
-	block  [][]string
-	// isShortID marks the columns whose values in the first block were
-	// all Webex IDs, shown shortened.
-	isShortID []bool
-}
-
-const tableBlock = 1000
-
-func (f *tableFormatter) header() error { return nil }
-
-func (f *tableFormatter) row(vals []*string) error {
-	if f.isShortID == nil {
-		f.isShortID = make([]bool, len(vals))
-		for i, v := range vals {
-			_, f.isShortID[i] = shortIDOf(f.cols[i].Kind, v)
-		}
-	}
-	cells := make([]string, len(vals))
-	for i, v := range vals {
-		if v != nil {
-			cells[i] = f.display(f.cols[i].Kind, *v)
-		}
-	}
-	f.block = append(f.block, cells)
-	if len(f.block) == tableBlock {
-		return f.flush()
-	}
-	return nil
-}
-
-func (f *tableFormatter) end(rows int) error {
-	if err := f.flush(); err != nil {
-		return err
-	}
-	note := fmt.Sprintf("(%s)", plural(rows, "row"))
-	if f.limit > 0 && rows == f.limit {
-		note = fmt.Sprintf("(%s: the first %d, as --limit asked)", plural(rows, "row"), f.limit)
-	}
-	_, err := fmt.Fprintln(f.w, note)
-	return err
-}
-
 var fractionOfSecond = regexp.MustCompile(`(\d\d:\d\d:\d\d)\.\d+`)
-
-// display is a value as the table shows it: escaped for the terminal and,
-// unless wide, with Webex IDs cut to their UUID's start and times to the
-// second.
-func (f *tableFormatter) display(k Kind, v string) string {
-	if !f.wide {
-		switch k {
-		case KindTime:
-			v = fractionOfSecond.ReplaceAllString(v, "$1")
-		case KindText:
-			if short, ok := shortID(v); ok {
-				v = short
-			}
-		}
-	}
-	return EscapeForTerminal(v)
-}
 
 func shortIDOf(k Kind, v *string) (string, bool) {
 	if k != KindText || v == nil {
@@ -301,98 +235,6 @@ func shortID(v string) (string, bool) {
 }
 
 var uuidLike = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
-
-// flush writes the held rows, fixing the column widths on the first call.
-func (f *tableFormatter) flush() error {
-	if f.widths == nil {
-		f.widths = make([]int, len(f.cols))
-		for i, c := range f.cols {
-			f.widths[i] = utf8.RuneCountInString(c.Name)
-		}
-		for _, r := range f.block {
-			for i, c := range r {
-				f.widths[i] = max(f.widths[i], utf8.RuneCountInString(c))
-			}
-		}
-		if !f.wide {
-			f.fit()
-		}
-		names := make([]string, len(f.cols))
-		seps := make([]string, len(f.cols))
-		for i, c := range f.cols {
-			names[i] = c.Name
-			seps[i] = strings.Repeat("-", f.widths[i])
-		}
-		if err := f.line(names, false); err != nil {
-			return err
-		}
-		if err := f.line(seps, false); err != nil {
-			return err
-		}
-	}
-	for _, r := range f.block {
-		if err := f.line(r, true); err != nil {
-			return err
-		}
-	}
-	f.block = f.block[:0]
-	return nil
-}
-
-// fit narrows the widest text columns, never below their header or 12
-// characters, until the table fits f.width. Numbers, times and shortened
-// IDs keep their width: a cut one would read as another value.
-func (f *tableFormatter) fit() {
-	total := 2 * (len(f.widths) - 1)
-	for _, w := range f.widths {
-		total += w
-	}
-	for total > f.width {
-		widest := -1
-		for i, w := range f.widths {
-			floor := max(12, utf8.RuneCountInString(f.cols[i].Name))
-			if f.cols[i].Kind != KindText || f.isShortID[i] {
-				floor = w
-			}
-			if w > floor && (widest < 0 || w > f.widths[widest]) {
-				widest = i
-			}
-		}
-		if widest < 0 {
-			return // as narrow as it goes
-		}
-		f.widths[widest]--
-		total--
-	}
-}
-
-// line writes cells padded to the widths (numbers to the right), cutting a
-// longer one with "…"; the last column is not padded.
-func (f *tableFormatter) line(cells []string, data bool) error {
-	var b strings.Builder
-	for i, c := range cells {
-		w := f.widths[i]
-		if n := utf8.RuneCountInString(c); n > w && !f.wide {
-			c = string([]rune(c)[:w-1]) + "…"
-		}
-		pad := max(0, w-utf8.RuneCountInString(c))
-		if i > 0 {
-			b.WriteString("  ")
-		}
-		switch {
-		case data && f.cols[i].Kind == KindNumber:
-			b.WriteString(strings.Repeat(" ", pad))
-			b.WriteString(c)
-		case i == len(cells)-1:
-			b.WriteString(c)
-		default:
-			b.WriteString(c)
-			b.WriteString(strings.Repeat(" ", pad))
-		}
-	}
-	_, err := io.WriteString(f.w, strings.TrimRight(b.String(), " ")+"\n")
-	return err
-}
 
 func plural(n int, word string) string {
 	if n == 1 {

@@ -41,14 +41,19 @@ type Report struct {
 	Name        string // file name without .sql
 	Description string // the header's first paragraph of comments
 	Params      []Param
-	sql         string // with psql variables replaced by $n
-	order       []string
+	// DropFirst is what the header's "-- In a narrow table, left out
+	// first: a, b" names: the columns a table leaves out, in this order,
+	// when the rest would not fit.
+	DropFirst []string
+	sql       string // with psql variables replaced by $n
+	order     []string
 }
 
 var (
 	setDefault = regexp.MustCompile(`\\set\s+(\w+)\s+(\S+)`)
 	variable   = regexp.MustCompile(`:'(\w+)'`)
 	oneOf      = regexp.MustCompile(`^--\s*(\w+) is one of:\s*(.+?)\.?$`)
+	dropFirst  = regexp.MustCompile(`^--\s*In a narrow table, left out first:\s*(.+?)\.?$`)
 )
 
 // Parse reads a report from its SQL text. psql meta-commands (lines
@@ -70,6 +75,11 @@ func Parse(name, text string) (Report, error) {
 				defaults[m[1]] = strings.Trim(m[2], `'`)
 			}
 			continue
+		case dropFirst.MatchString(trimmed):
+			for _, c := range strings.Split(dropFirst.FindStringSubmatch(trimmed)[1], ",") {
+				r.DropFirst = append(r.DropFirst, strings.TrimSpace(c))
+			}
+			inHeader = false
 		case oneOf.MatchString(trimmed):
 			m := oneOf.FindStringSubmatch(trimmed)
 			for _, v := range strings.Split(m[2], ",") {
@@ -176,6 +186,9 @@ type Result struct {
 	Columns []string
 	Kinds   []Kind
 	Rows    [][]*string
+	// DropFirst: the columns a narrow table leaves out first (the
+	// report's), unless the Output names others.
+	DropFirst []string
 }
 
 // ParamError is a parameter value PostgreSQL refused (days=abc for an
@@ -193,7 +206,7 @@ func (e *ParamError) Error() string {
 // their defaults) and returns the whole result. Unknown or missing required
 // parameters are errors. Stream writes a large result without holding it.
 func (r Report) Run(ctx context.Context, pool *pgxpool.Pool, params map[string]string) (Result, error) {
-	var res Result
+	res := Result{DropFirst: r.DropFirst}
 	err := r.query(ctx, pool, params, 0, func(cols []Column) error {
 		for _, c := range cols {
 			res.Columns = append(res.Columns, c.Name)
@@ -215,6 +228,9 @@ func (r Report) Run(ctx context.Context, pool *pgxpool.Pool, params map[string]s
 func (r Report) Stream(ctx context.Context, pool *pgxpool.Pool, params map[string]string, out Output, w io.Writer) (int, error) {
 	var f formatter
 	n := 0
+	if out.DropFirst == nil {
+		out.DropFirst = r.DropFirst
+	}
 	err := r.query(ctx, pool, params, out.Limit, func(cols []Column) error {
 		var err error
 		f, err = newFormatter(out, w, cols)
@@ -395,6 +411,9 @@ func (res Result) Write(w io.Writer, format string) error {
 
 // WriteOutput formats res as out says.
 func (res Result) WriteOutput(w io.Writer, out Output) error {
+	if out.DropFirst == nil {
+		out.DropFirst = res.DropFirst
+	}
 	cols := make([]Column, len(res.Columns))
 	for i, name := range res.Columns {
 		cols[i] = Column{Name: name}

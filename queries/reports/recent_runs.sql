@@ -6,6 +6,7 @@
 -- sync_runs also has detect, listing_status, listing_error and the comparisons.
 -- Parameters: limit (default 10)
 -- Run: psql -f queries/reports/recent_runs.sql
+-- In a narrow table, left out first: pages, details, vouched, missed, gone, changes
 \if :{?limit} \else \set limit 10 \endif
 SELECT run_id,
        status,

@@ -1,6 +1,7 @@
 -- Devices not synced successfully for :days days (or never, if tracked that long), stalest first.
 -- Parameters: days (default 7)
 -- Run: psql -v days=3 -f queries/reports/stale_devices.sql
+-- In a narrow table, left out first: last_attempt_at
 \if :{?days} \else \set days 7 \endif
 SELECT device_id,
        sync_status,
