@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os/exec"
 	"runtime"
 	"slices"
@@ -36,10 +37,18 @@ const (
 	// ScenarioHerd is the day after a first sync (revealed changes before
 	// max-age refreshes) and two days of hourly runs (no refresh herd).
 	ScenarioHerd = "herd"
+	// ScenarioMatrix is the pacing matrix (issue 17): the real sync against
+	// servers of every shape (buckets, limits, the client's rate above
+	// them, limits that drop or rise). At 90 s a cell it takes most of an
+	// hour, so it runs only when asked for.
+	ScenarioMatrix = "pacing-matrix"
 )
 
 // AllScenarios lists every scenario in run order.
-var AllScenarios = []string{ScenarioHTTP, ScenarioStore, ScenarioFull, ScenarioPacing, ScenarioPacingLong, ScenarioMemory, ScenarioNaive, ScenarioWAL, ScenarioListing, ScenarioHerd}
+var AllScenarios = []string{ScenarioHTTP, ScenarioStore, ScenarioFull, ScenarioPacing, ScenarioPacingLong, ScenarioMatrix, ScenarioMemory, ScenarioNaive, ScenarioWAL, ScenarioListing, ScenarioHerd}
+
+// DefaultScenarios are those a plain wxc-bench runs: all but the matrix.
+var DefaultScenarios = slices.DeleteFunc(slices.Clone(AllScenarios), func(s string) bool { return s == ScenarioMatrix })
 
 // Config says what to measure. Zero values take the defaults of
 // DefaultConfig.
@@ -61,6 +70,29 @@ type Config struct {
 	// PacingLongSeconds is the length of the pacing-long phase (run once).
 	PacingLongSeconds float64 `json:"pacingLongSeconds"`
 
+	// The pacing matrix: a steady cell for every limit × bucket × client
+	// multiple of the limit, MatrixSeconds long; and for every change
+	// bucket a tightening cell (MatrixChangeHigh to MatrixChangeLow at
+	// MatrixChangeAt, then MatrixSeconds more) and a loosening cell (low
+	// to high, MatrixLoosenSeconds in all), the client at MatrixChangeOver
+	// × the higher limit. The client's burst is MatrixClientBurst (the
+	// job's default); the server answers after MatrixLatency + [0,
+	// MatrixJitter).
+	MatrixLimits        []float64     `json:"matrixLimits"`
+	MatrixBuckets       []int         `json:"matrixBuckets"`
+	MatrixOver          []float64     `json:"matrixOver"`
+	MatrixSeconds       float64       `json:"matrixSeconds"`
+	MatrixChangeBuckets []int         `json:"matrixChangeBuckets"`
+	MatrixChangeHigh    float64       `json:"matrixChangeHigh"`
+	MatrixChangeLow     float64       `json:"matrixChangeLow"`
+	MatrixChangeAt      time.Duration `json:"matrixChangeAt"`
+	MatrixChangeOver    float64       `json:"matrixChangeOver"`
+	MatrixLoosenSeconds float64       `json:"matrixLoosenSeconds"`
+	MatrixClientBurst   int           `json:"matrixClientBurst"`
+	MatrixLatency       time.Duration `json:"matrixLatency"`
+	MatrixJitter        time.Duration `json:"matrixJitter"`
+	MatrixParallel      int           `json:"matrixParallel"` // cells run at once
+
 	MemoryDevices int `json:"memoryDevices"` // devices in the table for the memory scenario
 	NaiveDevices  int `json:"naiveDevices"`  // fleet of the naive baseline; default Devices
 	// NaiveSeconds caps the naive pass (0: the whole fleet); the rate is
@@ -81,10 +113,13 @@ type Config struct {
 // DefaultConfig is the documented benchmark.
 func DefaultConfig() Config {
 	return Config{
-		Devices: 100_000, Runs: 3, Scenarios: AllScenarios, Concurrency: syncrun.DefaultConcurrency, BatchSize: syncrun.DefaultBatchSize,
+		Devices: 100_000, Runs: 3, Scenarios: DefaultScenarios, Concurrency: syncrun.DefaultConcurrency, BatchSize: syncrun.DefaultBatchSize,
 		PacingRate: 50, PacingBurst: 5, PacingSeconds: 20,
 		PacingLatency: 100 * time.Millisecond, PacingJitter: 200 * time.Millisecond,
 		PacingConcurrency: 32, PacingLongSeconds: 300,
+		MatrixLimits: []float64{2, 10, 25}, MatrixBuckets: []int{1, 3, 20, 100}, MatrixOver: []float64{2, 10}, MatrixSeconds: 90,
+		MatrixChangeBuckets: []int{1, 20}, MatrixChangeHigh: 25, MatrixChangeLow: 10, MatrixChangeAt: 30 * time.Second,
+		MatrixChangeOver: 2, MatrixLoosenSeconds: 360, MatrixClientBurst: 5, MatrixLatency: 20 * time.Millisecond, MatrixParallel: 1,
 		MemoryDevices: 1_000_000, MemoryRuns: 1,
 		NaiveRuns: 1, NaiveSeconds: 60,
 		WALDevices: 20_000, WALRuns: 8,
@@ -128,6 +163,45 @@ func (c *Config) defaults() {
 	if c.PacingLongSeconds <= 0 {
 		c.PacingLongSeconds = d.PacingLongSeconds
 	}
+	if c.MatrixLimits == nil {
+		c.MatrixLimits = d.MatrixLimits
+	}
+	if c.MatrixBuckets == nil {
+		c.MatrixBuckets = d.MatrixBuckets
+	}
+	if c.MatrixOver == nil {
+		c.MatrixOver = d.MatrixOver
+	}
+	if c.MatrixSeconds <= 0 {
+		c.MatrixSeconds = d.MatrixSeconds
+	}
+	if c.MatrixChangeBuckets == nil {
+		c.MatrixChangeBuckets = d.MatrixChangeBuckets
+	}
+	if c.MatrixChangeHigh <= 0 {
+		c.MatrixChangeHigh = d.MatrixChangeHigh
+	}
+	if c.MatrixChangeLow <= 0 {
+		c.MatrixChangeLow = d.MatrixChangeLow
+	}
+	if c.MatrixChangeAt <= 0 {
+		c.MatrixChangeAt = d.MatrixChangeAt
+	}
+	if c.MatrixChangeOver <= 0 {
+		c.MatrixChangeOver = d.MatrixChangeOver
+	}
+	if c.MatrixLoosenSeconds <= 0 {
+		c.MatrixLoosenSeconds = d.MatrixLoosenSeconds
+	}
+	if c.MatrixClientBurst <= 0 {
+		c.MatrixClientBurst = d.MatrixClientBurst
+	}
+	if c.MatrixLatency < 0 {
+		c.MatrixLatency = 0
+	}
+	if c.MatrixParallel <= 0 {
+		c.MatrixParallel = d.MatrixParallel
+	}
 	if c.MemoryDevices <= 0 {
 		c.MemoryDevices = d.MemoryDevices
 	}
@@ -170,6 +244,19 @@ func (c Config) Validate() error {
 	}
 	if c.MemoryDevices < 0 || c.MemoryDevices > 4_000_000 {
 		errs = append(errs, fmt.Sprintf("memory devices %d: want 1 to 4000000", c.MemoryDevices))
+	}
+	for _, l := range slices.Concat(c.MatrixLimits, c.MatrixOver, []float64{c.MatrixChangeHigh, c.MatrixChangeLow, c.MatrixChangeOver}) {
+		if !(l > 0) || math.IsInf(l, 0) {
+			errs = append(errs, fmt.Sprintf("matrix rate or multiple %v: want a finite number > 0", l))
+		}
+	}
+	for _, b := range slices.Concat(c.MatrixBuckets, c.MatrixChangeBuckets) {
+		if b < 1 {
+			errs = append(errs, fmt.Sprintf("matrix bucket %d: want 1 or more", b))
+		}
+	}
+	if c.MatrixLoosenSeconds > 0 && c.MatrixChangeAt > 0 && c.MatrixLoosenSeconds <= c.MatrixChangeAt.Seconds() {
+		errs = append(errs, fmt.Sprintf("matrix loosen seconds %v: want more than the change at %v", c.MatrixLoosenSeconds, c.MatrixChangeAt))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("bench config: %v", errs)
@@ -222,6 +309,8 @@ func Run(ctx context.Context, cfg Config, env Env) (*Results, error) {
 			err = b.scenarioPacing(ctx)
 		case ScenarioPacingLong:
 			err = b.scenarioPacingLong(ctx)
+		case ScenarioMatrix:
+			err = b.scenarioMatrix(ctx)
 		case ScenarioMemory:
 			if env.ChildCommand == nil {
 				b.logf("memory: skipped (no child command)")

@@ -41,8 +41,8 @@ func TestSmoke(t *testing.T) {
 		NaiveDevices: 500, NaiveRuns: 1,
 		ListingDevices: 2000, ListingRounds: 1,
 		// The wal scenario starts a private cluster: TestWALSmoke; the herd
-		// scenario has TestHerdSmoke.
-		Scenarios: slices.DeleteFunc(slices.Clone(AllScenarios), func(s string) bool { return s == ScenarioWAL || s == ScenarioHerd }),
+		// scenario has TestHerdSmoke; the matrix, TestMatrixSmoke.
+		Scenarios: slices.DeleteFunc(slices.Clone(DefaultScenarios), func(s string) bool { return s == ScenarioWAL || s == ScenarioHerd }),
 	}
 	var progress bytes.Buffer
 	env := Env{
@@ -147,6 +147,9 @@ func TestConfigValidate(t *testing.T) {
 		{"unknown scenario", Config{Scenarios: []string{"http", "warp"}}, `scenario "warp"`},
 		{"negative fleet", Config{Devices: -1}, "devices -1"},
 		{"too many devices", Config{MemoryDevices: 5_000_000}, "memory devices 5000000"},
+		{"matrix limit of zero", Config{MatrixLimits: []float64{10, 0}}, "matrix rate or multiple 0"},
+		{"matrix bucket of zero", Config{MatrixChangeBuckets: []int{0}}, "matrix bucket 0"},
+		{"loosening cell ends before the rise", Config{MatrixLoosenSeconds: 20, MatrixChangeAt: 30 * time.Second}, "matrix loosen seconds 20"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()

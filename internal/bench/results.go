@@ -95,6 +95,8 @@ type Results struct {
 	// Ratios are computed from medians of figures measured in this run.
 	Ratios  map[string]float64 `json:"ratios"`
 	Targets []Target           `json:"targets"`
+	// Matrix is the pacing matrix's cells, when it ran.
+	Matrix []*MatrixCell `json:"matrix,omitempty"`
 }
 
 // figure returns the named figure, creating it.
@@ -271,6 +273,7 @@ func (r *Results) Evaluate() {
 	r.evaluateWAL()
 	r.evaluateListing()
 	r.evaluateHerd()
+	r.evaluateMatrix()
 	if f := r.Figure(FigNaive); f != nil && len(f.Samples) > 0 && okF {
 		r.Ratios["full_first_over_naive"] = first / f.Median
 		r.Targets = append(r.Targets, Target{
@@ -300,7 +303,9 @@ func (r *Results) Table() string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "Machine: %d CPUs (%s), %d MiB RAM, %s %s. Database: %s. Elapsed: %s.\n\n",
 		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.MemoryMiB, r.Machine.GoVersion, r.Machine.OS, r.Database, r.Elapsed)
-	sb.WriteString("| figure | unit | median | min – max | runs | devices |\n|---|---|---:|---:|---:|---:|\n")
+	if len(r.Figures) > 0 {
+		sb.WriteString("| figure | unit | median | min – max | runs | devices |\n|---|---|---:|---:|---:|---:|\n")
+	}
 	for _, f := range r.Figures {
 		if len(f.Samples) == 0 {
 			continue // its scenario failed before measuring it
@@ -318,6 +323,9 @@ func (r *Results) Table() string {
 		for _, k := range keys {
 			fmt.Fprintf(&sb, "| %s | %s |\n", k, num(r.Ratios[k]))
 		}
+	}
+	if len(r.Matrix) > 0 {
+		sb.WriteString("\n" + r.MatrixTable())
 	}
 	if len(r.Targets) > 0 {
 		sb.WriteString("\n| target | want | measured | result |\n|---|---|---|---|\n")

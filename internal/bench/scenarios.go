@@ -298,22 +298,15 @@ func (b *bencher) scenarioPacingLong(ctx context.Context) error {
 }
 
 func (b *bencher) pacingOnce(ctx context.Context, n int, serverRate, clientRate float64, burst int) (Sample, error) {
-	sim, base, err := startSim(webexsim.Config{
+	f, err := b.newTrackedFleet(ctx, webexsim.Config{
 		Devices: n, RateLimit: serverRate, Burst: burst,
 		Latency: b.cfg.PacingLatency, Jitter: b.cfg.PacingJitter,
 	})
 	if err != nil {
 		return Sample{}, err
 	}
-	defer sim.Close()
-	db, err := b.openDB(ctx)
-	if err != nil {
-		return Sample{}, err
-	}
-	defer db.close()
-	if err := db.track(ctx, sim.IDs()); err != nil {
-		return Sample{}, err
-	}
+	defer f.close()
+	sim, base, db := f.sim, f.base, f.db
 	client, err := newClient(base, rate.Limit(clientRate), burst)
 	if err != nil {
 		return Sample{}, err

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,7 +46,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	def := bench.DefaultConfig()
 	cfg := def
 	fs := flagenv.New("wxc-bench")
-	scenarios := fs.String("scenarios", strings.Join(bench.AllScenarios, ","), "comma-separated scenarios to run")
+	scenarios := fs.String("scenarios", strings.Join(bench.DefaultScenarios, ","), "comma-separated scenarios to run, of "+strings.Join(bench.AllScenarios, ","))
 	dbURL := fs.String("database-url", "", "PostgreSQL server whose role may CREATE DATABASE; none: a throwaway local cluster")
 	fs.BindEnv("database-url", "TEST_DATABASE_URL", "DATABASE_URL")
 	out := fs.String("out", "", "write the results as JSON here (default: do not)")
@@ -63,6 +64,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.DurationVar(&cfg.PacingJitter, "pacing-jitter", def.PacingJitter, "uniform extra latency [0, jitter) in the pacing scenario")
 	fs.Float64Var(&cfg.PacingLongSeconds, "pacing-long-seconds", def.PacingLongSeconds, "length of the pacing-long phase (server at R/2, run once)")
 	fs.IntVar(&cfg.PacingConcurrency, "pacing-concurrency", def.PacingConcurrency, "sync workers in the pacing scenario: must cover R × the slowest answer")
+	fs.Var(listFlag(&cfg.MatrixLimits), "matrix-limits", "pacing-matrix: the servers' limits, requests/s (comma-separated)")
+	fs.Var(listFlag(&cfg.MatrixBuckets), "matrix-buckets", "pacing-matrix: the servers' bucket sizes (1: a strict server)")
+	fs.Var(listFlag(&cfg.MatrixOver), "matrix-over", "pacing-matrix: the client's --rate, as multiples of the server's limit")
+	fs.Float64Var(&cfg.MatrixSeconds, "matrix-seconds", def.MatrixSeconds, "pacing-matrix: length of a steady cell, from the first request; a tightening cell\nruns this long after the drop")
+	fs.Var(listFlag(&cfg.MatrixChangeBuckets), "matrix-change-buckets", "pacing-matrix: bucket sizes of the tightening and loosening cells (empty: none)")
+	fs.Float64Var(&cfg.MatrixChangeHigh, "matrix-change-high", def.MatrixChangeHigh, "pacing-matrix: the higher limit of the tightening and loosening cells, requests/s")
+	fs.Float64Var(&cfg.MatrixChangeLow, "matrix-change-low", def.MatrixChangeLow, "pacing-matrix: the lower limit of the tightening and loosening cells, requests/s")
+	fs.DurationVar(&cfg.MatrixChangeAt, "matrix-change-at", def.MatrixChangeAt, "pacing-matrix: when the limit changes, from the first request")
+	fs.Float64Var(&cfg.MatrixChangeOver, "matrix-change-over", def.MatrixChangeOver, "pacing-matrix: the client's --rate in the changing cells, as a multiple of the higher limit")
+	fs.Float64Var(&cfg.MatrixLoosenSeconds, "matrix-loosen-seconds", def.MatrixLoosenSeconds, "pacing-matrix: length of a loosening cell (the target is 90% of the new limit within\n5 minutes of the rise)")
+	fs.IntVar(&cfg.MatrixClientBurst, "matrix-client-burst", def.MatrixClientBurst, "pacing-matrix: the client's --burst")
+	fs.DurationVar(&cfg.MatrixLatency, "matrix-latency", def.MatrixLatency, "pacing-matrix: server latency (plus jitter)")
+	fs.DurationVar(&cfg.MatrixJitter, "matrix-jitter", def.MatrixJitter, "pacing-matrix: uniform extra latency [0, jitter)")
+	fs.IntVar(&cfg.MatrixParallel, "matrix-parallel", def.MatrixParallel, "pacing-matrix: cells run at once (each has its own simulator and database)")
 	fs.IntVar(&cfg.MemoryDevices, "memory-devices", def.MemoryDevices, "devices in the table for the memory scenario")
 	fs.IntVar(&cfg.MemoryRuns, "memory-runs", def.MemoryRuns, "runs of the memory scenario")
 	fs.IntVar(&cfg.NaiveDevices, "naive-devices", 0, "fleet of the naive baseline (default: --devices)")
@@ -194,5 +209,44 @@ func rerender(path, chart string, stdout io.Writer) error {
 		}
 	}
 	fmt.Fprintln(stdout, res.Table())
+	return nil
+}
+
+// list is a comma-separated flag value of numbers.
+type list[T int | float64] struct{ p *[]T }
+
+func listFlag[T int | float64](p *[]T) flag.Value { return list[T]{p} }
+
+func (l list[T]) String() string {
+	if l.p == nil {
+		return ""
+	}
+	parts := make([]string, len(*l.p))
+	for i, v := range *l.p {
+		parts[i] = fmt.Sprint(v)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l list[T]) Set(v string) error {
+	out := []T{}
+	for part := range strings.SplitSeq(v, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		var x T
+		var err error
+		switch p := any(&x).(type) {
+		case *int:
+			*p, err = strconv.Atoi(part)
+		case *float64:
+			*p, err = strconv.ParseFloat(part, 64)
+		}
+		if err != nil {
+			return fmt.Errorf("%q is not a number", part)
+		}
+		out = append(out, x)
+	}
+	*l.p = out
 	return nil
 }

@@ -33,6 +33,7 @@ type options struct {
 	faultRates map[webexsim.FaultKind]*float64
 	cfg        webexsim.Config
 	retryForm  string
+	schedule   string
 }
 
 func newFlagSet(o *options) *flagenv.FlagSet {
@@ -44,7 +45,8 @@ func newFlagSet(o *options) *flagenv.FlagSet {
 	fs.StringVar(&o.tokens, "token", webexsim.DefaultToken, "accepted bearer token(s), comma-separated (a fake demo token, not a secret)")
 	fs.StringVar(&o.cfg.OrgID, "org-id", "", "organisation ID reported in listings (default: derived from --seed)")
 	fs.Float64Var(&o.cfg.RateLimit, "rate", 0, "requests per second allowed per token (0 = unlimited)")
-	fs.IntVar(&o.cfg.Burst, "burst", 0, "rate-limit bucket size (0 = ceil(--rate))")
+	fs.IntVar(&o.cfg.Burst, "burst", 0, "rate-limit bucket size (0 = ceil(--rate)); 1 is a strict server")
+	fs.StringVar(&o.schedule, "rate-schedule", "", "change the rate limit while serving: AT=RATE[/BURST],... with AT from the first\nrequest, e.g. 30s=10 (drop to 10/s at 30 s) or 30s=10,5m=25/20; POST\n/_sim/rate-limit {\"rate\":10,\"burst\":3} changes it at once")
 	forms := make([]string, len(webexsim.RetryAfterForms))
 	for i, f := range webexsim.RetryAfterForms {
 		forms[i] = string(f)
@@ -80,6 +82,10 @@ func parse(args []string, getenv func(string) string, stdout io.Writer) (options
 		return o, err
 	}
 	o.cfg.RetryAfterForm = webexsim.RetryAfterForm(o.retryForm)
+	var scheduleErr error
+	if o.cfg.RateSchedule, scheduleErr = webexsim.ParseRateSchedule(o.schedule); scheduleErr != nil {
+		return o, &flagenv.UsageError{Err: fmt.Errorf("--rate-schedule: %w", scheduleErr)}
+	}
 	o.cfg.Tokens = nil
 	for _, t := range strings.Split(o.tokens, ",") {
 		o.cfg.Tokens = append(o.cfg.Tokens, strings.TrimSpace(t))

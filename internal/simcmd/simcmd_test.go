@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,8 @@ func TestParseErrors(t *testing.T) {
 		{"positional", []string{"extra"}, nil, []string{"unexpected"}},
 		{"bad env", nil, map[string]string{"WEBEXSIM_DEVICES": "many"}, []string{"WEBEXSIM_DEVICES"}},
 		{"bad log format", []string{"--log-format", "xml"}, nil, []string{"--log-format"}},
+		{"bad rate schedule", []string{"--rate-schedule", "30s=10,10s=5"}, nil, []string{"--rate-schedule", "increasing order"}},
+		{"rate schedule without a rate", []string{"--rate-schedule", "30s"}, nil, []string{"--rate-schedule", "AT=RATE"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,11 +68,14 @@ func TestParseErrors(t *testing.T) {
 func TestParsePrecedence(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"WEBEXSIM_DEVICES": "7", "WEBEXSIM_SEED": "9", "WEBEXSIM_DROP_FILTERS_ON_NEXT": "true", "WEBEXSIM_FAULT_RATE_503": "0.25"}
-	o, err := parse([]string{"--devices", "3", "--token", "a, b", "--retry-after-form", "rand", "--latency", "5ms"}, func(k string) string { return env[k] }, io.Discard)
+	o, err := parse([]string{"--devices", "3", "--token", "a, b", "--retry-after-form", "rand", "--latency", "5ms", "--rate", "25", "--burst", "1", "--rate-schedule", "30s=10,5m=25/20"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := o.cfg
+	if want := []webexsim.RateStep{{At: 30 * time.Second, Rate: 10}, {At: 5 * time.Minute, Rate: 25, Burst: 20}}; got.RateLimit != 25 || got.Burst != 1 || !slices.Equal(got.RateSchedule, want) {
+		t.Fatalf("rate %v, burst %d, schedule %v; want 25, 1, %v", got.RateLimit, got.Burst, got.RateSchedule, want)
+	}
 	if got.Devices != 3 || got.Seed != 9 || !got.DropFiltersOnNext || got.FaultRates[webexsim.FaultUnavailable] != 0.25 ||
 		strings.Join(got.Tokens, "|") != "a|b" || got.RetryAfterForm != webexsim.RetryAfterRand || got.Latency != 5*time.Millisecond || o.listen != "127.0.0.1:8089" {
 		t.Fatalf("parsed %+v, listen %q", got, o.listen)

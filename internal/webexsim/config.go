@@ -30,10 +30,13 @@ const (
 	RetryAfterSpaces RetryAfterForm = "spaces"
 	RetryAfterRand   RetryAfterForm = "rand" // the literal "rand(30),add(30)"
 	RetryAfterNone   RetryAfterForm = "none" // header absent
+	// RetryAfterZero sends "0", which says nothing about when to come back:
+	// a client that took it literally would send again at once.
+	RetryAfterZero RetryAfterForm = "zero"
 )
 
 // RetryAfterForms lists every accepted form, for flag help and validation.
-var RetryAfterForms = []RetryAfterForm{RetryAfterSeconds, RetryAfterHTTPDate, RetryAfterSpaces, RetryAfterRand, RetryAfterNone}
+var RetryAfterForms = []RetryAfterForm{RetryAfterSeconds, RetryAfterHTTPDate, RetryAfterSpaces, RetryAfterRand, RetryAfterNone, RetryAfterZero}
 
 // Config describes a simulator. The zero value serves no devices, accepts
 // DefaultToken, and never throttles or fails.
@@ -54,8 +57,14 @@ type Config struct {
 
 	// RateLimit is the sustained requests per second allowed per token (0 = unlimited).
 	RateLimit float64
-	// Burst is the bucket size; 0 means max(1, ceil(RateLimit)).
+	// Burst is the bucket size; 0 means max(1, ceil(RateLimit)). 1 is a
+	// strict server, which refuses any two requests closer than 1/RateLimit;
+	// a large one forgives long bursts.
 	Burst int
+	// RateSchedule changes RateLimit (and Burst) while the simulator
+	// serves, each step at its time from the first request; Sim.SetRateLimit
+	// and POST /_sim/rate-limit change it at once.
+	RateSchedule []RateStep
 	// RetryAfterForm is the spelling of Retry-After on 429 and 423; empty = seconds.
 	RetryAfterForm RetryAfterForm
 	// LockedRetryAfter is the wait advertised by injected 423s; 0 = 1s.
@@ -119,6 +128,9 @@ func (c Config) Validate() error {
 	}
 	if c.Burst < 0 {
 		errs = append(errs, fmt.Errorf("burst %d: must be >= 0", c.Burst))
+	}
+	if err := validateSchedule(c.RateSchedule); err != nil {
+		errs = append(errs, err)
 	}
 	if c.RetryAfterForm != "" && !validForm(c.RetryAfterForm) {
 		errs = append(errs, fmt.Errorf("retry-after form %q: must be one of %v", c.RetryAfterForm, RetryAfterForms))

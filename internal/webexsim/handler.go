@@ -77,12 +77,10 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, path string, seq 
 	if !ok || !s.validToken(tok) {
 		return s.writeError(w, http.StatusUnauthorized, msgUnauthorized, tid)
 	}
-	if s.limiter != nil {
-		if ok, wait := s.limiter.allow(tok, now); !ok {
-			s.stats.rateLimited.Add(1)
-			setRetryAfter(w.Header(), s.cfg.RetryAfterForm, wait, now)
-			return s.writeError(w, http.StatusTooManyRequests, msgRateLimited, tid)
-		}
+	if ok, wait := s.limiter.allow(tok, now); !ok {
+		s.stats.rateLimited.Add(1)
+		setRetryAfter(w.Header(), s.cfg.RetryAfterForm, wait, now)
+		return s.writeError(w, http.StatusTooManyRequests, msgRateLimited, tid)
 	}
 	if (isDetails && !s.hasScope(tok, ScopeTelephonyConfigRead)) || (isList && !s.hasScope(tok, ScopeDevicesRead)) {
 		return s.writeError(w, http.StatusForbidden, msgMissingScope, tid)
@@ -388,7 +386,28 @@ func (s *Sim) serveOps(w http.ResponseWriter, r *http.Request, path string) {
 			return
 		}
 		writeJSON(w, http.StatusOK, s.Churn(spec))
-	case path == "/_sim/stats" || path == "/_sim/reset-stats" || path == "/_sim/churn":
+	case path == "/_sim/rate-limit" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.RateLimit())
+	case path == "/_sim/rate-limit" && r.Method == http.MethodPost:
+		var set struct {
+			Rate  *float64 `json:"rate"`
+			Burst int      `json:"burst"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&set)
+		if err == nil && set.Rate == nil {
+			err = errors.New(`"rate" is required (0 lifts the limit)`)
+		}
+		if err == nil {
+			err = s.SetRateLimit(*set.Rate, set.Burst)
+		}
+		if err != nil {
+			s.writeError(w, http.StatusBadRequest, "rate limit: "+strings.TrimPrefix(err.Error(), "webexsim: "), tid)
+			return
+		}
+		writeJSON(w, http.StatusOK, s.RateLimit())
+	case path == "/_sim/stats" || path == "/_sim/reset-stats" || path == "/_sim/churn" || path == "/_sim/rate-limit":
 		s.writeError(w, http.StatusMethodNotAllowed, "method not allowed", tid)
 	default:
 		s.writeError(w, http.StatusNotFound, "unknown simulator endpoint", tid)

@@ -1,9 +1,12 @@
 package webexsim
 
 import (
+	"encoding/json"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -27,6 +30,7 @@ func TestRateLimitRetryAfterForms(t *testing.T) {
 		}},
 		{RetryAfterRand, func(v string, ok bool) bool { return ok && v == "rand(30),add(30)" }},
 		{RetryAfterNone, func(_ string, ok bool) bool { return !ok }},
+		{RetryAfterZero, func(v string, ok bool) bool { return ok && v == "0" }},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.form), func(t *testing.T) {
@@ -64,7 +68,7 @@ func TestRateLimitRetryAfterForms(t *testing.T) {
 // The pause semantics, on a synthetic clock.
 func TestLimiterPause(t *testing.T) {
 	t.Parallel()
-	l := newLimiter(2, 2) // 2/s, burst 2
+	l := newLimiter(2, 2, nil) // 2/s, burst 2
 	t0 := time.Unix(1_000, 0)
 	steps := []struct {
 		at       time.Duration
@@ -109,5 +113,136 @@ func TestSetRetryAfterRounding(t *testing.T) {
 		if got := h.Get("Retry-After"); got != tt.want {
 			t.Errorf("%s %v: Retry-After %q, want %q", tt.form, tt.wait, got, tt.want)
 		}
+	}
+}
+
+// A schedule, on a synthetic clock: its steps count from the first request,
+// apply from their moment on (never backwards), and a smaller bucket loses
+// the tokens above it.
+func TestLimiterSchedule(t *testing.T) {
+	t.Parallel()
+	l := newLimiter(10, 20, []RateStep{{At: 10 * time.Second, Rate: 2, Burst: 1}, {At: 20 * time.Second, Rate: 5}})
+	t0 := time.Unix(1_000, 0)
+	type step struct {
+		at       time.Duration
+		n        int // requests at that moment
+		accepted int // of which accepted
+	}
+	for i, st := range []step{
+		{0, 25, 20},                     // the bucket of 20, and the clock starts
+		{2 * time.Second, 25, 20},       // 2 s at 10/s refilled it
+		{9500 * time.Millisecond, 1, 1}, // 7.5 s at 10/s: full (20)
+		// The drop at 10 s: the bucket was full, and shrinks to 1.
+		{10 * time.Second, 3, 1},
+		{10600 * time.Millisecond, 2, 1}, // 0.6 s at 2/s: 1.2, capped at 1
+		{11 * time.Second, 1, 0},         // 0.4 s at 2/s: 0.8 of a token
+		// The rise at 20 s keeps the bucket size 1 (Burst 0): 9 s at 2/s
+		// then 0.2 s at 5/s refill it to 1, not more.
+		{20200 * time.Millisecond, 2, 1},
+		{20400 * time.Millisecond, 1, 1}, // 0.2 s at 5/s
+	} {
+		got := 0
+		for range st.n {
+			if ok, _ := l.allow("tok", t0.Add(st.at)); ok {
+				got++
+			}
+		}
+		if got != st.accepted {
+			t.Fatalf("step %d at %v: %d of %d accepted, want %d", i, st.at, got, st.n, st.accepted)
+		}
+	}
+	want := RateLimitState{Rate: 5, Burst: 1}
+	if got := l.state(); got.Rate != want.Rate || got.Burst != want.Burst || len(got.Pending) != 0 {
+		t.Fatalf("state after the schedule: %+v, want %+v", got, want)
+	}
+}
+
+func TestParseRateSchedule(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		spec    string
+		want    []RateStep
+		wantErr string
+	}{
+		{"", nil, ""},
+		{"30s=10", []RateStep{{At: 30 * time.Second, Rate: 10}}, ""},
+		{" 30s=10 , 5m=25/20", []RateStep{{At: 30 * time.Second, Rate: 10}, {At: 5 * time.Minute, Rate: 25, Burst: 20}}, ""},
+		{"30s=0.5/1", []RateStep{{At: 30 * time.Second, Rate: 0.5, Burst: 1}}, ""},
+		{"30s", nil, "want AT=RATE"},
+		{"soon=10", nil, "not a duration"},
+		{"30s=fast", nil, "not a number"},
+		{"30s=10/big", nil, "not a whole number"},
+		{"30s=0", nil, "rate must be"},
+		{"30s=-2", nil, "rate must be"},
+		{"30s=10/-1", nil, "burst must be"},
+		{"1m=10,30s=20", nil, "increasing order"},
+		{"-1s=10", nil, "at must be"},
+	}
+	for _, tt := range tests {
+		got, err := ParseRateSchedule(tt.spec)
+		switch {
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("ParseRateSchedule(%q) error %v, want one containing %q", tt.spec, err, tt.wantErr)
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("ParseRateSchedule(%q): %v", tt.spec, err)
+		case tt.wantErr == "" && !slices.Equal(got, tt.want):
+			t.Errorf("ParseRateSchedule(%q) = %v, want %v", tt.spec, got, tt.want)
+		}
+	}
+}
+
+// The control endpoint changes the limit of a serving simulator at once,
+// and says what is in force.
+func TestRateLimitControl(t *testing.T) {
+	t.Parallel()
+	s, base := newServer(t, Config{Devices: 1, RateLimit: 0.01, Burst: 1,
+		RateSchedule: []RateStep{{At: time.Hour, Rate: 3}}})
+	u := detailsURL(base, s.IDs()[0])
+	if got := get(t, u, DefaultToken).status; got != 200 {
+		t.Fatalf("first request: %d, want 200", got)
+	}
+	if got := get(t, u, DefaultToken).status; got != http.StatusTooManyRequests {
+		t.Fatalf("second request at 0.01/s: %d, want 429", got)
+	}
+	var st RateLimitState
+	res := get(t, simURL(base, "rate-limit"), "")
+	if err := json.Unmarshal(res.body, &st); err != nil || st.Rate != 0.01 || st.Burst != 1 || !slices.Equal(st.Pending, []RateStep{{At: time.Hour, Rate: 3}}) {
+		t.Fatalf("GET rate-limit: %d %s (%v)", res.status, res.body, err)
+	}
+	// Lifting the limit lets everything through, the paused token too.
+	if res := post(t, simURL(base, "rate-limit"), map[string]any{"rate": 0}); res.status != 200 {
+		t.Fatalf("POST rate 0: %d %s", res.status, res.body)
+	}
+	for i := range 5 {
+		if got := get(t, u, DefaultToken).status; got != 200 {
+			t.Fatalf("request %d without a limit: %d", i, got)
+		}
+	}
+	// A strict limit again: one request, then 429s.
+	res = post(t, simURL(base, "rate-limit"), map[string]any{"rate": 0.01, "burst": 1})
+	if err := json.Unmarshal(res.body, &st); err != nil || st.Rate != 0.01 || st.Burst != 1 {
+		t.Fatalf("POST rate 0.01 burst 1: %d %s", res.status, res.body)
+	}
+	if a, b := get(t, u, DefaultToken).status, get(t, u, DefaultToken).status; a != 200 || b != http.StatusTooManyRequests {
+		t.Fatalf("after the limit came back: %d then %d, want 200 then 429", a, b)
+	}
+	for _, bad := range []struct {
+		body any
+		want string
+	}{
+		{map[string]any{"burst": 2}, `"rate" is required`},
+		{map[string]any{"rate": -1}, "must be a finite number >= 0"},
+		{map[string]any{"rate": 2, "burst": -1}, "burst -1"},
+		{map[string]any{"rate": 2, "bucket": 3}, "unknown field"},
+		{"ten", "cannot unmarshal"},
+	} {
+		res := post(t, simURL(base, "rate-limit"), bad.body)
+		var e webexError
+		if res.status != http.StatusBadRequest || json.Unmarshal(res.body, &e) != nil || !strings.Contains(e.Message, bad.want) {
+			t.Errorf("POST %v: %d %s, want 400 naming %q", bad.body, res.status, res.body, bad.want)
+		}
+	}
+	if s.Stats().Requests != 5+4 {
+		t.Errorf("the /_sim requests were counted: %d /v1 requests, want 9", s.Stats().Requests)
 	}
 }

@@ -65,7 +65,7 @@ func New(cfg Config) (*Sim, error) {
 		orgID:     cfg.OrgID,
 		trackSalt: mix(uint64(cfg.Seed) ^ 0x7AC),
 		dice:      newFaultDice(cfg.FaultRates),
-		limiter:   newLimiter(cfg.RateLimit, cfg.Burst),
+		limiter:   newLimiter(cfg.RateLimit, cfg.Burst, slices.Clone(cfg.RateSchedule)),
 		log:       logger,
 		recs:      make([]rec, 0, cfg.Devices),
 		byUUID:    make(map[[16]byte]uint32, cfg.Devices),

@@ -1,0 +1,136 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
+)
+
+// The figures of a cell from the simulator's counts, at values a reader can
+// check by hand.
+func TestMatrixCellMeasure(t *testing.T) {
+	t.Parallel()
+	// samples every second: accepted at a steady rate, 429s at given times.
+	series := func(n int, accepted func(s int) int64, throttled func(s int) int64) []matrixSample {
+		out := make([]matrixSample, n+1)
+		for s := range out {
+			out[s] = matrixSample{t: time.Duration(s) * time.Second, accepted: accepted(s), throttled: throttled(s)}
+		}
+		return out
+	}
+	t.Run("steady", func(t *testing.T) {
+		t.Parallel()
+		c := &MatrixCell{Kind: "steady", Limit: 10, Bucket: 3, ClientRate: 20, Length: 90}
+		// 9.8 accepted a second; 4 429s in the first 30 s, then one at 70 s.
+		c.measure(series(95, func(s int) int64 { return int64(9.8 * float64(s)) }, func(s int) int64 {
+			switch {
+			case s < 10:
+				return int64(s / 3) // 0..3
+			case s < 70:
+				return 4
+			default:
+				return 5
+			}
+		}), 90*time.Second)
+		if c.Length != 90 || c.Accepted != 882 || c.Capacity != 900 || math.Abs(c.Share-0.98) > 1e-9 || c.First != 4 || c.After != 1 {
+			t.Fatalf("measured %+v; want 90 s, 882 accepted of 900 (98%%), 4 429s in the first 30 s, 1 a minute after", c)
+		}
+		if c.judge(); !c.Pass {
+			t.Errorf("judged a failure: %s", c.Why)
+		}
+		c.measure(series(95, func(s int) int64 { return int64(9.6 * float64(s)) }, func(int) int64 { return 6 }), 90*time.Second)
+		if c.judge(); c.Pass || c.Why != "share 96.0% < 97%; 6 429s in the first 30 s > 5" {
+			t.Errorf("96%% of the limit with 6 429s at the start judged %v: %q", c.Pass, c.Why)
+		}
+	})
+	t.Run("tighten", func(t *testing.T) {
+		t.Parallel()
+		// 25/s for 30 s, then 10/s: the capacity is 750 + 10 × 90 = 1650.
+		c := &MatrixCell{Kind: "tighten", Limit: 25, ChangeTo: 10, ChangeAt: 30, Bucket: 1, ClientRate: 50, Length: 120}
+		c.measure(series(125, func(s int) int64 {
+			if s <= 30 {
+				return int64(25 * s)
+			}
+			return 750 + int64(10*(s-30))
+		}, func(s int) int64 {
+			// Three 429s right after the drop, none after 60 s.
+			return int64(min(max(s-30, 0), 3))
+		}), 120*time.Second)
+		if c.Capacity != 1650 || c.Accepted != 1650 || c.First != 0 || c.AfterFrom != 60 || c.After != 0 {
+			t.Fatalf("measured %+v; want capacity 1650, all of it accepted, 0 429s at the start, none a minute from 60 s", c)
+		}
+	})
+	t.Run("loosen", func(t *testing.T) {
+		t.Parallel()
+		// 10/s, rising to 25/s at 30 s; the client climbs 1/s a second from
+		// 10/s at 30 s to 25/s at 45 s. The first 30 s window that averages
+		// 22.5/s (90%) starts at 32.75 s; on whole-second samples it is
+		// [33 s, 63 s]: found 63 - 30 = 33 s after the rise.
+		rateAt := func(s float64) float64 { return min(25, 10+max(0, s-30)) }
+		c := &MatrixCell{Kind: "loosen", Limit: 10, ChangeTo: 25, ChangeAt: 30, Bucket: 1, ClientRate: 50, Length: 100}
+		c.measure(series(100, func(s int) int64 {
+			var n float64
+			for x := 0.0; x < float64(s); x += 0.001 {
+				n += rateAt(x) * 0.001
+			}
+			return int64(math.Round(n))
+		}, func(int) int64 { return 0 }), 100*time.Second)
+		if c.Reached != 33 {
+			t.Errorf("reached 90%% of the new limit %v s after the rise, want 33", float64(c.Reached))
+		}
+		// Climbing to 22/s only, it never gets there.
+		c.measure(series(100, func(s int) int64 { return int64(10*min(s, 30) + 22*max(s-30, 0)) }, func(int) int64 { return 0 }), 100*time.Second)
+		if c.judge(); c.Reached != -1 || c.Pass {
+			t.Errorf("at 88%% of the new limit: reached %v, pass %v; want -1 (never), a failure", float64(c.Reached), c.Pass)
+		}
+	})
+}
+
+// TestMatrixSmoke runs a small matrix over real HTTP and PostgreSQL and
+// checks the measurement against the simulator's own limit: no cell may
+// have been accepted more than its bucket plus the limit's integral. It
+// asserts nothing about how well the client paced.
+func TestMatrixSmoke(t *testing.T) {
+	t.Parallel()
+	cfg := Config{
+		Scenarios: []string{ScenarioMatrix}, Concurrency: 8, BatchSize: 100,
+		MatrixLimits: []float64{20}, MatrixBuckets: []int{1, 10}, MatrixOver: []float64{2}, MatrixSeconds: 3,
+		MatrixChangeBuckets: []int{5}, MatrixChangeHigh: 40, MatrixChangeLow: 20, MatrixChangeAt: time.Second,
+		MatrixLoosenSeconds: 3, MatrixLatency: 5 * time.Millisecond, MatrixParallel: 4,
+	}
+	var progress bytes.Buffer
+	res, err := Run(context.Background(), cfg, Env{
+		NewDB:    func(context.Context) (string, func(), error) { return pgtest.DBURL(t), func() {}, nil },
+		Progress: &progress,
+	})
+	t.Log("\n" + progress.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Matrix) != 4 {
+		t.Fatalf("%d cells, want 4 (2 steady, 1 tightening, 1 loosening)", len(res.Matrix))
+	}
+	for _, c := range res.Matrix {
+		want := Seconds(3)
+		if c.Kind == "tighten" {
+			want = 4 // the change at 1 s, then 3 s
+		}
+		if c.Length < want-0.5 || c.Length > want+0.5 {
+			t.Errorf("%s: measured over %v, want about %v", c.Name(), c.Length, want)
+		}
+		if c.Accepted <= 0 || float64(c.Accepted) > float64(c.Bucket)+c.Capacity+1 {
+			t.Errorf("%s: %d accepted; want some, and at most the bucket %d + the limit's %.1f", c.Name(), c.Accepted, c.Bucket, c.Capacity)
+		}
+		if c.First != c.Throttled || c.After != -1 {
+			t.Errorf("%s: %d 429s, %d in the first 30 s, %v a minute after; a 3 s cell is all first 30 s", c.Name(), c.Throttled, c.First, c.After)
+		}
+	}
+	if tbl := res.Table(); strings.Count(tbl, "bucket") < 4 || !strings.Contains(tbl, "pacing matrix: every cell") {
+		t.Errorf("the table lacks the matrix:\n%s", tbl)
+	}
+}
