@@ -37,15 +37,22 @@ func TestMatrixCellMeasure(t *testing.T) {
 				return 5
 			}
 		}), 90*time.Second)
-		if c.Length != 90 || c.Accepted != 882 || c.Capacity != 900 || math.Abs(c.Share-0.98) > 1e-9 || c.First != 4 || c.After != 1 {
-			t.Fatalf("measured %+v; want 90 s, 882 accepted of 900 (98%%), 4 429s in the first 30 s, 1 a minute after", c)
+		if c.Length != 90 || c.Accepted != 882 || c.Capacity != 900 || math.Abs(c.Share-0.98) > 1e-9 || math.Abs(c.Offered()-882.0/903) > 1e-9 || c.First != 4 || c.After != 1 {
+			t.Fatalf("measured %+v; want 90 s, 882 accepted of 900 (98%%; 97.7%% of 3 + 900), 4 429s in the first 30 s, 1 a minute after", c)
 		}
 		if c.judge(); !c.Pass {
 			t.Errorf("judged a failure: %s", c.Why)
 		}
 		c.measure(series(95, func(s int) int64 { return int64(9.6 * float64(s)) }, func(int) int64 { return 6 }), 90*time.Second)
-		if c.judge(); c.Pass || c.Why != "share 96.0% < 97%; 6 429s in the first 30 s > 5" {
+		if c.judge(); c.Pass || c.Why != "95.7% of bucket + limit < 97%; 6 429s in the first 30 s > 5" {
 			t.Errorf("96%% of the limit with 6 429s at the start judged %v: %q", c.Pass, c.Why)
+		}
+		// 100% of the limit is not enough when the bucket was large: the
+		// client owes the server's bucket too.
+		big := &MatrixCell{Kind: "steady", Limit: 2, Bucket: 100, ClientRate: 4, Length: 90}
+		big.measure(series(95, func(s int) int64 { return int64(2 * float64(s)) }, func(int) int64 { return 0 }), 90*time.Second)
+		if big.judge(); big.Pass || math.Abs(big.Share-1) > 1e-9 {
+			t.Errorf("180 of 2/s x 90 s with a bucket of 100: share %.3f, pass %v; want 1.000 and a failure (64%% of 280)", big.Share, big.Pass)
 		}
 	})
 	t.Run("tighten", func(t *testing.T) {
