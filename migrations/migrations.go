@@ -3,6 +3,7 @@
 package migrations
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -11,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"slices"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -117,20 +119,6 @@ func UpTo(ctx context.Context, pool *pgxpool.Pool, version int64) error {
 	return nil
 }
 
-// Pending reports whether any migration has not been applied yet.
-func Pending(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
-	p, db, err := provider(pool, nil)
-	if err != nil {
-		return false, err
-	}
-	defer db.Close()
-	has, err := p.HasPending(ctx)
-	if err != nil {
-		return false, fmt.Errorf("check pending migrations: %w", err)
-	}
-	return has, nil
-}
-
 // WriteStatus prints one line per migration: its version, file and when it
 // was applied (or "pending").
 func WriteStatus(ctx context.Context, pool *pgxpool.Pool, w io.Writer) error {
@@ -155,47 +143,28 @@ func WriteStatus(ctx context.Context, pool *pgxpool.Pool, w io.Writer) error {
 	return nil
 }
 
-// PendingNames lists the migrations (file names, in order) that migrate
-// would apply, reading goose's table directly: unlike the Provider, it
-// creates nothing, so that a check can ask it of any role and database.
-func PendingNames(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
-	p, db, err := provider(pool, nil)
+// Migration is one migration file.
+type Migration struct {
+	Version int64
+	File    string // NNNNN_name.sql
+}
+
+// List is every migration, oldest first.
+func List() ([]Migration, error) {
+	names, err := fs.Glob(files, "*.sql")
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	applied := map[int64]bool{}
-	var exists bool
-	if err := pool.QueryRow(ctx, `SELECT to_regclass('goose_db_version') IS NOT NULL`).Scan(&exists); err != nil {
-		return nil, fmt.Errorf("read migration status: %w", err)
-	}
-	if exists {
-		rows, err := pool.Query(ctx, `
-			SELECT DISTINCT ON (version_id) version_id, is_applied
-			FROM goose_db_version ORDER BY version_id, id DESC`)
+	var out []Migration
+	for _, name := range names {
+		v, err := goose.NumericComponent(name)
 		if err != nil {
-			return nil, fmt.Errorf("read migration status: %w", err)
+			return nil, fmt.Errorf("migration %s: %w", name, err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var v int64
-			var ok bool
-			if err := rows.Scan(&v, &ok); err != nil {
-				return nil, fmt.Errorf("read migration status: %w", err)
-			}
-			applied[v] = ok
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read migration status: %w", err)
-		}
+		out = append(out, Migration{Version: v, File: name})
 	}
-	var pending []string
-	for _, s := range p.ListSources() {
-		if !applied[s.Version] {
-			pending = append(pending, path.Base(s.Path))
-		}
-	}
-	return pending, nil
+	slices.SortFunc(out, func(a, b Migration) int { return cmp.Compare(a.Version, b.Version) })
+	return out, nil
 }
 
 // DownTo rolls back, newest first, every applied migration above version,

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"regexp"
 	"strings"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/wxc-inventory/wxc-sync/internal/fetch"
 	"github.com/wxc-inventory/wxc-sync/internal/report"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
-	"github.com/wxc-inventory/wxc-sync/migrations"
 	"github.com/wxc-inventory/wxc-sync/scripts"
 )
 
@@ -120,15 +118,15 @@ func checkDatabase(ctx context.Context, rep *checkReport, o runOptions) (int, st
 		return -1, ""
 	}
 	defer st.Close()
-	pool := st.Pool()
-	var version, user, db string
-	if err := pool.QueryRow(ctx, `SELECT current_setting('server_version'), current_user, current_database()`).Scan(&version, &user, &db); err != nil {
+	id, err := st.Identity(ctx)
+	if err != nil {
 		rep.add("database", checkFail, err.Error(), "")
 		return -1, ""
 	}
-	rep.add("database", checkOK, fmt.Sprintf("reachable: PostgreSQL %s, database %s, role %s", version, db, user), "")
+	user := id.Role
+	rep.add("database", checkOK, fmt.Sprintf("reachable: PostgreSQL %s, database %s, role %s", id.ServerVersion, id.Database, user), "")
 
-	pending, err := migrations.PendingNames(ctx, pool)
+	pending, err := st.PendingMigrations(ctx)
 	switch {
 	case err != nil:
 		rep.add("schema", checkFail, err.Error(), "")
@@ -157,7 +155,7 @@ func checkDatabase(ctx context.Context, rep *checkReport, o runOptions) (int, st
 
 	tracked, sample := -1, ""
 	if len(absent) == 0 {
-		if err := pool.QueryRow(ctx, `SELECT count(*)::int, coalesce(min(device_id), '') FROM devices`).Scan(&tracked, &sample); err != nil {
+		if tracked, sample, err = st.TrackedSample(ctx); err != nil {
 			tracked, sample = -1, ""
 		}
 		checkFreshness(ctx, rep, st, o)
@@ -199,49 +197,23 @@ func checkFreshness(ctx context.Context, rep *checkReport, st *store.Store, o ru
 	rep.add("freshness", checkOK, detail, "")
 }
 
-var grantLine = regexp.MustCompile(`(?im)^\s*GRANT\s+(.+?)\s+ON\s+(.+?)\s+TO\s+:"role"\s*;`)
-
-// requiredGrants reads the grants of scripts/least-privilege.sql: table
-// name to privileges.
-func requiredGrants() [][2]string {
-	var out [][2]string
-	for _, m := range grantLine.FindAllStringSubmatch(scripts.LeastPrivilege, -1) {
-		for _, table := range strings.Split(m[2], ",") {
-			for _, priv := range strings.Split(m[1], ",") {
-				out = append(out, [2]string{strings.TrimSpace(table), strings.ToUpper(strings.TrimSpace(priv))})
-			}
-		}
-	}
-	return out
-}
-
 // missingPrivileges lists the grants of scripts/least-privilege.sql that
 // the connected role lacks ("UPDATE on devices"), and the tables that do not
 // exist yet.
 func missingPrivileges(ctx context.Context, st *store.Store) (missing, absent []string, err error) {
-	seenAbsent := map[string]bool{}
-	for _, g := range requiredGrants() {
-		var exists, has bool
-		err := st.Pool().QueryRow(ctx, `
-			SELECT to_regclass($1) IS NOT NULL,
-			       to_regclass($1) IS NOT NULL AND has_table_privilege(current_user, to_regclass($1), $2)`, g[0], g[1]).Scan(&exists, &has)
-		if err != nil {
-			return nil, nil, fmt.Errorf("check privileges: %w", err)
-		}
-		switch {
-		case !exists:
-			if !seenAbsent[g[0]] {
-				seenAbsent[g[0]] = true
-				absent = append(absent, g[0])
-			}
-		case !has:
-			missing = append(missing, g[1]+" on "+g[0])
-		}
+	grants, err := scripts.Grants()
+	if err != nil {
+		return nil, nil, err
 	}
-	if len(requiredGrants()) == 0 {
-		return nil, nil, errors.New("scripts/least-privilege.sql holds no grant")
+	want := make([]store.Grant, len(grants))
+	for i, g := range grants {
+		want[i] = store.Grant{Table: g.Table, Privilege: g.Privilege}
 	}
-	return missing, absent, nil
+	lacked, absent, err := st.LackedGrants(ctx, want)
+	for _, g := range lacked {
+		missing = append(missing, g.Privilege+" on "+g.Table)
+	}
+	return missing, absent, err
 }
 
 // checkWebex sends the two requests that tell whether Webex accepts the

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wxc-inventory/wxc-sync/internal/report"
+	"github.com/wxc-inventory/wxc-sync/internal/store"
 )
 
 // showSections are the reports "devices show" puts together, in order, each
@@ -56,14 +57,20 @@ func cmdDevicesShow(ctx context.Context, args []string, getenv Env, stdout, stde
 	}
 	fmt.Fprint(stderr, noteMatch(m, ids[0]))
 	results := make([]report.Result, len(showSections))
-	for i, s := range showSections {
-		r, err := report.Find(s.report)
-		if err != nil {
-			return err
+	err = st.ReadOnly(ctx, func(db store.Reader) error {
+		for i, s := range showSections {
+			r, err := report.Find(s.report)
+			if err != nil {
+				return err
+			}
+			if results[i], err = r.Run(ctx, db, map[string]string{deviceParam: m.DeviceID}); err != nil {
+				return err
+			}
 		}
-		if results[i], err = r.Run(ctx, st.Pool(), map[string]string{deviceParam: m.DeviceID}); err != nil {
-			return err
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	switch format {
 	case "json":

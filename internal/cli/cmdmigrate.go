@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-
-	"github.com/wxc-inventory/wxc-sync/migrations"
 )
 
 func cmdMigrate(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
@@ -44,15 +42,10 @@ func cmdMigrate(ctx context.Context, args []string, getenv Env, stdout, stderr i
 	}
 	defer st.Close()
 	if status {
-		return migrations.WriteStatus(ctx, st.Pool(), stdout)
+		return st.WriteMigrationStatus(ctx, stdout)
 	}
-	pool, err := st.MigrationPool(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
 	if downTo >= 0 {
-		undone, err := migrations.DownTo(ctx, pool, downTo, log)
+		undone, err := st.MigrateDownTo(ctx, downTo, log)
 		for _, name := range undone {
 			fmt.Fprintf(stdout, "rolled back %s\n", name)
 		}
@@ -62,7 +55,7 @@ func cmdMigrate(ctx context.Context, args []string, getenv Env, stdout, stderr i
 		fmt.Fprintf(stdout, "%s rolled back; the schema is at version %d\n", plural(len(undone), "migration"), downTo)
 		return nil
 	}
-	n, err := migrations.UpLogged(ctx, pool, log)
+	n, err := st.Migrate(ctx, log)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/wxc-inventory/wxc-sync/internal/fleetpage"
+	"github.com/wxc-inventory/wxc-sync/internal/store"
 )
 
 // report overview is the fleet page: a report made of several, so it is
@@ -68,7 +69,11 @@ func reportOverview(ctx context.Context, o dbOptions, params stringList, format 
 		return err
 	}
 	defer closeDB()
-	page, err := fleetpage.Load(ctx, st.Pool(), po)
+	var page *fleetpage.Page
+	err = st.ReadOnly(ctx, func(db store.Reader) error {
+		page, err = fleetpage.Load(ctx, db, po)
+		return err
+	})
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/wxc-inventory/wxc-sync/internal/report"
+	"github.com/wxc-inventory/wxc-sync/internal/store"
 )
 
 func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io.Writer) error {
@@ -96,7 +97,10 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 	}
 	out := tableOutput(format, limit, wide, stdout)
 	out.Title, out.Description = r.Name, r.Description
-	_, err = r.Stream(ctx, st.Pool(), values, out, stdout)
+	err = st.ReadOnly(ctx, func(db store.Reader) error {
+		_, err := r.Stream(ctx, db, values, out, stdout)
+		return err
+	})
 	var pe *report.ParamError
 	if errors.As(err, &pe) {
 		return usageErr("report %s: %v", r.Name, pe)

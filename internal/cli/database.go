@@ -6,7 +6,6 @@ import (
 	"log/slog"
 
 	"github.com/wxc-inventory/wxc-sync/internal/store"
-	"github.com/wxc-inventory/wxc-sync/migrations"
 )
 
 // schema says what a command does about migrations when it opens the
@@ -59,21 +58,16 @@ func openStore(ctx context.Context, databaseURL string) (*store.Store, func(), e
 func prepareSchema(ctx context.Context, st *store.Store, sc schema, log *slog.Logger) error {
 	switch sc {
 	case schemaCurrent:
-		pending, err := migrations.Pending(ctx, st.Pool())
+		pending, err := st.PendingMigrations(ctx)
 		if err != nil {
 			return err
 		}
-		if pending {
+		if len(pending) > 0 {
 			return fmt.Errorf("the database schema is not up to date (this command does not migrate): run %q with a role that owns the schema", Name+" migrate")
 		}
 		return nil
 	case schemaMigrate:
-		pool, err := st.MigrationPool(ctx)
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		_, err = migrations.UpLogged(ctx, pool, log)
+		_, err := st.Migrate(ctx, log)
 		return err
 	}
 	return nil

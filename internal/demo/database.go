@@ -128,7 +128,7 @@ func createOn(ctx context.Context, dsn, dbName, origin string) (*demoDB, error) 
 	if err != nil {
 		return nil, err
 	}
-	c := st.Pool().Config().ConnConfig.Config
+	c := st.ConnConfig()
 	return &demoDB{st: st, origin: origin, displayURL: store.Describe(c), psqlURL: psqlURL(c)}, nil
 }
 

@@ -24,7 +24,6 @@ import (
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
-	"github.com/wxc-inventory/wxc-sync/migrations"
 )
 
 // Options configure a demo.
@@ -80,7 +79,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	fmt.Fprintf(out, "Database: %s (%s)\n", db.displayURL, db.origin)
 
 	st := db.st
-	if _, err := migrations.UpLogged(ctx, st.Pool(), log); err != nil {
+	if _, err := st.Migrate(ctx, log); err != nil {
 		return res, err
 	}
 
@@ -101,7 +100,11 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	}
 	fmt.Fprintf(out, "Webex simulator: %s with %d devices (seed %d)\n\n", baseURL, o.Devices, o.Seed)
 
-	if _, err := st.Pool().Exec(ctx, `INSERT INTO devices (device_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, sim.IDs()); err != nil {
+	devs := make([]store.NewDevice, 0, o.Devices)
+	for _, id := range sim.IDs() {
+		devs = append(devs, store.NewDevice{ID: id})
+	}
+	if _, err := st.TrackDevices(ctx, devs, false); err != nil {
 		return res, fmt.Errorf("load the simulated device IDs: %w", err)
 	}
 
@@ -175,7 +178,12 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 
 // writePage writes the fleet page to path, whole or not at all.
 func writePage(ctx context.Context, st *store.Store, path string) error {
-	page, err := fleetpage.Load(ctx, st.Pool(), fleetpage.Options{})
+	var page *fleetpage.Page
+	err := st.ReadOnly(ctx, func(db store.Reader) error {
+		var err error
+		page, err = fleetpage.Load(ctx, db, fleetpage.Options{})
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -213,7 +221,11 @@ func showReport(ctx context.Context, db *demoDB, name string, out io.Writer, max
 	if err != nil {
 		return err
 	}
-	res, err := r.Run(ctx, db.st.Pool(), nil)
+	var res report.Result
+	err = db.st.ReadOnly(ctx, func(q store.Reader) error {
+		res, err = r.Run(ctx, q, nil)
+		return err
+	})
 	if err != nil {
 		return err
 	}

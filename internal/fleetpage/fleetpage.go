@@ -18,8 +18,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/wxc-inventory/wxc-sync/internal/report"
 	"github.com/wxc-inventory/wxc-sync/queries"
 )
@@ -83,10 +81,10 @@ type Cell struct {
 }
 
 // Load reads the page's data.
-func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (*Page, error) {
+func Load(ctx context.Context, db report.Querier, o Options) (*Page, error) {
 	o.defaults()
 	p := &Page{Generated: time.Now().UTC(), Days: o.Days}
-	sum, err := run(ctx, pool, "summary", nil)
+	sum, err := run(ctx, db, "summary", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +95,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (*Page, error) {
 			LastSynced: r.time("last_synced_at"), LastSuccess: r.time("last_success_at"), LastRun: r.time("last_run_at")}
 	}
 
-	status, err := run(ctx, pool, "connection_status", nil)
+	status, err := run(ctx, db, "connection_status", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -107,36 +105,36 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (*Page, error) {
 	}
 	p.Status.Legend = statusLegend
 
-	models, err := run(ctx, pool, "models", nil)
+	models, err := run(ctx, db, "models", nil)
 	if err != nil {
 		return nil, err
 	}
 	p.Models = categoryChart("model", "devices", models, "model", []string{"devices", "gone"}, o.MaxBars)
 
-	software, err := run(ctx, pool, "software", nil)
+	software, err := run(ctx, db, "software", nil)
 	if err != nil {
 		return nil, err
 	}
 	p.Software = categoryChart("software version", "devices", software, "software", []string{"devices", "connected", "gone"}, o.MaxBars)
 
-	changes, err := run(ctx, pool, "changes_per_day", map[string]string{"days": strconv.Itoa(o.Days)})
+	changes, err := run(ctx, db, "changes_per_day", map[string]string{"days": strconv.Itoa(o.Days)})
 	if err != nil {
 		return nil, err
 	}
 	p.Changes = dayChart(changes)
 
 	limit := map[string]string{"limit": strconv.Itoa(o.ListRows)}
-	offline, err := run(ctx, pool, "offline", limit)
+	offline, err := run(ctx, db, "offline", limit)
 	if err != nil {
 		return nil, err
 	}
 	p.Offline = table(offline, p.Summary.Offline)
-	failing, err := run(ctx, pool, "failing", limit)
+	failing, err := run(ctx, db, "failing", limit)
 	if err != nil {
 		return nil, err
 	}
 	p.Failing = table(failing, p.Summary.Failing)
-	runs, err := run(ctx, pool, "runs", map[string]string{"limit": strconv.Itoa(o.Runs)})
+	runs, err := run(ctx, db, "runs", map[string]string{"limit": strconv.Itoa(o.Runs)})
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +148,7 @@ func (p *Page) Write(w io.Writer) error {
 }
 
 // run runs one of the page's queries.
-func run(ctx context.Context, pool *pgxpool.Pool, name string, params map[string]string) (report.Result, error) {
+func run(ctx context.Context, db report.Querier, name string, params map[string]string) (report.Result, error) {
 	b, err := fs.ReadFile(queries.Page(), name+".sql")
 	if err != nil {
 		return report.Result{}, err
@@ -159,7 +157,7 @@ func run(ctx context.Context, pool *pgxpool.Pool, name string, params map[string
 	if err != nil {
 		return report.Result{}, err
 	}
-	res, err := r.Run(ctx, pool, params)
+	res, err := r.Run(ctx, db, params)
 	if err != nil {
 		return report.Result{}, fmt.Errorf("fleet page: %w", err)
 	}

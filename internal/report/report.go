@@ -20,7 +20,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wxc-inventory/wxc-sync/queries"
 )
@@ -179,6 +178,12 @@ func Find(name string) (Report, error) {
 	return Report{}, fmt.Errorf("no report named %q; reports: %s", name, strings.Join(names, ", "))
 }
 
+// Querier runs a report's statement: a pool, or the read-only
+// transaction store.ReadOnly gives.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
 // Result is a report's output, every value in PostgreSQL's text form (as
 // psql prints it); nil is NULL. Kinds, when set, says how JSON spells each
 // column's values; without it every value is a JSON string.
@@ -205,9 +210,9 @@ func (e *ParamError) Error() string {
 // Run executes the report with params (name to value; missing ones take
 // their defaults) and returns the whole result. Unknown or missing required
 // parameters are errors. Stream writes a large result without holding it.
-func (r Report) Run(ctx context.Context, pool *pgxpool.Pool, params map[string]string) (Result, error) {
+func (r Report) Run(ctx context.Context, db Querier, params map[string]string) (Result, error) {
 	res := Result{DropFirst: r.DropFirst}
-	err := r.query(ctx, pool, params, 0, func(cols []Column) error {
+	err := r.query(ctx, db, params, 0, func(cols []Column) error {
 		for _, c := range cols {
 			res.Columns = append(res.Columns, c.Name)
 			res.Kinds = append(res.Kinds, c.Kind)
@@ -225,13 +230,13 @@ func (r Report) Run(ctx context.Context, pool *pgxpool.Pool, params map[string]s
 
 // Stream executes the report and writes its rows to w as they arrive, in
 // the shape out asks for. It returns the rows written.
-func (r Report) Stream(ctx context.Context, pool *pgxpool.Pool, params map[string]string, out Output, w io.Writer) (int, error) {
+func (r Report) Stream(ctx context.Context, db Querier, params map[string]string, out Output, w io.Writer) (int, error) {
 	var f formatter
 	n := 0
 	if out.DropFirst == nil {
 		out.DropFirst = r.DropFirst
 	}
-	err := r.query(ctx, pool, params, out.Limit, func(cols []Column) error {
+	err := r.query(ctx, db, params, out.Limit, func(cols []Column) error {
 		var err error
 		f, err = newFormatter(out, w, cols)
 		if err != nil {
@@ -251,7 +256,7 @@ func (r Report) Stream(ctx context.Context, pool *pgxpool.Pool, params map[strin
 // query runs the report, calling header with its columns, then row for each
 // row (the slice is the caller's to keep). limit > 0 keeps the first limit
 // rows, in the database: the rest is never sent.
-func (r Report) query(ctx context.Context, pool *pgxpool.Pool, params map[string]string, limit int,
+func (r Report) query(ctx context.Context, db Querier, params map[string]string, limit int,
 	header func([]Column) error, row func([]*string) error) error {
 	if errs := r.Check(params); len(errs) > 0 {
 		return errs[0]
@@ -271,7 +276,7 @@ func (r Report) query(ctx context.Context, pool *pgxpool.Pool, params map[string
 	if limit > 0 {
 		sql = fmt.Sprintf("SELECT * FROM (\n%s\n) AS report LIMIT %d", strings.TrimSuffix(strings.TrimSpace(sql), ";"), limit)
 	}
-	rows, err := pool.Query(ctx, sql, args...)
+	rows, err := db.Query(ctx, sql, args...)
 	if err != nil {
 		return r.queryErr(err, given)
 	}

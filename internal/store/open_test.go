@@ -62,9 +62,18 @@ func TestOpenSetsSessionDefaultsOnlyWhereUnset(t *testing.T) {
 			}
 			defer st.Close()
 			var got [3]string
-			if err := st.Pool().QueryRow(context.Background(),
-				"SELECT current_setting('application_name'), current_setting('statement_timeout'), current_setting('lock_timeout')",
-			).Scan(&got[0], &got[1], &got[2]); err != nil {
+			err = st.ReadOnly(context.Background(), func(db store.Reader) error {
+				rows, err := db.Query(context.Background(),
+					"SELECT current_setting('application_name'), current_setting('statement_timeout'), current_setting('lock_timeout')")
+				if err != nil {
+					return err
+				}
+				got, err = pgx.CollectExactlyOneRow(rows, func(r pgx.CollectableRow) (v [3]string, err error) {
+					return v, r.Scan(&v[0], &v[1], &v[2])
+				})
+				return err
+			})
+			if err != nil {
 				t.Fatal(err)
 			}
 			if got != tt.want {

@@ -47,8 +47,9 @@ func (s *Store) Fenced(lock *RunLock) *Store {
 	return &Store{pool: s.pool, db: lock.conn, q: dbsqlc.New(lock.conn), retry: pgretry.Policy{Tries: 1}, lock: lock}
 }
 
-// Pool returns the underlying pool.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+// ConnConfig is where the store connects (host, port, database, user),
+// for a message or a URL to show; its password is the caller's to drop.
+func (s *Store) ConnConfig() pgconn.Config { return s.pool.Config().ConnConfig.Config }
 
 // Close closes the pool.
 func (s *Store) Close() { s.pool.Close() }
