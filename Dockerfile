@@ -6,19 +6,22 @@
 # The build context has no .git (.dockerignore), so the version and revision
 # come from build arguments:
 #   docker build --build-arg VERSION=v0.2.0 --build-arg REVISION=$(git rev-parse HEAD) .
+# The builds fetch only the modules the binaries import, into a module
+# cache kept between builds: "go mod download" would fetch every module of
+# go.mod, the tests' too (testcontainers, the Kubernetes API, compose-go).
 FROM golang:1.26.8-alpine AS build
 WORKDIR /src
-COPY go.mod go.sum ./
-RUN go mod download
 COPY . .
 ARG VERSION=""
 ARG REVISION=""
-RUN CGO_ENABLED=0 go build -trimpath \
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 go build -trimpath \
       -ldflags="-s -w -X github.com/wxc-inventory/wxc-sync/internal/cli.stampedVersion=${VERSION} -X github.com/wxc-inventory/wxc-sync/internal/cli.stampedRevision=${REVISION}" \
       -o /out/wxc-sync ./cmd/sync
 
 FROM build AS build-webexsim
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/webexsim ./cmd/webexsim \
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/webexsim ./cmd/webexsim \
  && mkdir -p /out/ids
 
 # The simulator, for the compose demo only. It writes its device IDs to /ids.

@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"bufio"
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/wxc-inventory/wxc-sync/internal/demo"
 )
 
 type stage struct {
@@ -97,6 +100,29 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("the production image copies more than the job: %s", l)
 		}
 	}
+	// The image's build fetches only the modules the binaries import:
+	// "go mod download" would fetch every module of go.mod, the tests'
+	// (testcontainers, the Kubernetes API, compose-go) too.
+	builds := 0
+	for _, st := range stages {
+		for _, l := range st.lines {
+			if !strings.HasPrefix(strings.ToUpper(l), "RUN") {
+				continue
+			}
+			if strings.Contains(l, "go mod download") {
+				t.Errorf("%s: %s: fetches every module of go.mod, the tests' too", st.name, l)
+			}
+			if strings.Contains(l, "go build") {
+				builds++
+				if !strings.Contains(l, "--mount=type=cache,target=/go/pkg/mod") {
+					t.Errorf("%s: %s: the build keeps no module cache between builds", st.name, l)
+				}
+			}
+		}
+	}
+	if builds == 0 {
+		t.Error("no stage runs go build")
+	}
 	b, err := os.ReadFile("../.dockerignore")
 	if err != nil {
 		t.Fatal(err)
@@ -153,6 +179,33 @@ func TestComposeProfiles(t *testing.T) {
 				if slices.Contains(tc.profiles, "org") && (s.Name == "webexsim" || strings.Contains(s.NetworkMode, "webexsim") || s.Environment["WEBEX_TOKEN"] != nil) {
 					t.Errorf("the org profile's %s uses the simulator or a token in the file", s.Name)
 				}
+			}
+			// The org profile's token reaches the job's user: a file secret
+			// is bind-mounted with the host file's owner and mode, which uid
+			// 65532 cannot read from a private file; an environment secret
+			// is copied in, owned by the user it names.
+			for _, s := range p.Services {
+				for _, sec := range s.Secrets {
+					if sec.Source != "webex_token" {
+						continue
+					}
+					if sec.UID != "65532" || sec.GID != "65532" || sec.Mode == nil || *sec.Mode != 0o400 {
+						t.Errorf("%s: the token's secret is %s:%s mode %v, want 65532:65532 0400 (the image's user)", s.Name, sec.UID, sec.GID, sec.Mode)
+					}
+					if top := p.Secrets["webex_token"]; top.File != "" || top.Environment == "" {
+						t.Errorf("the token's secret is the file %q: a bind mount the job's user cannot read; want an environment secret", top.File)
+					}
+				}
+			}
+			// The database is published where a local PostgreSQL is not, at
+			// the URL the demo tells people to use.
+			ports := p.Services["db"].Ports
+			u, err := url.Parse(demo.ComposeServerURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ports) != 1 || ports[0].Published == "5432" || ports[0].HostIP != "127.0.0.1" || ports[0].Published != u.Port() {
+				t.Errorf("db publishes %+v; want 127.0.0.1 and the port of %s, not 5432", ports, demo.ComposeServerURL)
 			}
 			hc := p.Services["db"].HealthCheck
 			if hc == nil || !slices.Contains(hc.Test, "pg_isready") || !slices.Contains(hc.Test, "127.0.0.1") {

@@ -242,3 +242,34 @@ func dockerfileUID(t *testing.T) int64 {
 	}
 	return uid
 }
+
+// The CronJob's set-up steps work in the order given: the schema, then the
+// run's role and its grants (without which the first hourly run fails on
+// "permission denied"), then the Secret that names that role, then the
+// CronJob.
+func TestCronJobSetUpStepsCreateTheRunnersRole(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("kubernetes/cronjob.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	var last int
+	for _, step := range []string{
+		"kubectl apply -f deploy/kubernetes/migrate-job.yaml",
+		`CREATE ROLE wxc_sync_runner LOGIN`,
+		"-v role=wxc_sync_runner -f scripts/least-privilege.sql",
+		"--from-literal=url='postgres://wxc_sync_runner:",
+		"kubectl apply -f deploy/kubernetes/cronjob.yaml",
+	} {
+		i := strings.Index(text, step)
+		if i < last {
+			t.Errorf("cronjob.yaml's steps lack %q, or give it out of order", step)
+			continue
+		}
+		last = i
+	}
+	if _, err := os.Stat("../scripts/least-privilege.sql"); err != nil {
+		t.Errorf("the steps name a script that is not there: %v", err)
+	}
+}

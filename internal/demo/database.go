@@ -20,6 +20,10 @@ import (
 // DefaultDatabaseName is the demo's own database: it never touches any other.
 const DefaultDatabaseName = "wxc_sync_demo"
 
+// ComposeServerURL reaches the database of docker-compose.yml's db service
+// from the host. Its port is not 5432, which a local PostgreSQL holds.
+const ComposeServerURL = "postgres://postgres:postgres@127.0.0.1:55432/postgres"
+
 const (
 	originURL       = "DATABASE_URL"
 	originLocal     = "the local server libpq's defaults reach"
@@ -98,7 +102,7 @@ func openDemoDatabase(ctx context.Context, databaseURL, dbName string, keep bool
 	for _, t := range tried {
 		msg += "  - " + strings.ReplaceAll(t, "\n", "\n    ") + "\n"
 	}
-	msg += "Start one with `docker compose up -d db` and run again with DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres,\nor install the PostgreSQL server package (e.g. apt-get install postgresql)."
+	msg += "Start one with `docker compose up -d db` and run again with DATABASE_URL=" + ComposeServerURL + ",\nor install the PostgreSQL server package (e.g. apt-get install postgresql)."
 	return nil, fmt.Errorf("%w: %s", ErrNoDatabase, msg)
 }
 
