@@ -211,6 +211,7 @@ func TestAnyIdentifierFindsTheDevice(t *testing.T) {
 				t.Errorf("report device_timeline (-want +got):\n%s", diff)
 			}
 			checkNote("report", r)
+			reportColumns := strings.Split(strings.SplitN(r.stdout, "\n", 2)[0], ",")
 
 			r = runCLI(t, f.env, "devices", "show", tt.in, "--format", "json")
 			if r.code != exitcode.OK {
@@ -223,6 +224,17 @@ func TestAnyIdentifierFindsTheDevice(t *testing.T) {
 			}
 			if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil {
 				t.Fatalf("devices show --format json: %v\n%s", err, r.stdout)
+			}
+			// devices show runs the report's own SQL: the same columns,
+			// the change window's among them.
+			for _, c := range shown.Timeline {
+				var keys []string
+				for k := range c {
+					keys = append(keys, k)
+				}
+				if diff := cmp.Diff(sorted(reportColumns...), sorted(keys...)); diff != "" || !slices.Contains(keys, "old_value_seen_at") {
+					t.Errorf("devices show: timeline columns (-report +show):\n%s", diff)
+				}
 			}
 			var gotHistory [][]string
 			for _, c := range shown.Timeline {
