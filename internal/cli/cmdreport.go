@@ -74,6 +74,15 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 		}
 		values[k] = v
 	}
+	if v, ok := values[deviceAlias]; ok && r.HasParam(deviceParam) && !r.HasParam(deviceAlias) {
+		// "--param device=X" reads as naturally as device_id, the psql
+		// variable's name.
+		if _, both := values[deviceParam]; both {
+			errs = append(errs, fmt.Errorf("--param %s and --param %s name the same device: give one", deviceAlias, deviceParam))
+		}
+		delete(values, deviceAlias)
+		values[deviceParam] = v
+	}
 	if r.Name != "" {
 		errs = append(errs, r.Check(values)...)
 	}
@@ -112,6 +121,9 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 // command resolves it as "devices show" does, so that any identifier works;
 // the SQL itself, run with psql, takes the ID as stored.
 const deviceParam = "device_id"
+
+// deviceAlias is another name the report command takes for deviceParam.
+const deviceAlias = "device"
 
 // tableOutput is the Output of a listing command: a table fits the
 // terminal when standard output is one, else 120 columns.

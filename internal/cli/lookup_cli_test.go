@@ -302,6 +302,20 @@ func TestAnyIdentifierFindsTheDevice(t *testing.T) {
 
 	// devices show's table: the inventory row down the page, the timeline
 	// and the merges, each under its title.
+	// The spelling of the parameter, --param device=X, is the same
+	// as device_id; both at once is a usage error.
+	t.Run("report --param device=X", func(t *testing.T) {
+		t.Parallel()
+		byAlias := runCLI(t, f.env, "report", "device_timeline", "--param", "device="+plainUUID, "--format", "csv")
+		byName := runCLI(t, f.env, "report", "device_timeline", "--param", "device_id="+plainUUID, "--format", "csv")
+		if byAlias.code != exitcode.OK || byAlias.stdout != byName.stdout || strings.Count(byAlias.stdout, "\n") < 2 {
+			t.Errorf("--param device: code %d\n%s\nwant what --param device_id gives:\n%s", byAlias.code, byAlias.stdout, byName.stdout)
+		}
+		both := runCLI(t, f.env, "report", "device_timeline", "--param", "device="+plainUUID, "--param", "device_id="+plainUUID)
+		if both.code != exitcode.Usage || !strings.Contains(both.stderr, "give one") {
+			t.Errorf("both: code %d\n%s", both.code, both.stderr)
+		}
+	})
 	t.Run("devices show as a table", func(t *testing.T) {
 		t.Parallel()
 		r := runCLI(t, f.env, "devices", "show", f.merged.ListID)

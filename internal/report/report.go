@@ -343,6 +343,11 @@ func (r Report) Check(params map[string]string) []error {
 	return errs
 }
 
+// HasParam reports whether the report takes the parameter name.
+func (r Report) HasParam(name string) bool {
+	return slices.ContainsFunc(r.Params, func(p Param) bool { return p.Name == name })
+}
+
 func (r Report) paramNames() string {
 	if len(r.Params) == 0 {
 		return "it takes none"
