@@ -1,55 +1,100 @@
--- The run lock: session-level advisory locks on one pinned connection (see
--- internal/store/lock.go). Every key is two ints, the first the job's class
--- ("wxsy"), so that they cannot collide with another application's locks
--- or with goose's one-key migration lock.
+-- The run lock: a lease per scope in run_leases (see internal/store/lock.go).
+-- Each statement runs in a transaction of its own and leaves nothing in
+-- the session, so that the lock survives a lost connection or a restart,
+-- and works through a transaction pooler.
 
--- name: TryLockFleet :one
--- A whole-fleet run: the fleet key, exclusively.
-SELECT pg_try_advisory_lock(@class::int, 0) AS locked;
+-- name: LockLeaseGate :exec
+-- Runs that take a lease go one at a time, for the length of their
+-- transaction (a transaction-level advisory lock: nothing stays in the
+-- session), so that two cannot both find their scopes free. The key is the
+-- job's class ("wxsy") and a number no scope uses.
+SELECT pg_advisory_xact_lock(@class::int, 2147483647);
 
--- name: TryLockShard :one
--- A shard run i/c: refused while another session holds the key of a shard
--- i'/c' that can hold one of its devices (i ≡ i' mod gcd(c, c'): see
--- RunLock), whatever count that run uses; else the fleet key shared (so
--- shards run side by side and a whole-fleet run excludes them), and its
--- shard's key exclusively. On a partial success it lets go of the shared
--- key it took. Shard keys are count*1024 + index + 1. Run under
--- LockShardGate.
-WITH me AS (
-    SELECT @class::int AS class, @shard_key::int AS shard_key,
-           @shard_index::bigint AS idx, @shard_count::bigint AS cnt
-),
+-- name: OverlappingLeases :many
+-- The leases of the scopes that share a device with shard
+-- @shard_index/@shard_count (0/0: the whole fleet), locked for the take-over.
+-- Shards i/c and i'/c' share a device when i ≡ i' (mod gcd(c, c')); the
+-- whole fleet shares with every scope. NOWAIT: a holder's transaction in
+-- flight holds its row FOR KEY SHARE (CheckLease), which shows the holder
+-- alive, and the taker gives up at once instead of waiting behind it.
+WITH me AS (SELECT @shard_index::int AS idx, @shard_count::int AS cnt)
+SELECT l.scope, l.token, l.holder, l.run_id, l.taken_at, l.expires_at, (l.expires_at > now())::boolean AS live
+FROM run_leases l, me
+WHERE me.cnt = 0 OR l.shard_count = 0 OR mod(me.idx - l.shard_index, gcd(me.cnt, l.shard_count)) = 0
+ORDER BY l.scope
+FOR UPDATE OF l NOWAIT;
+
+-- name: LeasesOverlapping :many
+-- As OverlappingLeases, without a lock: who holds what, for a message.
+WITH me AS (SELECT @shard_index::int AS idx, @shard_count::int AS cnt)
+SELECT l.scope, l.token, l.run_id, l.taken_at
+FROM run_leases l, me
+WHERE me.cnt = 0 OR l.shard_count = 0 OR mod(me.idx - l.shard_index, gcd(me.cnt, l.shard_count)) = 0
+ORDER BY l.taken_at;
+
+-- name: EarlierVersionHolds :one
+-- Whether a run of a version from before leases holds a scope that shares
+-- a device with this one: those runs hold session advisory locks of the
+-- job's class, the fleet's key 0 exclusively, a shard's key
+-- count*1024 + index + 1 (with key 0 shared). A new run does not start
+-- beside one during a rollout; the old one does not see leases.
+WITH me AS (SELECT @class::int AS class, @shard_index::int AS idx, @shard_count::int AS cnt),
 held AS (
-    -- Shard keys held by other sessions, decoded. Advisory locks belong to
-    -- a database, as the runs do.
-    SELECT (l.objid::bigint - 1) / 1024 AS cnt, mod(l.objid::bigint - 1, 1024) AS idx
+    SELECT CASE WHEN l.objid::bigint = 0 THEN 0 ELSE (l.objid::bigint - 1) / 1024 END AS cnt,
+           CASE WHEN l.objid::bigint = 0 THEN 0 ELSE mod(l.objid::bigint - 1, 1024) END AS idx
     FROM pg_catalog.pg_locks l, me
     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-      AND l.pid <> pg_backend_pid()
       AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
       AND l.classid::bigint = me.class
-      AND l.objid::bigint >= 1025 AND l.objid::bigint < 2147483647
+      AND (l.objid::bigint = 0 AND l.mode = 'ExclusiveLock'
+           OR l.objid::bigint >= 1025 AND l.objid::bigint < 2147483647)
 )
-SELECT CASE
-         WHEN EXISTS (SELECT FROM held h, me WHERE mod(me.idx - h.idx, gcd(me.cnt, h.cnt)) = 0) THEN false
-         WHEN pg_try_advisory_lock_shared(me.class, 0) THEN
-           CASE WHEN pg_try_advisory_lock(me.class, me.shard_key) THEN true
-                ELSE NOT pg_advisory_unlock_shared(me.class, 0) END
-         ELSE false
-       END::boolean AS locked
-FROM me;
+SELECT EXISTS (
+    SELECT FROM held h, me
+    WHERE me.cnt = 0 OR h.cnt = 0 OR mod(me.idx - h.idx, gcd(me.cnt::bigint, h.cnt)) = 0
+)::boolean AS held;
 
--- name: UnlockAll :exec
-SELECT pg_advisory_unlock_all();
+-- name: DropLeases :exec
+-- The take-over: the expired leases of runs that stopped renewing them
+-- (locked by OverlappingLeases in the same transaction).
+DELETE FROM run_leases WHERE token = ANY (@tokens::bigint[]);
 
--- name: KeepLockSession :exec
--- The lock's connection is idle between statements by design: a server's
--- idle_session_timeout (PostgreSQL 14 and later) must not end it.
-SELECT set_config('idle_session_timeout', '0', false)
-WHERE current_setting('server_version_num')::int >= 140000;
+-- name: TakeLease :one
+-- holder is the taker's own random name: a take sent again after its
+-- answer was lost finds its own lease by it.
+INSERT INTO run_leases (scope, shard_index, shard_count, holder, expires_at)
+VALUES (@scope::text, @shard_index::int, @shard_count::int, @holder::text,
+        now() + make_interval(secs => @lease_seconds::float8))
+RETURNING token, taken_at, expires_at;
 
--- name: LockShardGate :exec
--- Shard runs take the gate, for the length of their transaction, around
--- the overlap check and the taking of their keys, so that two cannot both
--- pass the check and then both take their keys.
-SELECT pg_advisory_xact_lock(@class::int, 2147483647);
+-- name: RenewLease :one
+-- Extends the lease; no row: another run took the scope over.
+UPDATE run_leases
+SET expires_at = now() + make_interval(secs => @lease_seconds::float8),
+    renewed_at = now()
+WHERE token = @token::bigint
+RETURNING expires_at;
+
+-- name: CheckLease :one
+-- The fence: the first statement of every transaction of a run. It holds
+-- the lease's row FOR KEY SHARE until the transaction ends, so that a
+-- take-over, which deletes the row, cannot commit before this transaction
+-- has; no row means that another run took the scope over, and the
+-- transaction must commit nothing. It does not block renewals (a
+-- non-key UPDATE).
+SELECT run_id FROM run_leases WHERE token = @token::bigint FOR KEY SHARE;
+
+-- name: RecordLeaseRun :exec
+-- The holder's sync_runs row, written with it: a StartRun sent again after
+-- its answer was lost finds the run it recorded.
+UPDATE run_leases SET run_id = @run_id::bigint WHERE token = @token::bigint;
+
+-- name: ReleaseLease :exec
+DELETE FROM run_leases WHERE token = @token::bigint;
+
+-- name: LeaseRun :one
+-- The run the lease's holder recorded (RecordLeaseRun), if it did.
+SELECT r.run_id, r.started_at
+FROM run_leases l
+JOIN sync_runs r ON r.run_id = l.run_id
+WHERE l.token = @token::bigint;

@@ -2,16 +2,17 @@
 -- runs as it is in psql with its parameters (@name) set.
 
 -- name: AbandonRuns :many
--- Runs left 'running' in a scope whose lock this run now holds belong to
--- processes that died: a live one would still hold the lock. A whole-fleet
--- run holds every scope; a shard run holds its own and excludes
--- whole-fleet runs. Their work lists go with them.
+-- Runs left 'running' in a scope whose lock this run now holds are over:
+-- their processes died, or lost their database for longer than their
+-- lease and can commit nothing more (the lock's fence). A whole-fleet run
+-- holds every scope; a shard run holds its own and excludes whole-fleet
+-- runs. Their work lists go with them.
 WITH abandoned AS (
     UPDATE sync_runs
     SET status = 'abandoned',
         finished_at = now(),
         updated_at = now(),
-        error = 'the process running it stopped without finishing (killed or crashed); found by run ' || @found_by::bigint::text
+        error = 'it stopped without finishing (killed, crashed, or cut off from the database for longer than its lock''s lease); found by run ' || @found_by::bigint::text
     WHERE status = 'running'
       AND run_id <> @found_by::bigint
       AND (@scope::text = 'all' OR scope IN (@scope::text, 'all'))
@@ -412,3 +413,8 @@ SET details_age_max_seconds = sqlc.narg(age_max_seconds)::float8,
     details_age_p99_seconds = sqlc.narg(age_p99_seconds)::float8,
     updated_at              = now()
 WHERE run_id = @run_id::bigint;
+
+-- name: ClearRunQueue :exec
+-- Empties a run's work list, so that QueueDueDevices sent again after its
+-- answer was lost (it may have committed) writes the list anew.
+DELETE FROM run_queue WHERE run_id = @run_id::bigint;

@@ -21,6 +21,9 @@ GRANT SELECT, INSERT, DELETE ON run_queue, run_listing TO :"role";
 GRANT SELECT, INSERT ON listing_agreement TO :"role";
 GRANT SELECT, INSERT, UPDATE ON listing_trust TO :"role";
 GRANT SELECT, INSERT, UPDATE ON sync_runs TO :"role";
+-- The run lock: a lease per scope, taken, renewed, checked (FOR KEY SHARE,
+-- which needs UPDATE) and released by each run.
+GRANT SELECT, INSERT, UPDATE, DELETE ON run_leases TO :"role";
 -- History is appended, never changed. SELECT is needed because the write
 -- returns the rows it inserted (INSERT ... RETURNING), and for the reports.
 GRANT SELECT, INSERT ON device_changes TO :"role";

@@ -52,21 +52,22 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 	}
 	defer st.Close()
 
-	// The lock comes first: a second run of the same scope touches nothing,
-	// not even the schema.
-	lock, err := st.LockRun(setupCtx, o.scope, o.WaitForLock)
+	// The schema first: the lock lives in it. goose makes two runs that
+	// migrate at once take turns, and a second run finds nothing to do.
+	if err := prepareSchema(setupCtx, st, schemaMode(o.NoMigrate), log); err != nil {
+		return syncrun.BudgetErr(setupCtx, err)
+	}
+	lock, err := st.WithLease(o.LockLease).LockRun(setupCtx, o.scope, o.WaitForLock)
 	if errors.Is(err, store.ErrLocked) {
 		log.LogAttrs(ctx, slog.LevelInfo, "another run of this scope is in progress; nothing to do",
-			slog.String("scope", o.scope.String()), slog.Float64("waited_seconds", o.WaitForLock.Seconds()))
+			slog.String("scope", o.scope.String()), slog.Float64("waited_seconds", o.WaitForLock.Seconds()),
+			slog.String("reason", err.Error()))
 		return nil
 	}
 	if err != nil {
 		return syncrun.BudgetErr(setupCtx, err)
 	}
 	defer lock.Release()
-	if err := prepareSchema(setupCtx, st, schemaMode(o.NoMigrate), log); err != nil {
-		return syncrun.BudgetErr(setupCtx, err)
-	}
 	sum, err := syncrun.Run(ctx, st, client, syncrun.Config{
 		Scope:         o.scope,
 		Lock:          lock,

@@ -181,13 +181,17 @@ func TestSIGTERMStoresWhatWasFetchedAndExits(t *testing.T) {
 	}
 }
 
-func TestSIGKILLReleasesTheLockAndTheNextRunAbandonsTheDeadRun(t *testing.T) {
+// TestSIGKILLedRunsLockExpiresAndTheNextRunAbandonsIt: a run killed with
+// SIGKILL cannot release its lock; its lease expires (3 s here), and the
+// next run, waiting for it, takes the scope over and marks the dead run
+// abandoned.
+func TestSIGKILLedRunsLockExpiresAndTheNextRunAbandonsIt(t *testing.T) {
 	t.Parallel()
 	sim, base, ids := stallingSim(t)
 	db := pgtest.DBURL(t)
 	track(t, db, ids)
 	env := []string{"DATABASE_URL=" + db, "WEBEX_TOKEN=" + cliToken, "WEBEX_API_URL=" + base, "LOG_FORMAT=json"}
-	p := startProc(t, env, "run", "--rate", "1000", "--burst", "50", "--concurrency", "4", "--request-timeout", "10m")
+	p := startProc(t, env, "run", "--rate", "1000", "--burst", "50", "--concurrency", "4", "--request-timeout", "10m", "--lock-lease", "3s")
 	waitfor.Cond(t, "requests to stall", func() bool { return sim.Stats().ActiveStalls >= 4 })
 
 	// Meanwhile a second run starts: it exits at once, with 0, and writes nothing.

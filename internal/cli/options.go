@@ -190,6 +190,7 @@ type runOptions struct {
 	Shard          string
 	ShardCount     int
 	WaitForLock    time.Duration
+	LockLease      time.Duration
 	MaxDuration    time.Duration
 	Detect         string
 	DetailMaxAge   time.Duration
@@ -307,6 +308,8 @@ func (o *runOptions) register(fs *flagSet) {
 	fs.bindEnv("shard-count", "SYNC_SHARD_COUNT")
 	fs.DurationVar(&o.WaitForLock, "wait-for-lock", 0, "wait this long for a run of the same scope to finish; 0: exit at once (status 0)")
 	fs.bindEnv("wait-for-lock", "SYNC_WAIT_FOR_LOCK")
+	fs.DurationVar(&o.LockLease, "lock-lease", store.DefaultLease, "how long the run lock outlives a run that stopped renewing it (killed, or cut\noff from the database): another run takes the scope over only after it; renewed\nevery third of it")
+	fs.bindEnv("lock-lease", "SYNC_LOCK_LEASE")
 	fs.DurationVar(&o.MaxDuration, "max-duration", 0, "time budget of the run (e.g. 50m): stop cleanly when it runs out, leaving the\nstalest-first rest for the next run; 0: no budget")
 	fs.bindEnv("max-duration", "SYNC_MAX_DURATION")
 	fs.BoolVar(&o.TolerateForbidden, "tolerate-forbidden", false, "exit 0, not 3, when the only failed devices are forbidden and were failing in\nthe run before too (a location admin's token cannot see every location);\na newly forbidden device, or any error, still exits 3")
@@ -334,6 +337,9 @@ func (o *runOptions) validate(getenv Env) []error {
 	}
 	if o.WaitForLock < 0 {
 		errs = append(errs, fmt.Errorf("--wait-for-lock %v: want 0 or a positive duration", o.WaitForLock))
+	}
+	if o.LockLease < 3*time.Second || o.LockLease > time.Hour {
+		errs = append(errs, fmt.Errorf("--lock-lease %v: want 3s to 1h", o.LockLease))
 	}
 	if o.MaxDuration < 0 {
 		errs = append(errs, fmt.Errorf("--max-duration %v: want 0 or a positive duration", o.MaxDuration))

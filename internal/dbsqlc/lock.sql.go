@@ -7,106 +7,273 @@ package dbsqlc
 
 import (
 	"context"
+	"time"
 )
 
-const keepLockSession = `-- name: KeepLockSession :exec
-SELECT set_config('idle_session_timeout', '0', false)
-WHERE current_setting('server_version_num')::int >= 140000
+const checkLease = `-- name: CheckLease :one
+SELECT run_id FROM run_leases WHERE token = $1::bigint FOR KEY SHARE
 `
 
-// The lock's connection is idle between statements by design: a server's
-// idle_session_timeout (PostgreSQL 14 and later) must not end it.
-func (q *Queries) KeepLockSession(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, keepLockSession)
+// The fence: the first statement of every transaction of a run. It holds
+// the lease's row FOR KEY SHARE until the transaction ends, so that a
+// take-over, which deletes the row, cannot commit before this transaction
+// has; no row means that another run took the scope over, and the
+// transaction must commit nothing. It does not block renewals (a
+// non-key UPDATE).
+func (q *Queries) CheckLease(ctx context.Context, token int64) (*int64, error) {
+	row := q.db.QueryRow(ctx, checkLease, token)
+	var run_id *int64
+	err := row.Scan(&run_id)
+	return run_id, err
+}
+
+const dropLeases = `-- name: DropLeases :exec
+DELETE FROM run_leases WHERE token = ANY ($1::bigint[])
+`
+
+// The take-over: the expired leases of runs that stopped renewing them
+// (locked by OverlappingLeases in the same transaction).
+func (q *Queries) DropLeases(ctx context.Context, tokens []int64) error {
+	_, err := q.db.Exec(ctx, dropLeases, tokens)
 	return err
 }
 
-const lockShardGate = `-- name: LockShardGate :exec
+const earlierVersionHolds = `-- name: EarlierVersionHolds :one
+WITH me AS (SELECT $1::int AS class, $2::int AS idx, $3::int AS cnt),
+held AS (
+    SELECT CASE WHEN l.objid::bigint = 0 THEN 0 ELSE (l.objid::bigint - 1) / 1024 END AS cnt,
+           CASE WHEN l.objid::bigint = 0 THEN 0 ELSE mod(l.objid::bigint - 1, 1024) END AS idx
+    FROM pg_catalog.pg_locks l, me
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+      AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+      AND l.classid::bigint = me.class
+      AND (l.objid::bigint = 0 AND l.mode = 'ExclusiveLock'
+           OR l.objid::bigint >= 1025 AND l.objid::bigint < 2147483647)
+)
+SELECT EXISTS (
+    SELECT FROM held h, me
+    WHERE me.cnt = 0 OR h.cnt = 0 OR mod(me.idx - h.idx, gcd(me.cnt::bigint, h.cnt)) = 0
+)::boolean AS held
+`
+
+type EarlierVersionHoldsParams struct {
+	Class      int32
+	ShardIndex int32
+	ShardCount int32
+}
+
+// Whether a run of a version from before leases holds a scope that shares
+// a device with this one: those runs hold session advisory locks of the
+// job's class, the fleet's key 0 exclusively, a shard's key
+// count*1024 + index + 1 (with key 0 shared). A new run does not start
+// beside one during a rollout; the old one does not see leases.
+func (q *Queries) EarlierVersionHolds(ctx context.Context, arg EarlierVersionHoldsParams) (bool, error) {
+	row := q.db.QueryRow(ctx, earlierVersionHolds, arg.Class, arg.ShardIndex, arg.ShardCount)
+	var held bool
+	err := row.Scan(&held)
+	return held, err
+}
+
+const leaseRun = `-- name: LeaseRun :one
+SELECT r.run_id, r.started_at
+FROM run_leases l
+JOIN sync_runs r ON r.run_id = l.run_id
+WHERE l.token = $1::bigint
+`
+
+type LeaseRunRow struct {
+	RunID     int64
+	StartedAt time.Time
+}
+
+// The run the lease's holder recorded (RecordLeaseRun), if it did.
+func (q *Queries) LeaseRun(ctx context.Context, token int64) (LeaseRunRow, error) {
+	row := q.db.QueryRow(ctx, leaseRun, token)
+	var i LeaseRunRow
+	err := row.Scan(&i.RunID, &i.StartedAt)
+	return i, err
+}
+
+const leasesOverlapping = `-- name: LeasesOverlapping :many
+WITH me AS (SELECT $1::int AS idx, $2::int AS cnt)
+SELECT l.scope, l.token, l.run_id, l.taken_at
+FROM run_leases l, me
+WHERE me.cnt = 0 OR l.shard_count = 0 OR mod(me.idx - l.shard_index, gcd(me.cnt, l.shard_count)) = 0
+ORDER BY l.taken_at
+`
+
+type LeasesOverlappingRow struct {
+	Scope   string
+	Token   int64
+	RunID   *int64
+	TakenAt time.Time
+}
+
+// As OverlappingLeases, without a lock: who holds what, for a message.
+func (q *Queries) LeasesOverlapping(ctx context.Context, shardIndex int32, shardCount int32) ([]LeasesOverlappingRow, error) {
+	rows, err := q.db.Query(ctx, leasesOverlapping, shardIndex, shardCount)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []LeasesOverlappingRow
+	for rows.Next() {
+		var i LeasesOverlappingRow
+		if err := rows.Scan(
+			&i.Scope,
+			&i.Token,
+			&i.RunID,
+			&i.TakenAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockLeaseGate = `-- name: LockLeaseGate :exec
+
 SELECT pg_advisory_xact_lock($1::int, 2147483647)
 `
 
-// Shard runs take the gate, for the length of their transaction, around
-// the overlap check and the taking of their keys, so that two cannot both
-// pass the check and then both take their keys.
-func (q *Queries) LockShardGate(ctx context.Context, class int32) error {
-	_, err := q.db.Exec(ctx, lockShardGate, class)
+// The run lock: a lease per scope in run_leases (see internal/store/lock.go).
+// Each statement runs in a transaction of its own and leaves nothing in
+// the session, so that the lock survives a lost connection or a restart,
+// and works through a transaction pooler.
+// Runs that take a lease go one at a time, for the length of their
+// transaction (a transaction-level advisory lock: nothing stays in the
+// session), so that two cannot both find their scopes free. The key is the
+// job's class ("wxsy") and a number no scope uses.
+func (q *Queries) LockLeaseGate(ctx context.Context, class int32) error {
+	_, err := q.db.Exec(ctx, lockLeaseGate, class)
 	return err
 }
 
-const tryLockFleet = `-- name: TryLockFleet :one
-
-SELECT pg_try_advisory_lock($1::int, 0) AS locked
+const overlappingLeases = `-- name: OverlappingLeases :many
+WITH me AS (SELECT $1::int AS idx, $2::int AS cnt)
+SELECT l.scope, l.token, l.holder, l.run_id, l.taken_at, l.expires_at, (l.expires_at > now())::boolean AS live
+FROM run_leases l, me
+WHERE me.cnt = 0 OR l.shard_count = 0 OR mod(me.idx - l.shard_index, gcd(me.cnt, l.shard_count)) = 0
+ORDER BY l.scope
+FOR UPDATE OF l NOWAIT
 `
 
-// The run lock: session-level advisory locks on one pinned connection (see
-// internal/store/lock.go). Every key is two ints, the first the job's class
-// ("wxsy"), so that they cannot collide with another application's locks
-// or with goose's one-key migration lock.
-// A whole-fleet run: the fleet key, exclusively.
-func (q *Queries) TryLockFleet(ctx context.Context, class int32) (bool, error) {
-	row := q.db.QueryRow(ctx, tryLockFleet, class)
-	var locked bool
-	err := row.Scan(&locked)
-	return locked, err
+type OverlappingLeasesRow struct {
+	Scope     string
+	Token     int64
+	Holder    string
+	RunID     *int64
+	TakenAt   time.Time
+	ExpiresAt time.Time
+	Live      bool
 }
 
-const tryLockShard = `-- name: TryLockShard :one
-WITH me AS (
-    SELECT $1::int AS class, $2::int AS shard_key,
-           $3::bigint AS idx, $4::bigint AS cnt
-),
-held AS (
-    -- Shard keys held by other sessions, decoded. Advisory locks belong to
-    -- a database, as the runs do.
-    SELECT (l.objid::bigint - 1) / 1024 AS cnt, mod(l.objid::bigint - 1, 1024) AS idx
-    FROM pg_catalog.pg_locks l, me
-    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-      AND l.pid <> pg_backend_pid()
-      AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
-      AND l.classid::bigint = me.class
-      AND l.objid::bigint >= 1025 AND l.objid::bigint < 2147483647
-)
-SELECT CASE
-         WHEN EXISTS (SELECT FROM held h, me WHERE mod(me.idx - h.idx, gcd(me.cnt, h.cnt)) = 0) THEN false
-         WHEN pg_try_advisory_lock_shared(me.class, 0) THEN
-           CASE WHEN pg_try_advisory_lock(me.class, me.shard_key) THEN true
-                ELSE NOT pg_advisory_unlock_shared(me.class, 0) END
-         ELSE false
-       END::boolean AS locked
-FROM me
+// The leases of the scopes that share a device with shard
+// @shard_index/@shard_count (0/0: the whole fleet), locked for the take-over.
+// Shards i/c and i'/c' share a device when i ≡ i' (mod gcd(c, c')); the
+// whole fleet shares with every scope. NOWAIT: a holder's transaction in
+// flight holds its row FOR KEY SHARE (CheckLease), which shows the holder
+// alive, and the taker gives up at once instead of waiting behind it.
+func (q *Queries) OverlappingLeases(ctx context.Context, shardIndex int32, shardCount int32) ([]OverlappingLeasesRow, error) {
+	rows, err := q.db.Query(ctx, overlappingLeases, shardIndex, shardCount)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OverlappingLeasesRow
+	for rows.Next() {
+		var i OverlappingLeasesRow
+		if err := rows.Scan(
+			&i.Scope,
+			&i.Token,
+			&i.Holder,
+			&i.RunID,
+			&i.TakenAt,
+			&i.ExpiresAt,
+			&i.Live,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const recordLeaseRun = `-- name: RecordLeaseRun :exec
+UPDATE run_leases SET run_id = $1::bigint WHERE token = $2::bigint
 `
 
-type TryLockShardParams struct {
-	Class      int32
-	ShardKey   int32
-	ShardIndex int64
-	ShardCount int64
+// The holder's sync_runs row, written with it: a StartRun sent again after
+// its answer was lost finds the run it recorded.
+func (q *Queries) RecordLeaseRun(ctx context.Context, runID int64, token int64) error {
+	_, err := q.db.Exec(ctx, recordLeaseRun, runID, token)
+	return err
 }
 
-// A shard run i/c: refused while another session holds the key of a shard
-// i'/c' that can hold one of its devices (i ≡ i' mod gcd(c, c'): see
-// RunLock), whatever count that run uses; else the fleet key shared (so
-// shards run side by side and a whole-fleet run excludes them), and its
-// shard's key exclusively. On a partial success it lets go of the shared
-// key it took. Shard keys are count*1024 + index + 1. Run under
-// LockShardGate.
-func (q *Queries) TryLockShard(ctx context.Context, arg TryLockShardParams) (bool, error) {
-	row := q.db.QueryRow(ctx, tryLockShard,
-		arg.Class,
-		arg.ShardKey,
+const releaseLease = `-- name: ReleaseLease :exec
+DELETE FROM run_leases WHERE token = $1::bigint
+`
+
+func (q *Queries) ReleaseLease(ctx context.Context, token int64) error {
+	_, err := q.db.Exec(ctx, releaseLease, token)
+	return err
+}
+
+const renewLease = `-- name: RenewLease :one
+UPDATE run_leases
+SET expires_at = now() + make_interval(secs => $1::float8),
+    renewed_at = now()
+WHERE token = $2::bigint
+RETURNING expires_at
+`
+
+// Extends the lease; no row: another run took the scope over.
+func (q *Queries) RenewLease(ctx context.Context, leaseSeconds float64, token int64) (time.Time, error) {
+	row := q.db.QueryRow(ctx, renewLease, leaseSeconds, token)
+	var expires_at time.Time
+	err := row.Scan(&expires_at)
+	return expires_at, err
+}
+
+const takeLease = `-- name: TakeLease :one
+INSERT INTO run_leases (scope, shard_index, shard_count, holder, expires_at)
+VALUES ($1::text, $2::int, $3::int, $4::text,
+        now() + make_interval(secs => $5::float8))
+RETURNING token, taken_at, expires_at
+`
+
+type TakeLeaseParams struct {
+	Scope        string
+	ShardIndex   int32
+	ShardCount   int32
+	Holder       string
+	LeaseSeconds float64
+}
+
+type TakeLeaseRow struct {
+	Token     int64
+	TakenAt   time.Time
+	ExpiresAt time.Time
+}
+
+// holder is the taker's own random name: a take sent again after its
+// answer was lost finds its own lease by it.
+func (q *Queries) TakeLease(ctx context.Context, arg TakeLeaseParams) (TakeLeaseRow, error) {
+	row := q.db.QueryRow(ctx, takeLease,
+		arg.Scope,
 		arg.ShardIndex,
 		arg.ShardCount,
+		arg.Holder,
+		arg.LeaseSeconds,
 	)
-	var locked bool
-	err := row.Scan(&locked)
-	return locked, err
-}
-
-const unlockAll = `-- name: UnlockAll :exec
-SELECT pg_advisory_unlock_all()
-`
-
-func (q *Queries) UnlockAll(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, unlockAll)
-	return err
+	var i TakeLeaseRow
+	err := row.Scan(&i.Token, &i.TakenAt, &i.ExpiresAt)
+	return i, err
 }

@@ -17,7 +17,7 @@ WITH abandoned AS (
     SET status = 'abandoned',
         finished_at = now(),
         updated_at = now(),
-        error = 'the process running it stopped without finishing (killed or crashed); found by run ' || $1
+        error = 'it stopped without finishing (killed, crashed, or cut off from the database for longer than its lock''s lease); found by run ' || $1
     WHERE status = 'running'
       AND run_id <> $2::bigint
       AND ($3::text = 'all' OR scope IN ($3::text, 'all'))
@@ -44,10 +44,11 @@ type AbandonRunsParams struct {
 
 // Statements of the sync run. sqlc turns them into internal/dbsqlc; each
 // runs as it is in psql with its parameters (@name) set.
-// Runs left 'running' in a scope whose lock this run now holds belong to
-// processes that died: a live one would still hold the lock. A whole-fleet
-// run holds every scope; a shard run holds its own and excludes
-// whole-fleet runs. Their work lists go with them.
+// Runs left 'running' in a scope whose lock this run now holds are over:
+// their processes died, or lost their database for longer than their
+// lease and can commit nothing more (the lock's fence). A whole-fleet run
+// holds every scope; a shard run holds its own and excludes whole-fleet
+// runs. Their work lists go with them.
 func (q *Queries) AbandonRuns(ctx context.Context, arg AbandonRunsParams) ([]int64, error) {
 	rows, err := q.db.Query(ctx, abandonRuns, arg.FoundBypgCatalogint8, arg.FoundBy, arg.Scope)
 	if err != nil {
@@ -268,6 +269,17 @@ func (q *Queries) ApplyResults(ctx context.Context, arg ApplyResultsParams) (App
 		&i.Changes,
 	)
 	return i, err
+}
+
+const clearRunQueue = `-- name: ClearRunQueue :exec
+DELETE FROM run_queue WHERE run_id = $1::bigint
+`
+
+// Empties a run's work list, so that QueueDueDevices sent again after its
+// answer was lost (it may have committed) writes the list anew.
+func (q *Queries) ClearRunQueue(ctx context.Context, runID int64) error {
+	_, err := q.db.Exec(ctx, clearRunQueue, runID)
+	return err
 }
 
 const countNewFailures = `-- name: CountNewFailures :one

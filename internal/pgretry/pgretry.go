@@ -27,6 +27,13 @@ type Policy struct {
 	Tries   int           // attempts in all; at least 1
 	Wait    time.Duration // before the second attempt; doubles after each
 	MaxWait time.Duration // cap on one wait; 0: no cap
+	// Within, if set, stops the attempts once this long has passed since
+	// the first failure, whatever Tries says.
+	Within time.Duration
+	// Attempt, if set, bounds one attempt. An attempt it cuts short is
+	// tried again: past the server's own statement_timeout, a statement
+	// that has not answered is on a connection that is gone.
+	Attempt time.Duration
 	// Retryable picks the errors worth another attempt; nil means
 	// Transient.
 	Retryable func(error) bool
@@ -36,6 +43,8 @@ type Policy struct {
 // may have died: about 3 s of attempts, enough for the pool to replace a
 // dead connection or for a fail-over.
 var Statement = Policy{Tries: 4, Wait: 200 * time.Millisecond, MaxWait: 2 * time.Second}
+
+var errAttempt = errors.New("attempt timed out")
 
 // Do runs fn until it succeeds, fails with an error the policy does not
 // retry, the tries are spent or ctx ends. It returns fn's last error; when
@@ -51,9 +60,25 @@ func Do(ctx context.Context, p Policy, fn func(context.Context) error) error {
 	}
 	b = retry.WithMaxRetries(uint64(max(p.Tries-1, 0)), b)
 	var last error
+	var failed time.Time // the first failure
 	err := retry.Do(ctx, b, func(ctx context.Context) error {
-		last = fn(ctx)
-		if last != nil && retryable(last) {
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if p.Attempt > 0 {
+			actx, cancel = context.WithTimeoutCause(ctx, p.Attempt, errAttempt)
+		}
+		last = fn(actx)
+		cut := last != nil && errors.Is(context.Cause(actx), errAttempt) && ctx.Err() == nil
+		cancel()
+		if last == nil {
+			return nil
+		}
+		if failed.IsZero() {
+			failed = time.Now()
+		}
+		if cut {
+			last = fmt.Errorf("no answer within %s: %w", p.Attempt, last)
+		}
+		if (cut || retryable(last)) && (p.Within <= 0 || time.Since(failed) < p.Within) {
 			return retry.RetryableError(last)
 		}
 		return last

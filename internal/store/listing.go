@@ -13,7 +13,7 @@ import (
 // for rows without one (the run's default org).
 func (s *Store) ListingOrgs(ctx context.Context, scope Scope) ([]string, error) {
 	var orgs []string
-	err := s.withRetry(ctx, func() error {
+	err := s.withRetry(ctx, func(ctx context.Context) error {
 		var err error
 		orgs, err = s.q.ListingOrgs(ctx, int32(scope.Count), int32(scope.Index))
 		return err
@@ -78,7 +78,7 @@ func (s *Store) ApplyListingPage(ctx context.Context, run Run, orgKey string, it
 	var row dbsqlc.ApplyListingPageRow
 	// One statement, and what it writes compares equal when sent again:
 	// safe to retry after a lost connection.
-	err := s.withRetry(ctx, func() error {
+	err := s.withRetry(ctx, func(ctx context.Context) error {
 		var err error
 		row, err = s.q.ApplyListingPage(ctx, p)
 		return err

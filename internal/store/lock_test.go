@@ -3,64 +3,48 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"log/slog"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
+	"github.com/wxc-inventory/wxc-sync/internal/waitfor"
 )
 
-// advisoryLocks counts the job's advisory locks held in the pool's database.
-func advisoryLocks(t *testing.T, pool *pgxpool.Pool) int {
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// leases counts the run locks held in the pool's database.
+func leases(t *testing.T, pool *pgxpool.Pool) int {
 	t.Helper()
 	var n int
-	err := pool.QueryRow(context.Background(), `
-		SELECT count(*) FROM pg_locks
-		WHERE locktype = 'advisory' AND granted AND classid = 2004382585
-		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&n)
-	if err != nil {
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM run_leases`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
 
-// TestReleaseAfterACancelledContextLetsGo is the lock leak: a Check with a
-// cancelled context used to hand the connection, still holding the lock,
-// back to the pool, so that the lock outlived Release. Whatever the lock's
-// connection went through (a statement, a watch, both cancelled), Release
-// lets go.
-func TestReleaseAfterACancelledContextLetsGo(t *testing.T) {
-	t.Parallel()
-	pool := pgtest.DB(t)
-	st := store.New(pool)
-	ctx := context.Background()
-	for _, scope := range []store.Scope{store.All, {Index: 1, Count: 3}} {
-		l, err := st.LockRun(ctx, scope, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cancelled, cancel := context.WithCancel(ctx)
-		cancel()
-		if _, err := st.Fenced(l).StartRun(cancelled, scope, store.DetectNone); err == nil {
-			t.Errorf("%s: a statement with a cancelled context succeeded", scope)
-		}
-		if err := l.Watch(cancelled); err != nil {
-			t.Errorf("%s: Watch with a cancelled context = %v, want nil (the lock is not lost)", scope, err)
-		}
-		l.Release()
-		if n := advisoryLocks(t, pool); n != 0 {
-			t.Errorf("%s: %d advisory locks still held after Release", scope, n)
-		}
-		again, err := st.LockRun(ctx, scope, 0)
-		if err != nil {
-			t.Fatalf("%s: the lock cannot be taken again after Release: %v", scope, err)
-		}
-		again.Release()
+// expire moves a lease's expiry into the past, as the lease's length would
+// once its holder stops renewing it, without waiting for it.
+func expire(t *testing.T, pool *pgxpool.Pool, scope store.Scope) {
+	t.Helper()
+	tag, err := pool.Exec(context.Background(), `UPDATE run_leases SET expires_at = now() - interval '1 second' WHERE scope = $1`, scope.String())
+	if err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("expire the lease of %s: %v (%d rows)", scope, err, tag.RowsAffected())
 	}
 }
+
+var quiet = discardLogger()
 
 // TestScopesThatShareDevicesExcludeEachOther covers shards of different
 // counts at once (a rollout from --shard-count 2 to 4, say): a run's lock
@@ -113,155 +97,9 @@ func TestScopesThatShareDevicesExcludeEachOther(t *testing.T) {
 		for _, h := range held {
 			h.Release()
 		}
-		if n := advisoryLocks(t, pool); n != 0 {
-			t.Fatalf("%d advisory locks left after releasing every lock", n)
+		if n := leases(t, pool); n != 0 {
+			t.Fatalf("%d leases left after releasing every lock", n)
 		}
-	}
-}
-
-// TestLockIsLostWithItsSession ends the lock's session from outside: the
-// lock reports the loss at once, never takes the lock again behind a run
-// that may have started, and its fenced store refuses to write.
-func TestLockIsLostWithItsSession(t *testing.T) {
-	t.Parallel()
-	pool := pgtest.DB(t)
-	st := store.New(pool)
-	ctx := context.Background()
-	l, err := st.LockRun(ctx, store.All, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release()
-	watched := make(chan error, 1)
-	go func() { watched <- l.Watch(ctx) }()
-	if _, err := pool.Exec(ctx, `
-		SELECT pg_terminate_backend(pid) FROM pg_locks
-		WHERE locktype = 'advisory' AND classid = 2004382585
-		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-watched; !errors.Is(err, store.ErrLockLost) {
-		t.Errorf("Watch = %v, want ErrLockLost", err)
-	}
-	// Another run takes the lock; the first one's store cannot write.
-	next, err := st.LockRun(ctx, store.All, 10*time.Second)
-	if err != nil {
-		t.Fatalf("the lock of a dead session cannot be taken: %v", err)
-	}
-	defer next.Release()
-	if _, err := st.Fenced(l).StartRun(ctx, store.All, store.DetectNone); !errors.Is(err, store.ErrLockLost) {
-		t.Errorf("StartRun through a lost lock: %v, want ErrLockLost", err)
-	}
-	if !l.Lost() {
-		t.Error("Lost() = false after the session ended")
-	}
-}
-
-// blockedRun takes the fleet's run lock and holds sync_runs behind a LOCK
-// TABLE, so that the run's next StartRun waits on the server. waiting
-// returns once a statement waits on it; free lets go of the table.
-type blockedRun struct {
-	pool   *pgxpool.Pool
-	lock   *store.RunLock
-	fenced *store.Store
-	tx     pgx.Tx
-}
-
-func newBlockedRun(t *testing.T) *blockedRun {
-	t.Helper()
-	ctx := context.Background()
-	pool := pgtest.DB(t)
-	st := store.New(pool)
-	l, err := st.LockRun(ctx, store.All, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(l.Release)
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
-	if _, err := tx.Exec(ctx, "LOCK TABLE sync_runs IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
-	return &blockedRun{pool: pool, lock: l, fenced: st.Fenced(l), tx: tx}
-}
-
-func (b *blockedRun) waiting(t *testing.T) {
-	for {
-		var waiting bool
-		if err := b.pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%sync_runs%')`).Scan(&waiting); err != nil {
-			t.Error(err)
-			return
-		}
-		if waiting {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func (b *blockedRun) free(t *testing.T) {
-	if err := b.tx.Rollback(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestCancelledStatementKeepsTheLock cancels a run's statement while the
-// server runs it (blocked here by a LOCK TABLE; a signal or the time budget
-// in real life): the statement fails, and the lock, its session and the
-// run's next statements are unharmed. pgx's default would break the
-// connection, ending the session and the lock with it.
-func TestCancelledStatementKeepsTheLock(t *testing.T) {
-	t.Parallel()
-	b := newBlockedRun(t)
-	sctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		b.waiting(t)
-		cancel()
-	}()
-	if _, err := b.fenced.StartRun(sctx, store.All, store.DetectNone); err == nil {
-		t.Fatal("the blocked statement succeeded")
-	}
-	b.free(t)
-	if b.lock.Lost() || advisoryLocks(t, b.pool) != 1 {
-		t.Fatalf("lost %v, %d advisory locks held: the cancellation ended the lock's session", b.lock.Lost(), advisoryLocks(t, b.pool))
-	}
-	if _, err := b.fenced.StartRun(context.Background(), store.All, store.DetectNone); err != nil {
-		t.Errorf("the next statement on the lock's connection: %v", err)
-	}
-}
-
-// TestStatementsWaitForTheLockConnectionWithinTheirContext: while one of
-// the run's statements holds the lock's connection (stuck here behind a
-// LOCK TABLE; on a dead network in real life), another one gives up when
-// its own context ends instead of waiting for the first: the writer's
-// timeout still bounds a write.
-func TestStatementsWaitForTheLockConnectionWithinTheirContext(t *testing.T) {
-	t.Parallel()
-	b := newBlockedRun(t)
-	stuck := make(chan error, 1)
-	go func() {
-		_, err := b.fenced.StartRun(context.Background(), store.All, store.DetectNone)
-		stuck <- err
-	}()
-	b.waiting(t)
-	cctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	err := b.fenced.DueDevices(cctx, store.Run{ID: 1}, 10, func(store.DueDevice) error { return nil })
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("a second statement while the first holds the connection: %v, want it to give up with its context", err)
-	}
-	select {
-	case err := <-stuck:
-		t.Fatalf("the first statement ended early: %v", err)
-	default:
-	}
-	b.free(t)
-	if err := <-stuck; err != nil {
-		t.Errorf("the first statement, once the table was free: %v", err)
 	}
 }
 
@@ -280,4 +118,292 @@ func TestTheFirstTryNeedsNoWait(t *testing.T) {
 	if _, err := st.LockRun(ctx, store.All, time.Nanosecond); !errors.Is(err, store.ErrLocked) {
 		t.Errorf("a held lock with a 1ns wait: %v, want ErrLocked", err)
 	}
+}
+
+// TestTakeOverFencesTheOldRun: a run whose lease expired (it was cut off
+// from the database, or killed) keeps its scope until another run takes
+// it; from then on nothing of the old run commits, and it is told who took
+// over. Before the take-over, its statements and its renewals go on as if
+// nothing had happened.
+func TestTakeOverFencesTheOldRun(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.DB(t)
+	st := store.New(pool)
+	ctx := context.Background()
+	old, err := st.LockRun(ctx, store.All, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fenced := st.Fenced(old, quiet)
+	run, err := fenced.StartRun(ctx, store.All, store.DetectNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Expired, but no one took over: the old run goes on.
+	expire(t, pool, store.All)
+	if _, err := fenced.QueueDue(ctx, &run, store.DueOptions{}); err != nil {
+		t.Fatalf("a statement of a run whose lease expired, with no one taking over: %v", err)
+	}
+
+	// A run of a scope that shares devices takes over.
+	next, err := st.LockRun(ctx, store.Scope{Index: 1, Count: 2}, 0)
+	if err != nil {
+		t.Fatalf("take over an expired lease: %v", err)
+	}
+	defer next.Release()
+	nextRun, err := st.Fenced(next, quiet).StartRun(ctx, store.Scope{Index: 1, Count: 2}, store.DetectNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = fenced.FinishRun(ctx, run.ID, store.Finish{Status: store.RunSucceeded})
+	if !errors.Is(err, store.ErrTakenOver) {
+		t.Fatalf("the old run's statement after the take-over: %v, want ErrTakenOver", err)
+	}
+	for _, want := range []string{"scope all", "run " + itoa(nextRun.ID), "scope 1/2"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
+	}
+	select {
+	case <-old.Lost():
+	default:
+		t.Error("the old lock does not say it was lost")
+	}
+	if err := old.Keep(ctx, quiet); !errors.Is(err, store.ErrTakenOver) {
+		t.Errorf("Keep after the take-over: %v, want ErrTakenOver", err)
+	}
+	var status string
+	if err := pool.QueryRow(ctx, `SELECT status FROM sync_runs WHERE run_id = $1`, run.ID).Scan(&status); err != nil || status != "running" {
+		t.Errorf("the old run's row: %q (%v), want it as it was (running)", status, err)
+	}
+	// The old run's release cannot free the new run's scope.
+	old.Release()
+	if _, err := st.LockRun(ctx, store.Scope{Index: 1, Count: 2}, 0); !errors.Is(err, store.ErrLocked) {
+		t.Errorf("after the old run's release: %v, want the new run's lock held", err)
+	}
+}
+
+// TestKeepRenewsTheLease: a run that keeps its lock moves the lease's
+// expiry forward, again and again, and another run is refused meanwhile.
+func TestKeepRenewsTheLease(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.DB(t)
+	st := store.New(pool).WithLease(3 * time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	l, err := st.LockRun(ctx, store.All, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	kept := make(chan error, 1)
+	go func() { kept <- l.Keep(ctx, quiet) }()
+	expiry := func() time.Time {
+		var at time.Time
+		if err := pool.QueryRow(ctx, `SELECT expires_at FROM run_leases`).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	last := expiry()
+	for i := range 2 {
+		waitfor.Cond(t, fmt.Sprintf("renewal %d", i+1), func() bool { return expiry().After(last) })
+		last = expiry()
+		if _, err := st.LockRun(ctx, store.All, 0); !errors.Is(err, store.ErrLocked) {
+			t.Fatalf("another run while the lease is kept: %v, want ErrLocked", err)
+		}
+	}
+	cancel()
+	if err := <-kept; err != nil {
+		t.Errorf("Keep = %v, want nil when its context ends", err)
+	}
+}
+
+// TestTakeOverWaitsForTheHoldersTransaction: while a transaction of the
+// holder is in flight (blocked here behind a LOCK TABLE), another run
+// cannot take the scope over even though the lease has expired: it is
+// refused at once, and takes over once that transaction has committed.
+// So nothing the old run began before the take-over commits after it.
+func TestTakeOverWaitsForTheHoldersTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.DB(t)
+	st := store.New(pool)
+	old, err := st.LockRun(ctx, store.All, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Release()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "LOCK TABLE sync_runs IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan error, 1)
+	go func() {
+		_, err := st.Fenced(old, quiet).StartRun(ctx, store.All, store.DetectNone)
+		started <- err
+	}()
+	waitForLockWait(t, pool, "sync_runs")
+	expire(t, pool, store.All)
+	if _, err := st.LockRun(ctx, store.All, 0); !errors.Is(err, store.ErrLocked) || !strings.Contains(err.Error(), "writing") {
+		t.Fatalf("take over while the holder's transaction is in flight: %v, want ErrLocked (its holder is writing)", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-started; err != nil {
+		t.Fatalf("the holder's transaction, once the table was free: %v", err)
+	}
+	next, err := st.LockRun(ctx, store.All, 0)
+	if err != nil {
+		t.Fatalf("take over once the holder's transaction ended: %v", err)
+	}
+	next.Release()
+}
+
+// waitForLockWait returns once a statement of the pool's database waits
+// for a lock on table.
+func waitForLockWait(t *testing.T, pool *pgxpool.Pool, table string) {
+	t.Helper()
+	for {
+		var waiting bool
+		if err := pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%')`, table).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestARunOfAnEarlierVersionExcludes: during a rollout, a run of the version
+// before leases holds session advisory locks; a new run does not start
+// beside one that shares devices with it.
+func TestARunOfAnEarlierVersionExcludes(t *testing.T) {
+	t.Parallel()
+	const class = 0x77787379
+	sh := func(i, c int) store.Scope { return store.Scope{Index: i, Count: c} }
+	tests := []struct {
+		name       string
+		held       []string // the earlier version's lock statements
+		want       store.Scope
+		wantLocked bool
+	}{
+		{"fleet vs shard", []string{"SELECT pg_advisory_lock($1, 0)"}, sh(1, 2), true},
+		{"shard 0/2 vs 0/4", []string{"SELECT pg_advisory_lock_shared($1, 0)", "SELECT pg_advisory_lock($1, 2*1024 + 0 + 1)"}, sh(0, 4), true},
+		{"shard 0/2 vs 1/2", []string{"SELECT pg_advisory_lock_shared($1, 0)", "SELECT pg_advisory_lock($1, 2*1024 + 0 + 1)"}, sh(1, 2), false},
+		{"shard 0/2 vs fleet", []string{"SELECT pg_advisory_lock_shared($1, 0)", "SELECT pg_advisory_lock($1, 2*1024 + 0 + 1)"}, store.All, true},
+	}
+	url := pgtest.DBURL(t)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	st := store.New(pool)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := pgx.Connect(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(ctx)
+			for _, q := range tt.held {
+				if _, err := conn.Exec(ctx, q, class); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l, err := st.LockRun(ctx, tt.want, 0)
+			switch {
+			case tt.wantLocked && (!errors.Is(err, store.ErrLocked) || !strings.Contains(err.Error(), "earlier version")):
+				t.Errorf("%s: %v, want ErrLocked by an earlier version", tt.want, err)
+			case !tt.wantLocked && err != nil:
+				t.Errorf("%s: %v, want the lock", tt.want, err)
+			case err == nil:
+				l.Release()
+			}
+		})
+	}
+}
+
+// TestFencedStatementsSurviveLostSessions ends every session of the
+// database, the run's included, between and during its statements: each
+// statement is tried again on another connection, and the run's lock is
+// still its own.
+func TestFencedStatementsSurviveLostSessions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.DB(t)
+	admin := pgtest.DB(t) // another database: the killer's own sessions live
+	st := store.New(pool)
+	track(t, pool, "dev-a", "dev-b", "dev-c")
+	l, err := st.LockRun(ctx, store.All, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	var dbName string
+	if err := pool.QueryRow(ctx, "SELECT current_database()").Scan(&dbName); err != nil {
+		t.Fatal(err)
+	}
+	kill := func() int {
+		var n int
+		if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = $1 AND pid <> pg_backend_pid()`, dbName).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	fenced := st.Fenced(l, quiet)
+	var killed int
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				killed += kill()
+			}
+		}
+	}()
+	run, err := fenced.StartRun(ctx, store.All, store.DetectNone)
+	if err == nil {
+		_, err = fenced.QueueDue(ctx, &run, store.DueOptions{})
+	}
+	for i := 0; err == nil && i < 20; i++ {
+		err = fenced.DueDevices(ctx, run, 2, func(d store.DueDevice) error {
+			_, err := fenced.ApplyResults(ctx, run.ID, []store.Result{{DeviceID: d.ID, Outcome: store.OutcomeNotFound}})
+			return err
+		})
+	}
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("a run's statements while its sessions are ended every 50 ms: %v", err)
+	}
+	if killed == 0 {
+		t.Fatal("no session was ended: the test proves nothing")
+	}
+	if _, err := fenced.FinishRun(ctx, run.ID, store.Finish{Status: store.RunSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	var runs, notFound int
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM sync_runs), (SELECT devices_not_found FROM sync_runs WHERE run_id = $1)`, run.ID).Scan(&runs, &notFound); err != nil {
+		t.Fatal(err)
+	}
+	if runs != 1 || notFound != 3 {
+		t.Errorf("%d sync_runs rows, %d devices not found; want one run that stored the 3 devices", runs, notFound)
+	}
+	t.Logf("sessions ended: %d", killed)
 }

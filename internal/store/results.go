@@ -145,7 +145,7 @@ func (s *Store) applyOnce(ctx context.Context, runID int64, results []Result) (B
 	// One statement: it commits whole or not at all, so sending it again
 	// after a lost connection cannot half-write a batch. Devices already
 	// written compare equal the second time and add no history.
-	err = s.withRetry(ctx, func() error {
+	err = s.withRetry(ctx, func(ctx context.Context) error {
 		row, err = s.q.ApplyResults(ctx, params)
 		return err
 	})

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/wxc-inventory/wxc-sync/internal/dbsqlc"
 )
 
@@ -56,11 +58,40 @@ func (s *Store) StartRunAt(ctx context.Context, scope Scope, detect Detect, star
 	if !started.IsZero() {
 		at = &started
 	}
-	row, err := s.q.StartRun(ctx, dbsqlc.StartRunParams{Scope: scope.String(), Detect: string(detect), StartedAt: at})
+	params := dbsqlc.StartRunParams{Scope: scope.String(), Detect: string(detect), StartedAt: at}
+	if s.lock == nil {
+		// Not idempotent, so not tried again: a start whose answer was lost
+		// may have been recorded.
+		row, err := s.q.StartRun(ctx, params)
+		if err != nil {
+			return Run{}, fmt.Errorf("start run: %w", err)
+		}
+		return Run{ID: row.RunID, Scope: scope, StartedAt: row.StartedAt}, nil
+	}
+	// A run's start is recorded on its lease in the same transaction, so
+	// that a start sent again after its answer was lost finds the run it
+	// recorded instead of recording a second.
+	var run Run
+	err := s.withRetry(ctx, func(ctx context.Context) error {
+		return s.inTx(ctx, func(q *dbsqlc.Queries) error {
+			if rec, err := q.LeaseRun(ctx, s.lock.token); err == nil {
+				run = Run{ID: rec.RunID, Scope: scope, StartedAt: rec.StartedAt}
+				return nil
+			} else if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			row, err := q.StartRun(ctx, params)
+			if err != nil {
+				return err
+			}
+			run = Run{ID: row.RunID, Scope: scope, StartedAt: row.StartedAt}
+			return q.RecordLeaseRun(ctx, row.RunID, s.lock.token)
+		})
+	})
 	if err != nil {
 		return Run{}, fmt.Errorf("start run: %w", err)
 	}
-	return Run{ID: row.RunID, Scope: scope, StartedAt: row.StartedAt}, nil
+	return run, nil
 }
 
 // StartFullRun starts a run that fetches every device of scope (Detect
@@ -117,15 +148,21 @@ type QueueCounts struct {
 // records its size; run.Total is set from it.
 func (s *Store) QueueDue(ctx context.Context, run *Run, o DueOptions) (QueueCounts, error) {
 	var rows []dbsqlc.QueueDueDevicesRow
-	err := s.inTx(ctx, func(q *dbsqlc.Queries) error {
-		var err error
-		rows, err = q.QueueDueDevices(ctx, dbsqlc.QueueDueDevicesParams{
-			RunID: run.ID, ShardCount: int32(run.Scope.Count), ShardIndex: int32(run.Scope.Index),
-			UseListing: o.UseListing, CompleteOrgs: nonNil(o.CompleteOrgs), DistrustedOrgs: nonNil(o.DistrustedOrgs),
-			MaxAgeSeconds: o.MaxAge.Seconds(), RefreshShare: min(max(o.RefreshShare, 0), 1),
-			SampleFraction: o.SampleFraction, SampleMin: int32(o.SampleMin),
+	// Tried again after a lost connection: the list is written anew.
+	err := s.withRetry(ctx, func(ctx context.Context) error {
+		return s.inTx(ctx, func(q *dbsqlc.Queries) error {
+			if err := q.ClearRunQueue(ctx, run.ID); err != nil {
+				return err
+			}
+			var err error
+			rows, err = q.QueueDueDevices(ctx, dbsqlc.QueueDueDevicesParams{
+				RunID: run.ID, ShardCount: int32(run.Scope.Count), ShardIndex: int32(run.Scope.Index),
+				UseListing: o.UseListing, CompleteOrgs: nonNil(o.CompleteOrgs), DistrustedOrgs: nonNil(o.DistrustedOrgs),
+				MaxAgeSeconds: o.MaxAge.Seconds(), RefreshShare: min(max(o.RefreshShare, 0), 1),
+				SampleFraction: o.SampleFraction, SampleMin: int32(o.SampleMin),
+			})
+			return err
 		})
-		return err
 	})
 	if err != nil {
 		return QueueCounts{}, fmt.Errorf("queue the run's devices: %w", err)
@@ -151,10 +188,16 @@ func nonNil(s []string) []string {
 }
 
 // AbandonRuns marks as abandoned the runs left running in the scope of run
-// by processes that died, and returns their IDs. Callers hold the scope's
-// RunLock, which is what proves those processes dead.
+// by processes that died or lost their lock, and returns their IDs.
+// Callers hold the scope's RunLock, which is what proves those runs over:
+// none of them can commit anything more.
 func (s *Store) AbandonRuns(ctx context.Context, run Run) ([]int64, error) {
-	ids, err := s.q.AbandonRuns(ctx, dbsqlc.AbandonRunsParams{FoundBy: run.ID, Scope: run.Scope.String()})
+	var ids []int64
+	err := s.withRetry(ctx, func(ctx context.Context) error {
+		var err error
+		ids, err = s.q.AbandonRuns(ctx, dbsqlc.AbandonRunsParams{FoundBy: run.ID, Scope: run.Scope.String()})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("mark abandoned runs: %w", err)
 	}
@@ -180,12 +223,11 @@ type Finish struct {
 }
 
 // FinishRun records how a run ended, recounts its accounting from the rows
-// it wrote and drops its work list and listing. A fenced run that lost its
-// lock records its end through the pool: its own row is all it touches, and
-// the record is the truth (it failed).
+// it wrote and drops its work list and listing. A run that another run took
+// over cannot (ErrTakenOver): the run that took over marked it abandoned.
 func (s *Store) FinishRun(ctx context.Context, runID int64, f Finish) (FinalCounts, error) {
 	var row dbsqlc.FinishRunRow
-	err := s.withRetry(ctx, func() error {
+	err := s.withRetry(ctx, func(ctx context.Context) error {
 		var err error
 		row, err = s.q.FinishRun(ctx, dbsqlc.FinishRunParams{
 			RunID: runID, Status: string(f.Status), Error: nullable(f.Error), Throttled: clampInt32(f.Throttled),
@@ -194,9 +236,6 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, f Finish) (FinalCoun
 		})
 		return err
 	})
-	if s.lock != nil && errors.Is(err, ErrLockLost) {
-		return New(s.pool).FinishRun(ctx, runID, f)
-	}
 	if err != nil {
 		return FinalCounts{}, fmt.Errorf("finish run %d: %w", runID, err)
 	}
@@ -209,7 +248,7 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, f Finish) (FinalCoun
 // set a location admin's token cannot see (run --tolerate-forbidden).
 func (s *Store) NewFailures(ctx context.Context, runID int64) (int, error) {
 	var n int32
-	err := s.withRetry(ctx, func() error {
+	err := s.withRetry(ctx, func(ctx context.Context) error {
 		var err error
 		n, err = s.q.CountNewFailures(ctx, runID)
 		return err
@@ -235,7 +274,7 @@ func (s *Store) DueDevices(ctx context.Context, run Run, pageSize int, yield fun
 	after := int32(0)
 	for {
 		var page []dbsqlc.DuePageRow
-		err := s.withRetry(ctx, func() error {
+		err := s.withRetry(ctx, func(ctx context.Context) error {
 			var err error
 			page, err = s.q.DuePage(ctx, dbsqlc.DuePageParams{RunID: run.ID, AfterPos: after, PageSize: int32(pageSize)})
 			return err

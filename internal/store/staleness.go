@@ -12,7 +12,7 @@ import (
 // the starts of its last six runs, run included; 0 before its second run.
 func (s *Store) RecentRunInterval(ctx context.Context, run Run) (time.Duration, error) {
 	var secs float64
-	err := s.withRetry(ctx, func() error {
+	err := s.withRetry(ctx, func(ctx context.Context) error {
 		var err error
 		secs, err = s.q.RecentRunInterval(ctx, run.Scope.String(), run.ID)
 		return err
@@ -36,7 +36,7 @@ type DetailsAge struct {
 // DetailsAge measures, now, how stale the details of scope's devices are.
 func (s *Store) DetailsAge(ctx context.Context, scope Scope) (DetailsAge, error) {
 	var row dbsqlc.DetailsAgeRow
-	err := s.withRetry(ctx, func() error {
+	err := s.withRetry(ctx, func(ctx context.Context) error {
 		var err error
 		row, err = s.q.DetailsAge(ctx, int32(scope.Count), int32(scope.Index))
 		return err
@@ -56,7 +56,7 @@ func (s *Store) SetRunDetailsAge(ctx context.Context, runID int64, a DetailsAge)
 		oldest, p99 := a.Oldest.Seconds(), a.P99.Seconds()
 		p.AgeMaxSeconds, p.AgeP99Seconds = &oldest, &p99
 	}
-	err := s.withRetry(ctx, func() error { return s.q.SetRunDetailsAge(ctx, p) })
+	err := s.withRetry(ctx, func(ctx context.Context) error { return s.q.SetRunDetailsAge(ctx, p) })
 	if err != nil {
 		return fmt.Errorf("record the age of the details on run %d: %w", runID, err)
 	}

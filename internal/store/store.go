@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wxc-inventory/wxc-sync/internal/dbsqlc"
@@ -25,26 +26,51 @@ import (
 // Store is the job's database access. It is safe for concurrent use.
 type Store struct {
 	pool  *pgxpool.Pool
-	db    db              // where statements run: the pool, or a run lock's connection
+	db    db              // where statements run: the pool, or a run's fenced transactions on it
 	q     *dbsqlc.Queries // the statements of queries/*.sql, typed by sqlc, on db
 	retry pgretry.Policy  // for idempotent statements whose connection failed
-	lock  *RunLock        // set by Fenced
+	log   *slog.Logger    // hears of statements tried again
+	lease time.Duration   // of the run locks it takes
+	lock  *RunLock        // the run's, for a Fenced store
 
 	defaultStatementTimeout bool // Open set DefaultStatementTimeout
 }
 
-// New wraps a pool.
+// New wraps a pool. Each attempt of a statement is bounded only by its
+// context and the server's statement_timeout; Open bounds it by the
+// latter's length too.
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool, db: pool, q: dbsqlc.New(pool), retry: pgretry.Statement}
+	return &Store{pool: pool, db: pool, q: dbsqlc.New(pool), retry: pgretry.Statement,
+		log: slog.New(slog.DiscardHandler), lease: DefaultLease}
 }
 
-// Fenced returns a Store whose statements all run on lock's connection.
-// A run does its work through it: once the lock's session has ended, none
-// of its statements can succeed (they fail with ErrLockLost, and are not
-// retried), so a run that lost its lock cannot write beside the run that
-// took the lock next, not even for a moment.
-func (s *Store) Fenced(lock *RunLock) *Store {
-	return &Store{pool: s.pool, db: lock.conn, q: dbsqlc.New(lock.conn), retry: pgretry.Policy{Tries: 1}, lock: lock}
+// WithLease returns the Store with run locks of another length than
+// DefaultLease: how long a run that stopped renewing its lock (killed, or
+// cut off from the database) keeps its scope from the next run.
+func (s *Store) WithLease(d time.Duration) *Store {
+	c := *s
+	c.lease = d
+	return &c
+}
+
+// ReconnectWithin is how long a run's statement is tried again while its
+// database is away (a restart, a fail-over, a network cut): past it the
+// run gives up on the statement and stops.
+const ReconnectWithin = 2 * time.Minute
+
+// Fenced returns a Store for the run that holds lock: each of its
+// statements runs in a transaction of its own on the pool that first checks
+// the lock's lease, so that once another run has taken the scope over,
+// nothing of this run commits, and a take-over waits for this run's
+// transaction in flight. A statement whose connection failed is tried
+// again on another, for up to ReconnectWithin: a run survives a lost
+// session and a restart of the server. log hears of each retry.
+func (s *Store) Fenced(lock *RunLock, log *slog.Logger) *Store {
+	f := fencedDB{pool: s.pool, lock: lock}
+	retry := s.retry
+	retry.Tries, retry.Wait, retry.MaxWait, retry.Within = 1<<30, 100*time.Millisecond, 2*time.Second, ReconnectWithin
+	return &Store{pool: s.pool, db: f, q: dbsqlc.New(f), retry: retry, log: log, lease: s.lease, lock: lock,
+		defaultStatementTimeout: s.defaultStatementTimeout}
 }
 
 // ConnConfig is where the store connects (host, port, database, user),
@@ -140,9 +166,26 @@ func Open(ctx context.Context, databaseURL string, o OpenOptions) (*Store, error
 		return nil, fmt.Errorf("connect to database %s: %w", name, oneLineError{err})
 	}
 	st := New(pool)
+	st.log = o.Logger
 	st.defaultStatementTimeout = cfg.ConnConfig.RuntimeParams["statement_timeout"] == millis(DefaultStatementTimeout)
+	// A statement that has not answered well past the server's own
+	// statement_timeout is on a connection that is gone (a dead network):
+	// it is cut short and tried again on another.
+	timeout, err := st.q.SessionStatementTimeout(ctx)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database %s: %w", name, err)
+	}
+	if timeout > 0 {
+		st.retry.Attempt = time.Duration(timeout*float64(time.Second)) + attemptMargin
+	}
 	return st, nil
 }
+
+// attemptMargin is how long past the server's statement_timeout a
+// statement may go unanswered before its connection counts as gone: the
+// server's cancellation and its answer need the time to arrive.
+const attemptMargin = 10 * time.Second
 
 // refusal says in a few words why the server would not take a connection
 // (err is pgretry.Permanent); the error itself follows with the details.
@@ -197,6 +240,14 @@ func ParseConfig(databaseURL string) (*pgxpool.Config, error) {
 		return nil, fmt.Errorf("%s: %s", notADatabaseURL, redactParseError(err))
 	}
 	cc := cfg.ConnConfig
+	// A statement whose context ends is cancelled by the server, as psql's
+	// ^C does, rather than by closing the connection (pgx's default), which
+	// would leave a statement waiting on a lock to run on until the server
+	// notices. If the server does not answer the cancel request within a
+	// few seconds, the connection is closed after all.
+	cc.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: 5 * time.Second}
+	}
 	setParamIfUnset(cc.RuntimeParams, "application_name", DefaultApplicationName)
 	setParamIfUnset(cc.RuntimeParams, "statement_timeout", millis(DefaultStatementTimeout))
 	setParamIfUnset(cc.RuntimeParams, "lock_timeout", millis(DefaultLockTimeout))

@@ -25,7 +25,7 @@ type Agreement struct {
 // FinishRun, which drops the run's listing.
 func (s *Store) RecordListingAgreement(ctx context.Context, runID int64) ([]Agreement, error) {
 	var rows []dbsqlc.RecordListingAgreementRow
-	err := s.withRetry(ctx, func() error {
+	err := s.withRetry(ctx, func(ctx context.Context) error {
 		var err error
 		rows, err = s.q.RecordListingAgreement(ctx, runID)
 		return err
@@ -50,7 +50,12 @@ type MissedChange struct {
 
 // MissedChanges lists the changes run runID found in its audit sample.
 func (s *Store) MissedChanges(ctx context.Context, runID int64) ([]MissedChange, error) {
-	rows, err := s.q.ListMissedChanges(ctx, runID)
+	var rows []dbsqlc.ListMissedChangesRow
+	err := s.withRetry(ctx, func(ctx context.Context) error {
+		var err error
+		rows, err = s.q.ListMissedChanges(ctx, runID)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read the changes the listing missed: %w", err)
 	}
@@ -74,7 +79,7 @@ type Trust struct {
 // ListingTrust reads every org's and field's trust.
 func (s *Store) ListingTrust(ctx context.Context) ([]Trust, error) {
 	var rows []dbsqlc.ListingTrustRow
-	err := s.withRetry(ctx, func() error {
+	err := s.withRetry(ctx, func(ctx context.Context) error {
 		var err error
 		rows, err = s.q.ListingTrust(ctx)
 		return err
@@ -99,7 +104,7 @@ func (s *Store) SetListingTrust(ctx context.Context, t Trust) error {
 	if t.SinceRunID != 0 {
 		p.SinceRunID = &t.SinceRunID
 	}
-	if err := s.withRetry(ctx, func() error { return s.q.SetListingTrust(ctx, p) }); err != nil {
+	if err := s.withRetry(ctx, func(ctx context.Context) error { return s.q.SetListingTrust(ctx, p) }); err != nil {
 		return fmt.Errorf("record the listing's trust for org %q, field %s: %w", t.OrgKey, t.Field, err)
 	}
 	return nil

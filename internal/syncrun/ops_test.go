@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
@@ -50,25 +52,28 @@ func TestSecondRunOfTheSameScopeWritesNothing(t *testing.T) {
 		t.Errorf("shard lock while the fleet is locked: %v", err)
 	}
 	// With --wait-for-lock, the lock is taken once the holder lets go: the
-	// waiter is refused first (the server has run its try in a session of
-	// its own), still waits, and has the lock once it is released.
-	var sessions []int32
-	if err := e.pool.QueryRow(ctx, `SELECT array_agg(pid) FROM pg_stat_activity WHERE datname = current_database()`).Scan(&sessions); err != nil {
+	// waiter is refused first (its try, in sessions of its own, rolled
+	// back), still waits, and has the lock once it is released.
+	wcfg := e.pool.Config()
+	wcfg.ConnConfig.RuntimeParams["application_name"] = "lock-waiter"
+	wpool, err := pgxpool.NewWithConfig(ctx, wcfg)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer wpool.Close()
 	type taken struct {
 		lock *store.RunLock
 		err  error
 	}
 	waiting := make(chan taken, 1)
 	go func() {
-		l, err := e.st.LockRun(ctx, store.All, time.Minute)
+		l, err := store.New(wpool).LockRun(ctx, store.All, time.Minute)
 		waiting <- taken{l, err}
 	}()
 	waitfor.Cond(t, "the waiter to be refused the lock", func() bool {
 		var refused bool
 		err := e.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = current_database()
-			AND pid <> ALL ($1) AND query LIKE '-- name: TryLockFleet %')`, sessions).Scan(&refused)
+			AND application_name = 'lock-waiter' AND state = 'idle' AND query = 'rollback')`).Scan(&refused)
 		return err == nil && refused
 	})
 	select {
@@ -256,63 +261,64 @@ func TestRetryAfterBeyondTheBudgetDoesNotKeepTheRunAsleep(t *testing.T) {
 	}
 }
 
-// TestLostLockStopsTheRunBeforeAnotherStarts ends only the lock's session
-// mid-run, and starts another run's lock at once: from that moment the
-// first run writes nothing (its statements go through the lock's session),
-// stops, and records that it failed. Before, it took a new lock on a new
-// connection and went on working beside the second run.
-func TestLostLockStopsTheRunBeforeAnotherStarts(t *testing.T) {
+// TestATakeOverStopsTheRun: mid-run, the run's lease expires (as it
+// would while the run could not reach its database) and another run takes
+// the scope over. From that moment the first run commits nothing (every
+// transaction of it checks its lease), stops, and says so; its sync_runs
+// row is left for the run that took over to mark abandoned.
+func TestATakeOverStopsTheRun(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{devices: 600, clientRate: 600, clientBurst: 10})
 	ctx := context.Background()
 	var (
-		killed         atomic.Int32
-		storedAtKill   int
-		requestsAtKill int64
+		taken          atomic.Int32
+		storedAtTake   int
+		requestsAtTake int64
 		next           *store.RunLock
 	)
 	sum := e.run(t, ctx, syncrun.Config{BatchSize: 50, OnProgress: func(p syncrun.Progress) {
 		// The writer calls this between writes: nothing is in flight.
-		if p.Done < 200 || !killed.CompareAndSwap(0, 1) {
+		if p.Done < 200 || !taken.CompareAndSwap(0, 1) {
 			return
 		}
-		storedAtKill = p.Done
-		requestsAtKill = e.sim.Stats().Details
-		var n int
-		if err := e.admin.QueryRow(ctx, `
-			SELECT count(pg_terminate_backend(pid)) FROM pg_locks
-			WHERE locktype = 'advisory' AND classid = 2004382585
-			  AND database = (SELECT oid FROM pg_database WHERE datname = $1)`, e.dbName).Scan(&n); err != nil || n != 1 {
-			t.Errorf("terminated %d lock sessions (err %v), want 1", n, err)
+		storedAtTake = p.Done
+		requestsAtTake = e.sim.Stats().Details
+		if _, err := e.admin.Exec(ctx, `UPDATE run_leases SET expires_at = now() - interval '1 second'`); err != nil {
+			t.Error(err)
 		}
-		// Another run takes the lock as soon as the session is gone.
 		var err error
-		if next, err = e.st.LockRun(ctx, store.All, 30*time.Second); err != nil {
-			t.Errorf("the next run could not take the lock: %v", err)
+		if next, err = e.st.LockRun(ctx, store.All, 0); err != nil {
+			t.Errorf("the next run could not take the scope over: %v", err)
 		}
 	}})
 	if next != nil {
 		defer next.Release()
 	}
-	if killed.Load() != 1 {
-		t.Fatal("the lock's session was never ended")
+	if taken.Load() != 1 {
+		t.Fatal("the scope was never taken over")
 	}
-	if sum.Status != store.RunFailed || !errors.Is(sum.Err, store.ErrLockLost) {
-		t.Fatalf("status %s, err %v; want failed with the lock lost", sum.Status, sum.Err)
+	if sum.Status != store.RunFailed || !errors.Is(sum.Err, store.ErrTakenOver) {
+		t.Fatalf("status %s, err %v; want failed, taken over", sum.Status, sum.Err)
 	}
 	var written int
 	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM device_sync_state WHERE last_run_id = $1`, sum.RunID).Scan(&written); err != nil {
 		t.Fatal(err)
 	}
-	if written != storedAtKill {
-		t.Errorf("the run wrote %d devices, %d of them after it lost its lock", written, written-storedAtKill)
+	if written != storedAtTake {
+		t.Errorf("the run wrote %d devices, %d of them after the take-over", written, written-storedAtTake)
 	}
 	got := readRun(t, e.pool, sum.RunID)
-	if got.Status != "failed" || got.OK+got.NotFound+got.Failed != written || got.Error == nil {
-		t.Errorf("sync_runs %+v; want failed, with the %d devices it wrote and why", got, written)
+	if got.Status != "running" || got.OK+got.NotFound+got.Failed != storedAtTake {
+		t.Errorf("sync_runs %+v; want it as the take-over found it: running, %d devices", got, storedAtTake)
+	}
+	if sum.Counts.OK+sum.Counts.NotFound+sum.Counts.Failed != storedAtTake {
+		t.Errorf("summary counts %+v; want the %d devices stored before the take-over", sum.Counts, storedAtTake)
+	}
+	if !strings.Contains(e.logs.String(), "another run took over this run's scope") {
+		t.Errorf("the run did not say it was taken over:\n%s", e.logs.String())
 	}
 	assertHistoryMatchesDevices(t, e)
-	t.Logf("requests after the lock was lost: %d (in flight when it went, or sent before the run heard)", e.sim.Stats().Details-requestsAtKill)
+	t.Logf("requests after the take-over: %d (in flight when it came, or sent before the run heard)", e.sim.Stats().Details-requestsAtTake)
 }
 
 // assertHistoryMatchesDevices checks that the newest history row of every

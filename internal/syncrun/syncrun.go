@@ -62,13 +62,10 @@ type Config struct {
 	Started time.Time
 	// Clock measures the budget; default the real clock.
 	Clock Clock
-	// Lock is the scope's run lock, if the caller took it already (to
-	// migrate under it, say). Otherwise Run takes it without waiting.
-	Lock *store.RunLock
-	// WriteTimeout bounds one batch write. Writes do not stop when the run is
-	// cancelled, so that every result already received is stored.
-	WriteTimeout time.Duration // default 15s
-	Logger       *slog.Logger
+	// Lock is the scope's run lock, if the caller took it already (to wait
+	// for it, say). Otherwise Run takes it without waiting.
+	Lock   *store.RunLock
+	Logger *slog.Logger
 	// OnProgress, if set, is called after each batch is stored.
 	OnProgress func(Progress)
 }
@@ -102,9 +99,6 @@ func (c *Config) defaults() {
 	}
 	if c.ListingPageSize <= 0 {
 		c.ListingPageSize = 100
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 15 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -224,9 +218,10 @@ func start(ctx context.Context, st *store.Store, client *fetch.Client, cfg Confi
 		}
 		r.lock, r.release = lock, lock.Release
 	}
-	// Every statement of the run goes through the lock's connection: a run
-	// that lost its lock can write nothing more.
-	st = st.Fenced(r.lock)
+	// Every statement of the run checks the lock in its own transaction:
+	// once another run has taken the scope over, nothing of this one
+	// commits.
+	st = st.Fenced(r.lock, r.log)
 	r.st = st
 	// The orgs to list, read before the run is recorded: a devices table
 	// that cannot be read (a long migration's lock, say) stops the run
@@ -295,7 +290,9 @@ func (r *run) fetchAll(ctx context.Context) error {
 		results: make(chan store.Result, cfg.BatchSize), done: make(chan struct{})}
 	go func() {
 		defer close(r.w.done)
-		if err := r.w.loop(context.WithoutCancel(r.ctx)); err != nil {
+		wctx, cancel := afterStop(r.ctx)
+		defer cancel()
+		if err := r.w.loop(wctx); err != nil {
 			r.w.err = err
 			r.cancelFetch(err)
 		}
@@ -362,7 +359,8 @@ func (r *run) finish() Summary {
 	if sum.Err != nil {
 		f.Error = sum.Err.Error()
 	}
-	if r.w != nil && cfg.Detect == store.DetectListing && r.listing.Status != ListingOff && r.listing.Status != ListingForbidden {
+	if r.w != nil && cfg.Detect == store.DetectListing && r.listing.Status != ListingOff && r.listing.Status != ListingForbidden &&
+		!errors.Is(sum.Err, store.ErrTakenOver) {
 		// The listing's check reads the run's listing, which FinishRun
 		// drops. It compares every device the run fetched: on a first sync
 		// of a large fleet, all of them, hence a bound of its own. A failure
@@ -374,17 +372,25 @@ func (r *run) finish() Summary {
 			r.log.LogAttrs(r.ctx, slog.LevelError, "could not check the device listing against the details", slog.String("error", err.Error()))
 		}
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.WriteTimeout)
-	defer cancel()
-	sum.DetailsAge, sum.DetailsAgeKnown = r.recordDetailsAge(fctx)
-	final, err := r.st.FinishRun(fctx, r.rec.ID, f)
-	if err != nil {
-		if sum.Err == nil {
+	var final store.FinalCounts
+	var err error
+	takenOver := errors.Is(sum.Err, store.ErrTakenOver)
+	if !takenOver {
+		// A run taken over cannot record its end: the run that took over
+		// marked it abandoned.
+		fctx, cancel := afterStop(r.ctx)
+		defer cancel()
+		sum.DetailsAge, sum.DetailsAgeKnown = r.recordDetailsAge(fctx)
+		final, err = r.st.FinishRun(fctx, r.rec.ID, f)
+		if err != nil && sum.Err == nil {
 			sum.Status, sum.Err = store.RunFailed, err
-		} else {
+		} else if err != nil {
 			sum.Err = fmt.Errorf("%w (and recording the run's end failed: %v)", sum.Err, err)
 		}
-		// The database could not recount: report what the writer stored.
+	}
+	if takenOver || err != nil {
+		// The database could not recount, or this run may no longer ask it
+		// to: report what the writer stored.
 		final = store.FinalCounts{OK: counts.OK, NotFound: counts.NotFound, Failed: counts.Failed,
 			Changed: counts.Changed, Changes: counts.Changes,
 			Skipped: max(r.rec.Total-counts.OK-counts.NotFound-counts.Failed, 0)}
@@ -416,15 +422,34 @@ const listingCheckTimeout = 2 * time.Minute
 
 var errDone = errors.New("every due device was fetched")
 
-// keepLock watches the run lock's session until ctx ends. If the session
-// ends, another run may start at once: this one stops fetching (its writes
-// already fail, see store.Fenced).
+// keepLock renews the run lock until ctx ends. If another run took the
+// scope over (this run was cut off from its database for longer than the
+// lease), this one stops fetching: its writes already fail (store.Fenced).
 func keepLock(ctx context.Context, lock *store.RunLock, log *slog.Logger) error {
-	if err := lock.Watch(ctx); err != nil && ctx.Err() == nil {
-		log.LogAttrs(ctx, slog.LevelError, "lost the run lock; stopping", slog.String("error", err.Error()))
+	if err := lock.Keep(ctx, log); err != nil && ctx.Err() == nil {
+		log.LogAttrs(ctx, slog.LevelError, "another run took over this run's scope; stopping", slog.String("error", err.Error()))
 		return err
 	}
 	return nil
+}
+
+// stopGrace is how long a run goes on storing what it received once it
+// was stopped (a signal), even while the database is away: Kubernetes
+// allows 30 s between SIGTERM and SIGKILL.
+const stopGrace = 15 * time.Second
+
+// afterStop returns a context for the writes that store what a run
+// received: it is not cancelled with ctx, but ends stopGrace after it.
+func afterStop(ctx context.Context) (context.Context, context.CancelFunc) {
+	g, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(stopGrace, cancel)
+		context.AfterFunc(g, func() { t.Stop() })
+	})
+	return g, func() {
+		stop()
+		cancel()
+	}
 }
 
 // outcome decides a run's status from how its parts ended.
@@ -432,7 +457,7 @@ func outcome(ctx, fetchCtx context.Context, fetchErr, writeErr error, c store.Ba
 	switch {
 	case writeErr != nil:
 		return store.RunFailed, writeErr
-	case errors.Is(fetchErr, ErrUnauthorized), errors.Is(fetchErr, store.ErrLockLost),
+	case errors.Is(fetchErr, ErrUnauthorized), errors.Is(fetchErr, store.ErrTakenOver),
 		errors.Is(fetchErr, ErrUnreachable), errors.Is(fetchErr, ErrCertificate):
 		return store.RunFailed, fetchErr
 	case ctx.Err() != nil:

@@ -25,7 +25,9 @@ type writer struct {
 }
 
 // loop runs until results is closed and drained, or a write fails. ctx is
-// not cancelled by a signal: each write has its own timeout instead.
+// not cancelled by a signal, but ends a grace period after it (afterStop);
+// the store bounds each attempt of a write by the server's
+// statement_timeout and tries it again after a lost connection.
 func (w *writer) loop(ctx context.Context) error {
 	batch := make([]store.Result, 0, w.cfg.BatchSize)
 	tick := time.NewTicker(w.cfg.FlushInterval)
@@ -59,8 +61,6 @@ func (w *writer) loop(ctx context.Context) error {
 }
 
 func (w *writer) write(ctx context.Context, batch []store.Result) error {
-	ctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
-	defer cancel()
 	c, err := w.st.ApplyResults(ctx, w.run.ID, batch)
 	if err != nil {
 		return err
