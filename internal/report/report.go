@@ -49,7 +49,9 @@ type Report struct {
 }
 
 var (
-	setDefault = regexp.MustCompile(`\\set\s+(\w+)\s+(\S+)`)
+	// A default is one word or a quoted string, as psql reads it
+	// (\set max_age '24 hours'; '' is a quote inside one).
+	setDefault = regexp.MustCompile(`\\set\s+(\w+)\s+('(?:[^']|'')*'|[^\s']\S*)`)
 	variable   = regexp.MustCompile(`:'(\w+)'`)
 	oneOf      = regexp.MustCompile(`^--\s*(\w+) is one of:\s*(.+?)\.?$`)
 	dropFirst  = regexp.MustCompile(`^--\s*In a narrow table, left out first:\s*(.+?)\.?$`)
@@ -71,7 +73,7 @@ func Parse(name, text string) (Report, error) {
 		switch {
 		case strings.HasPrefix(trimmed, `\`):
 			for _, m := range setDefault.FindAllStringSubmatch(trimmed, -1) {
-				defaults[m[1]] = strings.Trim(m[2], `'`)
+				defaults[m[1]] = psqlValue(m[2])
 			}
 			continue
 		case dropFirst.MatchString(trimmed):
@@ -449,4 +451,13 @@ func (res Result) WriteOutput(w io.Writer, out Output) error {
 		n++
 	}
 	return f.end(n)
+}
+
+// psqlValue is a \set value as psql reads it: a quoted string unquoted,
+// with ” for a quote; a bare word as it is.
+func psqlValue(v string) string {
+	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+		return strings.ReplaceAll(v[1:len(v)-1], "''", "'")
+	}
+	return v
 }

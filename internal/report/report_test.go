@@ -59,6 +59,19 @@ WHERE :'days'::int > 0;
 	if _, err := report.Parse("bad", "-- colour is one of: red, blue\nSELECT 1;"); err == nil {
 		t.Errorf("values of no parameter were accepted")
 	}
+	// A quoted default is one value, as psql reads it: '24 hours' is not
+	// 24 (seconds, as an interval).
+	r, err = report.Parse("quoted", `\if :{?max_age} \else \set max_age '24 hours' \endif
+\if :{?who} \else \set who 'O''Brien' \endif
+\if :{?none} \else \set none '' \endif
+SELECT :'max_age'::interval, :'who', :'none';`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []report.Param{{Name: "max_age", Default: "24 hours"}, {Name: "who", Default: "O'Brien"}, {Name: "none"}}
+	if diff := cmp.Diff(want, r.Params); diff != "" {
+		t.Errorf("quoted defaults (-want +got):\n%s", diff)
+	}
 }
 
 // TestEnumeratedParametersMatchTheSchema: the values a report's header

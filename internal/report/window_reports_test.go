@@ -108,4 +108,9 @@ func TestDetailsAgeReport(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("details_age (-want +got):\n%s", diff)
 	}
+	// The default max age is the job's, 24 hours.
+	got = columns(t, runReport(t, pool, "details_age", nil), "org_id", "older_than_max_age")
+	if diff := cmp.Diff([][]string{{"", "2"}}, got); diff != "" {
+		t.Errorf("details_age with the default max_age (-want +got):\n%s", diff)
+	}
 }
