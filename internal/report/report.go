@@ -454,7 +454,7 @@ func (res Result) WriteOutput(w io.Writer, out Output) error {
 }
 
 // psqlValue is a \set value as psql reads it: a quoted string unquoted,
-// with ” for a quote; a bare word as it is.
+// with a doubled single quote standing for one; a bare word as it is.
 func psqlValue(v string) string {
 	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
 		return strings.ReplaceAll(v[1:len(v)-1], "''", "'")
