@@ -1,8 +1,15 @@
--- What the job learns of its database session when it connects
--- (internal/store Open).
+-- What the job learns of, and sets in, its database session when it
+-- connects (internal/store Open).
 
--- name: SessionStatementTimeout :one
--- The statement_timeout the session runs with, in seconds (0: none): the
--- connection string's, the job's default, or the server's or role's when a
--- pooler did not pass the job's on.
-SELECT extract(epoch FROM current_setting('statement_timeout')::interval)::float8 AS seconds;
+-- name: SessionTimeouts :one
+-- The statement_timeout and lock_timeout the session runs with, in seconds
+-- (0: none): the connection string's, the job's defaults, or the server's
+-- or role's when a pooler did not pass the job's on.
+SELECT extract(epoch FROM current_setting('statement_timeout')::interval)::float8 AS statement_timeout,
+       extract(epoch FROM current_setting('lock_timeout')::interval)::float8      AS lock_timeout;
+
+-- name: SetSessionTimeouts :exec
+-- The job's defaults, set in the session after connecting, for a pooler in
+-- session mode that refuses them as startup parameters.
+SELECT set_config('statement_timeout', @statement_timeout::text, false),
+       set_config('lock_timeout', @lock_timeout::text, false);

@@ -110,7 +110,9 @@ func cmdCheck(ctx context.Context, args []string, getenv Env, stdout, stderr io.
 // privileges. It returns the number of tracked devices (-1 if unknown) and
 // one tracked device's ID for the details request ("" if none).
 func checkDatabase(ctx context.Context, rep *checkReport, o runOptions) (int, string) {
-	st, err := store.Open(ctx, o.DatabaseURL, store.OpenOptions{ConnectWithin: 5 * time.Second})
+	opts := o.openOptions(nil)
+	opts.ConnectWithin = 5 * time.Second
+	st, err := store.Open(ctx, o.DatabaseURL, opts)
 	if err != nil {
 		rep.add("database", checkFail, err.Error(), "check DATABASE_URL (or --database-url) and that PostgreSQL is up")
 		rep.add("schema", checkSkip, "no database connection", "")
@@ -124,7 +126,11 @@ func checkDatabase(ctx context.Context, rep *checkReport, o runOptions) (int, st
 		return -1, ""
 	}
 	user := id.Role
-	rep.add("database", checkOK, fmt.Sprintf("reachable: PostgreSQL %s, database %s, role %s", id.ServerVersion, id.Database, user), "")
+	via := ""
+	if st.Pooler() == store.PoolerTransaction {
+		via = ", through a transaction pooler"
+	}
+	rep.add("database", checkOK, fmt.Sprintf("reachable: PostgreSQL %s, database %s, role %s%s", id.ServerVersion, id.Database, user, via), "")
 
 	pending, err := st.PendingMigrations(ctx)
 	switch {
@@ -135,6 +141,9 @@ func checkDatabase(ctx context.Context, rep *checkReport, o runOptions) (int, st
 	case o.NoMigrate:
 		rep.add("schema", checkFail, fmt.Sprintf("%s pending (%s); run --no-migrate refuses to start", plural(len(pending), "migration"), strings.Join(pending, ", ")),
 			fmt.Sprintf("run %q as the role that owns the schema", Name+" migrate"))
+	case st.Pooler() == store.PoolerTransaction:
+		rep.add("schema", checkFail, fmt.Sprintf("%s pending (%s); run cannot apply them through a transaction pooler", plural(len(pending), "migration"), strings.Join(pending, ", ")),
+			fmt.Sprintf("run %q as the schema owner with a connection to PostgreSQL itself, not the pooler", Name+" migrate"))
 	default:
 		rep.add("schema", checkWarn, fmt.Sprintf("%s pending (%s): run applies them first, which needs the role that owns the schema",
 			plural(len(pending), "migration"), strings.Join(pending, ", ")), fmt.Sprintf("run %q as the schema owner", Name+" migrate"))

@@ -145,7 +145,7 @@ func cmdDevicesAdd(ctx context.Context, args []string, getenv Env, stdout, stder
 			}
 		}
 	}
-	st, closeDB, err := openStore(ctx, o.DatabaseURL)
+	st, closeDB, err := openStore(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -241,7 +241,7 @@ func cmdDevicesImport(ctx context.Context, args []string, getenv Env, stdout, st
 	for i, e := range parsed.Entries {
 		devs[i] = store.NewDevice{ID: e.ID, OrgID: e.OrgID}
 	}
-	st, closeDB, err := openStore(ctx, o.DatabaseURL)
+	st, closeDB, err := openStore(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -431,7 +431,7 @@ func cmdDevicesRemove(ctx context.Context, args []string, getenv Env, stdout, st
 			return usageErr("devices remove: argument %d is empty", i+1)
 		}
 	}
-	st, closeDB, err := openStore(ctx, o.DatabaseURL)
+	st, closeDB, err := openStore(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -518,7 +518,7 @@ func cmdDevicesList(ctx context.Context, args []string, getenv Env, stdout, stde
 	if err := usageErrs(errs); err != nil {
 		return err
 	}
-	st, closeDB, err := openStore(ctx, o.DatabaseURL)
+	st, closeDB, err := openStore(ctx, o)
 	if err != nil {
 		return err
 	}

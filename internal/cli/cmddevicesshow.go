@@ -46,7 +46,7 @@ func cmdDevicesShow(ctx context.Context, args []string, getenv Env, stdout, stde
 	if err := usageErrs(errs); err != nil {
 		return err
 	}
-	st, closeDB, err := openStore(ctx, o.DatabaseURL)
+	st, closeDB, err := openStore(ctx, o)
 	if err != nil {
 		return err
 	}

@@ -55,7 +55,7 @@ func cmdDiscover(ctx context.Context, args []string, getenv Env, stdout, stderr 
 	if err != nil {
 		return err
 	}
-	st, err := openDB(ctx, o.DatabaseURL, schemaMode(o.NoMigrate), log)
+	st, err := openDB(ctx, o.dbOptions, schemaMode(o.NoMigrate), log)
 	if err != nil {
 		return err
 	}

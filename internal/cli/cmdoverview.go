@@ -64,7 +64,7 @@ func reportOverview(ctx context.Context, o dbOptions, params stringList, format 
 	if err := usageErrs(errs); err != nil {
 		return err
 	}
-	st, closeDB, err := openStore(ctx, o.DatabaseURL)
+	st, closeDB, err := openStore(ctx, o)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func cmdPruneHistory(ctx context.Context, args []string, getenv Env, stdout, std
 	if err != nil {
 		return usageErr("--older-than %q: %v", olderThan, err)
 	}
-	st, closeDB, err := openStore(ctx, o.DatabaseURL)
+	st, closeDB, err := openStore(ctx, o)
 	if err != nil {
 		return err
 	}

@@ -89,7 +89,7 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 	if err := usageErrs(errs); err != nil {
 		return err
 	}
-	st, closeDB, err := openStore(ctx, o.DatabaseURL)
+	st, closeDB, err := openStore(ctx, o)
 	if err != nil {
 		return err
 	}

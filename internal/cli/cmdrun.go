@@ -46,7 +46,7 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 	}
 	setupCtx, cancel := syncrun.BeforeStart(ctx, start, o.MaxDuration)
 	defer cancel()
-	st, err := openDB(setupCtx, o.DatabaseURL, schemaAsIs, log)
+	st, err := openDB(setupCtx, o.dbOptions, schemaAsIs, log)
 	if err != nil {
 		return syncrun.BudgetErr(setupCtx, err)
 	}

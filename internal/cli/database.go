@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
+	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 )
 
@@ -30,8 +32,8 @@ func schemaMode(noMigrate bool) schema {
 // defaults, a bounded and briefly retried first connection), then the
 // schema step the command needs, so that no command meets a schema it does
 // not know. log may be nil.
-func openDB(ctx context.Context, databaseURL string, sc schema, log *slog.Logger) (*store.Store, error) {
-	st, err := store.Open(ctx, databaseURL, store.OpenOptions{Logger: log})
+func openDB(ctx context.Context, o dbOptions, sc schema, log *slog.Logger) (*store.Store, error) {
+	st, err := store.Open(ctx, o.DatabaseURL, o.openOptions(log))
 	if err != nil {
 		return nil, err
 	}
@@ -45,8 +47,8 @@ func openDB(ctx context.Context, databaseURL string, sc schema, log *slog.Logger
 // openStore opens the database for the commands that never migrate
 // (devices, report, prune-history), so that a role without DDL rights can
 // run them.
-func openStore(ctx context.Context, databaseURL string) (*store.Store, func(), error) {
-	st, err := openDB(ctx, databaseURL, schemaCurrent, nil)
+func openStore(ctx context.Context, o dbOptions) (*store.Store, func(), error) {
+	st, err := openDB(ctx, o, schemaCurrent, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -68,7 +70,18 @@ func prepareSchema(ctx context.Context, st *store.Store, sc schema, log *slog.Lo
 		return nil
 	case schemaMigrate:
 		_, err := st.Migrate(ctx, log)
-		return err
+		return needsSession(err)
 	}
 	return nil
+}
+
+// needsSession makes a refusal for want of a session of its own
+// (store.ErrNeedsSession: migrating through a transaction pooler) a
+// configuration error, exit 2, that says what to do.
+func needsSession(err error) error {
+	if !errors.Is(err, store.ErrNeedsSession) {
+		return err
+	}
+	return &exitcode.Error{Code: exitcode.Usage, Err: fmt.Errorf("%w: goose holds a session advisory lock while it migrates, which a transaction pooler does not keep; run %q with a --database-url that reaches PostgreSQL itself (not the pooler), and %q through the pooler",
+		err, Name+" migrate", Name+" run --no-migrate")}
 }

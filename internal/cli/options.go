@@ -124,22 +124,36 @@ func (fs *flagSet) fromEnvErr(err error) error {
 // dbOptions are the flags of every command that talks to PostgreSQL.
 type dbOptions struct {
 	DatabaseURL string
+	Pooler      string
 }
 
 func (o *dbOptions) register(fs *flagSet) {
 	fs.StringVar(&o.DatabaseURL, "database-url", "",
 		"PostgreSQL connection URL or keyword/value string; empty means the libpq\nenvironment (PGHOST, PGUSER, PGPASSWORD, ...) and its defaults")
 	fs.bindEnv("database-url", "DATABASE_URL")
+	fs.StringVar(&o.Pooler, "database-pooler", string(store.PoolerAuto),
+		"what stands between the job and PostgreSQL: session (a direct connection, or a\npooler in session mode), transaction (a pooler in transaction mode, such as\nPgBouncer's: no prepared statements, no session settings, no migrations) or\nauto (a pooler that refuses or drops the job's session settings is taken for\na transaction pooler)")
+	fs.bindEnv("database-pooler", "DATABASE_POOLER")
+}
+
+// openOptions are store.Open's options for these flags (validated).
+func (o *dbOptions) openOptions(log *slog.Logger) store.OpenOptions {
+	p, _ := store.ParsePooler(o.Pooler)
+	return store.OpenOptions{Logger: log, Pooler: p}
 }
 
 // validate checks that the database URL parses, without connecting: a URL
 // that cannot work is a configuration error (exit 2), like any bad value.
 // The value is not echoed: it may hold a password.
 func (o *dbOptions) validate() []error {
+	var errs []error
 	if _, err := store.ParseConfig(o.DatabaseURL); err != nil {
-		return []error{fmt.Errorf("--database-url: %w", err)}
+		errs = append(errs, fmt.Errorf("--database-url: %w", err))
 	}
-	return nil
+	if _, err := store.ParsePooler(o.Pooler); err != nil {
+		errs = append(errs, fmt.Errorf("--database-pooler %w", err))
+	}
+	return errs
 }
 
 // logOptions choose the log output.

@@ -9,19 +9,37 @@ import (
 	"context"
 )
 
-const sessionStatementTimeout = `-- name: SessionStatementTimeout :one
+const sessionTimeouts = `-- name: SessionTimeouts :one
 
-SELECT extract(epoch FROM current_setting('statement_timeout')::interval)::float8 AS seconds
+SELECT extract(epoch FROM current_setting('statement_timeout')::interval)::float8 AS statement_timeout,
+       extract(epoch FROM current_setting('lock_timeout')::interval)::float8      AS lock_timeout
 `
 
-// What the job learns of its database session when it connects
-// (internal/store Open).
-// The statement_timeout the session runs with, in seconds (0: none): the
-// connection string's, the job's default, or the server's or role's when a
-// pooler did not pass the job's on.
-func (q *Queries) SessionStatementTimeout(ctx context.Context) (float64, error) {
-	row := q.db.QueryRow(ctx, sessionStatementTimeout)
-	var seconds float64
-	err := row.Scan(&seconds)
-	return seconds, err
+type SessionTimeoutsRow struct {
+	StatementTimeout float64
+	LockTimeout      float64
+}
+
+// What the job learns of, and sets in, its database session when it
+// connects (internal/store Open).
+// The statement_timeout and lock_timeout the session runs with, in seconds
+// (0: none): the connection string's, the job's defaults, or the server's
+// or role's when a pooler did not pass the job's on.
+func (q *Queries) SessionTimeouts(ctx context.Context) (SessionTimeoutsRow, error) {
+	row := q.db.QueryRow(ctx, sessionTimeouts)
+	var i SessionTimeoutsRow
+	err := row.Scan(&i.StatementTimeout, &i.LockTimeout)
+	return i, err
+}
+
+const setSessionTimeouts = `-- name: SetSessionTimeouts :exec
+SELECT set_config('statement_timeout', $1::text, false),
+       set_config('lock_timeout', $2::text, false)
+`
+
+// The job's defaults, set in the session after connecting, for a pooler in
+// session mode that refuses them as startup parameters.
+func (q *Queries) SetSessionTimeouts(ctx context.Context, statementTimeout string, lockTimeout string) error {
+	_, err := q.db.Exec(ctx, setSessionTimeouts, statementTimeout, lockTimeout)
+	return err
 }

@@ -1,5 +1,6 @@
 // Package localpg starts a throwaway PostgreSQL cluster from the PostgreSQL
-// binaries installed on this machine.
+// binaries installed on this machine, and a PgBouncer in front of a server
+// from the pgbouncer binary.
 //
 // The cluster lives in a new temporary directory, listens on 127.0.0.1 at a
 // free port with trust authentication, and runs with fsync and its friends

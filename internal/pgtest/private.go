@@ -69,3 +69,34 @@ func MigratedDB(t testing.TB, c *localpg.Cluster, name string) string {
 	}
 	return dsn
 }
+
+// PgBouncer starts a PgBouncer of the test's own in front of dbURL's
+// server (transaction pooling unless o says otherwise), stopped at
+// cleanup, and returns dbURL through it. Without pgbouncer installed the
+// test is skipped, loudly, or fails when CI is set.
+func PgBouncer(t testing.TB, dbURL string, o localpg.PgBouncerOptions) string {
+	t.Helper()
+	if _, err := localpg.PgBouncerAvailable(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("pgtest: this test needs PgBouncer: %v", err)
+		}
+		skipped.Add(1)
+		t.Skipf("SKIPPED: this test needs PgBouncer: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := localpg.StartPgBouncer(ctx, dbURL, o)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := b.Stop(); err != nil {
+			t.Errorf("pgtest: stop pgbouncer: %v", err)
+		}
+	})
+	through, err := b.URL(dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return through
+}

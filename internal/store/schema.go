@@ -15,8 +15,18 @@ import (
 
 // Migrate applies every pending migration, logging one line each (log may
 // be nil), on a pool of its own without the job's statement_timeout
-// (MigrationPool). It returns how many were applied.
+// (MigrationPool). It returns how many were applied. Through a transaction
+// pooler it applies none: with migrations pending it fails with
+// ErrNeedsSession.
 func (s *Store) Migrate(ctx context.Context, log *slog.Logger) (int, error) {
+	if s.pooler == PoolerTransaction {
+		// Nothing to apply needs no lock; anything to apply does.
+		pending, err := s.PendingMigrations(ctx)
+		if err != nil || len(pending) == 0 {
+			return 0, err
+		}
+		return 0, fmt.Errorf("apply %d pending migrations (%s ...): %w", len(pending), pending[0], ErrNeedsSession)
+	}
 	pool, err := s.MigrationPool(ctx)
 	if err != nil {
 		return 0, err
@@ -28,6 +38,9 @@ func (s *Store) Migrate(ctx context.Context, log *slog.Logger) (int, error) {
 // MigrateDownTo rolls back, newest first, every applied migration above
 // version, and returns the files it rolled back, even when one fails.
 func (s *Store) MigrateDownTo(ctx context.Context, version int64, log *slog.Logger) ([]string, error) {
+	if s.pooler == PoolerTransaction {
+		return nil, fmt.Errorf("roll back migrations: %w", ErrNeedsSession)
+	}
 	pool, err := s.MigrationPool(ctx)
 	if err != nil {
 		return nil, err
@@ -39,6 +52,9 @@ func (s *Store) MigrateDownTo(ctx context.Context, version int64, log *slog.Logg
 // WriteMigrationStatus writes one line per migration: its version, file
 // and when it was applied, or "pending".
 func (s *Store) WriteMigrationStatus(ctx context.Context, w io.Writer) error {
+	if s.pooler == PoolerTransaction {
+		return fmt.Errorf("read the migrations' status: %w", ErrNeedsSession) // goose locks for it
+	}
 	return migrations.WriteStatus(ctx, s.pool, w)
 }
 

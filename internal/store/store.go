@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -25,13 +26,18 @@ import (
 
 // Store is the job's database access. It is safe for concurrent use.
 type Store struct {
-	pool  *pgxpool.Pool
-	db    db              // where statements run: the pool, or a run's fenced transactions on it
-	q     *dbsqlc.Queries // the statements of queries/*.sql, typed by sqlc, on db
-	retry pgretry.Policy  // for idempotent statements whose connection failed
-	log   *slog.Logger    // hears of statements tried again
-	lease time.Duration   // of the run locks it takes
-	lock  *RunLock        // the run's, for a Fenced store
+	pool   *pgxpool.Pool
+	db     db              // where statements run: the pool, or a run's fenced transactions on it
+	q      *dbsqlc.Queries // the statements of queries/*.sql, typed by sqlc, on db
+	retry  pgretry.Policy  // for idempotent statements whose connection failed
+	log    *slog.Logger    // hears of statements tried again
+	lease  time.Duration   // of the run locks it takes
+	pooler Pooler          // PoolerSession, or PoolerTransaction: nothing in a session
+	// setParams are the session defaults each connection sets after
+	// connecting, for a pooler in session mode that refuses them at
+	// startup; nil when they are startup parameters.
+	setParams map[string]string
+	lock      *RunLock // the run's, for a Fenced store
 
 	defaultStatementTimeout bool // Open set DefaultStatementTimeout
 }
@@ -41,7 +47,7 @@ type Store struct {
 // latter's length too.
 func New(pool *pgxpool.Pool) *Store {
 	return &Store{pool: pool, db: pool, q: dbsqlc.New(pool), retry: pgretry.Statement,
-		log: slog.New(slog.DiscardHandler), lease: DefaultLease}
+		log: slog.New(slog.DiscardHandler), lease: DefaultLease, pooler: PoolerSession}
 }
 
 // WithLease returns the Store with run locks of another length than
@@ -70,7 +76,7 @@ func (s *Store) Fenced(lock *RunLock, log *slog.Logger) *Store {
 	retry := s.retry
 	retry.Tries, retry.Wait, retry.MaxWait, retry.Within = 1<<30, 100*time.Millisecond, 2*time.Second, ReconnectWithin
 	return &Store{pool: s.pool, db: f, q: dbsqlc.New(f), retry: retry, log: log, lease: s.lease, lock: lock,
-		defaultStatementTimeout: s.defaultStatementTimeout}
+		pooler: s.pooler, defaultStatementTimeout: s.defaultStatementTimeout}
 }
 
 // ConnConfig is where the store connects (host, port, database, user),
@@ -104,6 +110,9 @@ const (
 type OpenOptions struct {
 	ConnectWithin time.Duration
 	Logger        *slog.Logger // told about each failed first attempt
+	// Pooler is what stands between the job and PostgreSQL; default
+	// PoolerAuto, which finds out.
+	Pooler Pooler
 }
 
 // Open connects to databaseURL and returns the Store on it. An empty URL
@@ -112,10 +121,12 @@ type OpenOptions struct {
 // OpenOptions.ConnectWithin while the failure is one a retry can fix (the
 // server is not up yet); one that no retry changes (an untrusted
 // certificate, a rejected password or role, a missing database:
-// pgretry.Permanent) fails at once, naming the cause. The returned error
-// never includes a password.
+// pgretry.Permanent) fails at once, naming the cause. Through a
+// transaction pooler (OpenOptions.Pooler, found out by default) the store
+// keeps nothing in a session. The returned error never includes a
+// password.
 func Open(ctx context.Context, databaseURL string, o OpenOptions) (*Store, error) {
-	cfg, err := ParseConfig(databaseURL)
+	cfg, jobSet, err := parseConfig(databaseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +136,73 @@ func Open(ctx context.Context, databaseURL string, o OpenOptions) (*Store, error
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Pooler == "" {
+		o.Pooler = PoolerAuto
+	}
 	name := Describe(cfg.ConnConfig.Config)
+	pooler := o.Pooler
+	if pooler == PoolerTransaction {
+		forTransactionPooler(cfg, jobSet)
+	}
+	var setParams map[string]string // set after connecting, in session mode
+	pool, err := connect(ctx, cfg, o, name)
+	if p := refusedParam(err); p != "" && pooler != PoolerTransaction && slices.Contains(jobSet, p) {
+		// A pooler (PgBouncer) refuses the job's session defaults.
+		if pooler == PoolerSession {
+			setParams = setSessionDefaults(cfg, jobSet)
+		} else {
+			pooler = PoolerTransaction
+			forTransactionPooler(cfg, jobSet)
+		}
+		pool, err = connect(ctx, cfg, o, name)
+	}
+	if p := refusedParam(err); p != "" {
+		return nil, fmt.Errorf("connect to database %s: %w", name, refusedParamError(p))
+	}
+	if err != nil {
+		return nil, err
+	}
+	timeouts, err := dbsqlc.New(pool).SessionTimeouts(ctx)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database %s: %w", name, err)
+	}
+	if pooler == PoolerAuto && slices.Contains(jobSet, "statement_timeout") && timeouts.StatementTimeout != DefaultStatementTimeout.Seconds() {
+		// A pooler dropped the job's session defaults
+		// (ignore_startup_parameters): it may well pool transactions.
+		pool.Close()
+		pooler = PoolerTransaction
+		forTransactionPooler(cfg, jobSet)
+		if pool, err = connect(ctx, cfg, o, name); err != nil {
+			return nil, err
+		}
+	}
+	if pooler == PoolerAuto {
+		pooler = PoolerSession
+	}
+	if pooler == PoolerTransaction {
+		o.Logger.LogAttrs(ctx, slog.LevelInfo, "connected through a transaction pooler: no prepared statements, no session settings, no migrations",
+			slog.String("database", name), slog.Float64("statement_timeout_seconds", timeouts.StatementTimeout),
+			slog.Float64("lock_timeout_seconds", timeouts.LockTimeout))
+	}
+	st := New(pool)
+	st.log = o.Logger
+	st.pooler = pooler
+	st.setParams = setParams
+	st.defaultStatementTimeout = pooler == PoolerSession && slices.Contains(jobSet, "statement_timeout")
+	// A statement that has not answered well past the server's own
+	// statement_timeout is on a connection that is gone (a dead network):
+	// it is cut short and tried again on another.
+	if timeouts.StatementTimeout > 0 {
+		st.retry.Attempt = time.Duration(timeouts.StatementTimeout*float64(time.Second)) + attemptMargin
+	}
+	return st, nil
+}
+
+// connect opens a pool on cfg and makes its first connection, retried for
+// o.ConnectWithin while the failure is one a retry can fix. Its error says
+// what the attempts met, and never includes a password.
+func connect(ctx context.Context, cfg *pgxpool.Config, o OpenOptions, name string) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database %s: %w", name, err)
@@ -134,10 +211,16 @@ func Open(ctx context.Context, databaseURL string, o OpenOptions) (*Store, error
 	cctx, cancel := context.WithTimeout(ctx, o.ConnectWithin)
 	defer cancel()
 	var lost error // the last failure worth a retry, for the message
-	err = pgretry.Do(cctx, pgretry.Policy{Tries: 1 << 20, Wait: 250 * time.Millisecond, MaxWait: 2 * time.Second},
+	// A pooler's refusal of a startup parameter is no answer a retry
+	// changes, though its SQLSTATE (08P01) says "connection failure".
+	retryable := func(err error) bool {
+		var r refused
+		return !errors.As(err, &r) && pgretry.Transient(err)
+	}
+	err = pgretry.Do(cctx, pgretry.Policy{Tries: 1 << 20, Wait: 250 * time.Millisecond, MaxWait: 2 * time.Second, Retryable: retryable},
 		func(ctx context.Context) error {
 			err := pool.Ping(ctx)
-			if err != nil && pgretry.Transient(err) {
+			if err != nil && pgretry.Transient(err) && refusedParam(err) == "" {
 				level := slog.LevelDebug
 				if lost == nil {
 					level = slog.LevelWarn // once; the rest at debug
@@ -147,40 +230,39 @@ func Open(ctx context.Context, databaseURL string, o OpenOptions) (*Store, error
 					slog.String("database", name),
 					slog.Float64("for_up_to_seconds", o.ConnectWithin.Seconds()), slog.String("error", oneLine(err)))
 			}
+			if refusedParam(err) != "" {
+				return refused{err} // a pooler's answer: another try gets the same
+			}
 			return err
 		})
-	if err != nil {
-		pool.Close()
-		switch {
-		case ctx.Err() != nil:
-			return nil, fmt.Errorf("connect to database %s: %w", name, context.Cause(ctx))
-		case pgretry.Permanent(err):
-			return nil, fmt.Errorf("connect to database %s: %s: %w", name, refusal(err), oneLineError{err})
-		case pgretry.Transient(err) || errors.Is(err, context.DeadlineExceeded):
-			if lost != nil {
-				err = lost // the deadline cut the last attempt short: say what the others met
-			}
-			return nil, fmt.Errorf("connect to database %s: not reachable within %s: %w",
-				name, time.Since(start).Round(time.Second), oneLineError{err})
+	if err == nil {
+		return pool, nil
+	}
+	pool.Close()
+	var r refused
+	switch {
+	case errors.As(err, &r):
+		return nil, r.err
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("connect to database %s: %w", name, context.Cause(ctx))
+	case pgretry.Permanent(err):
+		return nil, fmt.Errorf("connect to database %s: %s: %w", name, refusal(err), oneLineError{err})
+	case pgretry.Transient(err) || errors.Is(err, context.DeadlineExceeded):
+		if lost != nil {
+			err = lost // the deadline cut the last attempt short: say what the others met
 		}
-		return nil, fmt.Errorf("connect to database %s: %w", name, oneLineError{err})
+		return nil, fmt.Errorf("connect to database %s: not reachable within %s: %w",
+			name, time.Since(start).Round(time.Second), oneLineError{err})
 	}
-	st := New(pool)
-	st.log = o.Logger
-	st.defaultStatementTimeout = cfg.ConnConfig.RuntimeParams["statement_timeout"] == millis(DefaultStatementTimeout)
-	// A statement that has not answered well past the server's own
-	// statement_timeout is on a connection that is gone (a dead network):
-	// it is cut short and tried again on another.
-	timeout, err := st.q.SessionStatementTimeout(ctx)
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("connect to database %s: %w", name, err)
-	}
-	if timeout > 0 {
-		st.retry.Attempt = time.Duration(timeout*float64(time.Second)) + attemptMargin
-	}
-	return st, nil
+	return nil, fmt.Errorf("connect to database %s: %w", name, oneLineError{err})
 }
+
+// refused is a pooler's refusal of a startup parameter, which no retry
+// changes.
+type refused struct{ err error }
+
+func (r refused) Error() string { return r.err.Error() }
+func (r refused) Unwrap() error { return r.err }
 
 // attemptMargin is how long past the server's statement_timeout a
 // statement may go unanswered before its connection counts as gone: the
@@ -213,7 +295,12 @@ func refusal(err error) string {
 // set still applies, as does lock_timeout. The caller closes it.
 func (s *Store) MigrationPool(ctx context.Context) (*pgxpool.Pool, error) {
 	cfg := s.pool.Config() // a copy
-	if s.defaultStatementTimeout {
+	switch {
+	case s.defaultStatementTimeout && s.setParams != nil:
+		set := maps.Clone(s.setParams)
+		set["statement_timeout"] = "0"
+		setAfterConnect(cfg, set)
+	case s.defaultStatementTimeout:
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = "0"
 	}
 	cfg.MaxConns = 2
@@ -229,15 +316,21 @@ func (s *Store) MigrationPool(ctx context.Context) (*pgxpool.Pool, error) {
 // session defaults applied where the URL set none (river's
 // setParamIfUnset). Its error never quotes the URL.
 func ParseConfig(databaseURL string) (*pgxpool.Config, error) {
+	cfg, _, err := parseConfig(databaseURL)
+	return cfg, err
+}
+
+// parseConfig is ParseConfig, and which of sessionParams the job set.
+func parseConfig(databaseURL string) (*pgxpool.Config, []string, error) {
 	if scheme, ok := urlScheme(databaseURL); ok && scheme != "postgres" && scheme != "postgresql" {
 		// pgx would read it as keyword/value and fail on that, quoting the
 		// URL with its user masked as if it were a password.
-		return nil, fmt.Errorf("%s: scheme %q is neither postgres:// nor postgresql://", notADatabaseURL, scheme)
+		return nil, nil, fmt.Errorf("%s: scheme %q is neither postgres:// nor postgresql://", notADatabaseURL, scheme)
 	}
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		// pgx's parse errors can quote the URL; say only what is wrong.
-		return nil, fmt.Errorf("%s: %s", notADatabaseURL, redactParseError(err))
+		return nil, nil, fmt.Errorf("%s: %s", notADatabaseURL, redactParseError(err))
 	}
 	cc := cfg.ConnConfig
 	// A statement whose context ends is cancelled by the server, as psql's
@@ -249,24 +342,30 @@ func ParseConfig(databaseURL string) (*pgxpool.Config, error) {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: 5 * time.Second}
 	}
 	setParamIfUnset(cc.RuntimeParams, "application_name", DefaultApplicationName)
-	setParamIfUnset(cc.RuntimeParams, "statement_timeout", millis(DefaultStatementTimeout))
-	setParamIfUnset(cc.RuntimeParams, "lock_timeout", millis(DefaultLockTimeout))
+	var jobSet []string
+	if setParamIfUnset(cc.RuntimeParams, "statement_timeout", millis(DefaultStatementTimeout)) {
+		jobSet = append(jobSet, "statement_timeout")
+	}
+	if setParamIfUnset(cc.RuntimeParams, "lock_timeout", millis(DefaultLockTimeout)) {
+		jobSet = append(jobSet, "lock_timeout")
+	}
 	if cc.ConnectTimeout <= 0 {
 		cc.ConnectTimeout = DefaultConnectTimeout
 	}
-	return cfg, nil
+	return cfg, jobSet, nil
 }
 
 // setParamIfUnset sets a session parameter unless the connection string set
-// it, directly or in its options (-c name=value).
-func setParamIfUnset(params map[string]string, name, value string) {
+// it, directly or in its options (-c name=value), and says whether it did.
+func setParamIfUnset(params map[string]string, name, value string) bool {
 	if _, ok := params[name]; ok {
-		return
+		return false
 	}
 	if opts := params["options"]; strings.Contains(opts, name+"=") || strings.Contains(opts, strings.ReplaceAll(name, "_", "-")+"=") {
-		return
+		return false
 	}
 	params[name] = value
+	return true
 }
 
 func millis(d time.Duration) string { return fmt.Sprint(d.Milliseconds()) }
