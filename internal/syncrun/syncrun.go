@@ -375,7 +375,12 @@ func (r *run) finish() Summary {
 	var final store.FinalCounts
 	var err error
 	takenOver := errors.Is(sum.Err, store.ErrTakenOver)
-	if !takenOver {
+	if takenOver {
+		// Whichever part of the run heard of it first (a write, the lock's
+		// renewal), the run says so once.
+		r.log.LogAttrs(r.ctx, slog.LevelError, "another run took over this run's scope; stopped, having stored nothing since",
+			slog.String("error", sum.Err.Error()))
+	} else {
 		// A run taken over cannot record its end: the run that took over
 		// marked it abandoned.
 		fctx, cancel := afterStop(r.ctx)
@@ -427,7 +432,6 @@ var errDone = errors.New("every due device was fetched")
 // lease), this one stops fetching: its writes already fail (store.Fenced).
 func keepLock(ctx context.Context, lock *store.RunLock, log *slog.Logger) error {
 	if err := lock.Keep(ctx, log); err != nil && ctx.Err() == nil {
-		log.LogAttrs(ctx, slog.LevelError, "another run took over this run's scope; stopping", slog.String("error", err.Error()))
 		return err
 	}
 	return nil
