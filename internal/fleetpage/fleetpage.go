@@ -190,15 +190,33 @@ func (r resultRow) int(name string) int {
 	return n
 }
 
-// time is a timestamptz value to the second, in UTC as PostgreSQL printed
-// it for the session (the job's sessions are UTC).
+// time is a timestamptz value to the second, in UTC.
 func (r resultRow) time(name string) string {
 	s, ok := r.str(name)
 	if !ok {
 		return ""
 	}
-	if t, err := time.Parse("2006-01-02 15:04:05.999999-07", s); err == nil {
-		return t.UTC().Format("2006-01-02 15:04:05Z")
+	return utc(s)
+}
+
+// pgTimestamptz are the ways PostgreSQL prints a timestamptz (DateStyle
+// ISO) in the session's time zone: a whole-hour offset, an offset with
+// minutes (+05:30) or, for zones before standard time, with seconds.
+var pgTimestamptz = []string{
+	"2006-01-02 15:04:05.999999-07",
+	"2006-01-02 15:04:05.999999-07:00",
+	"2006-01-02 15:04:05.999999-07:00:00",
+}
+
+// utc is a timestamptz value as PostgreSQL printed it, to the second in
+// UTC: the page says its times are UTC, whatever the time zone of the
+// database's sessions (ALTER DATABASE ... SET timezone, or the server's
+// own). A value it cannot read is shown as it came.
+func utc(s string) string {
+	for _, layout := range pgTimestamptz {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC().Format("2006-01-02 15:04:05Z")
+		}
 	}
 	return s
 }
@@ -222,9 +240,7 @@ func table(res report.Result, total int) Table {
 					c.Text = thousands(n)
 				}
 				if t.Columns[i].Kind == report.KindTime {
-					if tm, err := time.Parse("2006-01-02 15:04:05.999999-07", c.Text); err == nil {
-						c.Text = tm.UTC().Format("2006-01-02 15:04:05Z")
-					}
+					c.Text = utc(c.Text)
 				}
 			}
 			cells[i] = c

@@ -351,3 +351,49 @@ func TestReportHTMLRendersInChromium(t *testing.T) {
 		t.Errorf("%d tables, want 1", v.Facts.Tables)
 	}
 }
+
+// The page says its times are UTC, and they are whatever time zone the
+// database's sessions print in: Asia/Kolkata's +05:30 and Nepal's +05:45
+// as well as a whole-hour offset (ALTER DATABASE ... SET timezone, or a
+// server whose postgresql.conf names the machine's zone).
+func TestPageTimesAreUTCInEveryTimeZone(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.DBURL(t)
+	seeded, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed(t, seeded, 50)
+	seeded.Close()
+	for _, zone := range []string{"UTC", "Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns"} {
+		t.Run(zone, func(t *testing.T) {
+			cfg, err := pgxpool.ParseConfig(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.ConnConfig.RuntimeParams["timezone"] = zone
+			pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			var want string
+			if err := pool.QueryRow(context.Background(),
+				`SELECT to_char(max(last_synced_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS"Z"') FROM device_sync_state`).Scan(&want); err != nil {
+				t.Fatal(err)
+			}
+			p, err := fleetpage.Load(context.Background(), pool, fleetpage.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Summary.LastSynced != want {
+				t.Errorf("inventory last synced %q, want %q (UTC)", p.Summary.LastSynced, want)
+			}
+			for _, row := range p.Runs.Rows {
+				if at := row[3].Text; !strings.HasSuffix(at, "Z") || len(at) != len("2006-01-02 15:04:05Z") {
+					t.Errorf("runs: started_at %q, want UTC to the second", at)
+				}
+			}
+		})
+	}
+}
