@@ -47,6 +47,7 @@ type pageFacts struct {
 	ClientWidth int      `json:"clientWidth"`
 	Text        string   `json:"text"`
 	ChartText   []string `json:"chartText"`
+	BrokenWords []string `json:"brokenWords"`
 }
 
 const factsJS = `({
@@ -62,6 +63,11 @@ const factsJS = `({
 	clientWidth: document.documentElement.clientWidth,
 	text: document.body.innerText,
 	chartText: Array.from(document.querySelectorAll('svg.chart text')).map(e => e.textContent),
+	brokenWords: Array.from(document.querySelectorAll('td div.v')).filter(d => {
+		const t = d.textContent;
+		const line = parseFloat(getComputedStyle(d).lineHeight);
+		return t.length <= 24 && !/\s/.test(t) && d.getBoundingClientRect().height > 1.5 * line;
+	}).map(d => d.textContent),
 })`
 
 // visit is one page load in headless Chromium.

@@ -18,6 +18,7 @@ const (
 	barGap      = 6
 	axisH       = 44 // below the bars: ticks, numbers, the axis label
 	labelRunes  = 26
+	labelCharW  = 7.5 // px of a character of the charts' 12 px text, at most
 	dayChartH   = 260
 	dayPlotLeft = 56
 	dayPlotTop  = 12
@@ -177,7 +178,8 @@ var statusLegend = []LegendItem{
 // Day is one column of the changes chart.
 type Day struct {
 	Date     string
-	Label    string // every few days, for the axis
+	Label    string  // every few days, for the axis
+	LabelX   float64 // where the label is centred
 	X, W     float64
 	Segments []Segment
 	Total    int
@@ -201,8 +203,9 @@ type DayChart struct {
 	Top     float64
 	Legend  []LegendItem
 	Table   Table
-	Changes int // in all, over the days
-	Absent  int // from_absent rows over the days
+	XLabel  string // the x axis's title
+	Changes int    // in all, over the days
+	Absent  int    // from_absent rows over the days
 }
 
 // dayFields are the stacked fields, bottom first, with their fills.
@@ -244,11 +247,22 @@ func dayChart(res report.Result) DayChart {
 	axisMax, ticks := niceAxis(top)
 	n := max(len(c.Days), 1)
 	slot := c.PlotW / float64(n)
+	// Labels every five days, or further apart when the days are too
+	// narrow for that; over more than a year a label names the year too.
+	label := shortDate
+	c.XLabel = "day (UTC, month-day)"
+	if n > 366 {
+		label, c.XLabel = func(d string) string { return d }, "day (UTC)"
+	}
+	labelW := labelCharW*float64(len(label("2006-01-02"))) + 8
+	step := max(5, int(math.Ceil(labelW/slot)))
 	for i := range c.Days {
 		d := &c.Days[i]
 		d.X, d.W = c.Left+float64(i)*slot+slot*0.15, slot*0.7
-		if i%5 == (n-1)%5 { // the last day always has its label
-			d.Label = shortDate(d.Date)
+		if i%step == (n-1)%step { // the last day always has its label
+			d.Label = label(d.Date)
+			// Centred under the day, but inside the chart.
+			d.LabelX = min(d.X+d.W/2, chartW-labelCharW*float64(len(d.Label))/2-2)
 		}
 		y := c.Top + c.PlotH
 		for j := range d.Segments {
@@ -257,6 +271,20 @@ func dayChart(res report.Result) DayChart {
 			y -= s.H
 			s.Y = y
 		}
+	}
+	// The last label, moved left to stay inside the chart, may now crowd
+	// the one before it: that one goes.
+	next := math.Inf(1)
+	for i := len(c.Days) - 1; i >= 0; i-- {
+		d := &c.Days[i]
+		if d.Label == "" {
+			continue
+		}
+		if next-d.LabelX < labelW {
+			d.Label = ""
+			continue
+		}
+		next = d.LabelX
 	}
 	for _, t := range ticks {
 		c.Ticks = append(c.Ticks, Tick{At: c.Top + c.PlotH - c.PlotH*float64(t)/float64(axisMax), Label: thousands(t)})

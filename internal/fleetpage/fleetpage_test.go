@@ -316,6 +316,11 @@ func checkVisit(t *testing.T, v visit, file string) {
 	if fa.ScrollWidth > fa.ClientWidth {
 		t.Errorf("the page is %d px wide in a %d px window: it scrolls sideways", fa.ScrollWidth, fa.ClientWidth)
 	}
+	// Long values wrap anywhere so that the page fits; a short word
+	// ("succeeded", "disconnected") stays whole.
+	if len(fa.BrokenWords) > 0 {
+		t.Errorf("short values broken across lines: %q", fa.BrokenWords)
+	}
 }
 
 // report --format html in a real browser: the hostile values of a
@@ -395,5 +400,44 @@ func TestPageTimesAreUTCInEveryTimeZone(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The changes chart labels its days apart enough to read at any
+// --param days: every five days for a month, fewer for a year, and the
+// last day always.
+func TestChangesChartLabelsDoNotOverlap(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.DB(t)
+	for _, days := range []int{7, 30, 90, 365, 2000} {
+		p, err := fleetpage.Load(context.Background(), pool, fleetpage.Options{Days: days})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var labelled []fleetpage.Day
+		for _, d := range p.Changes.Days {
+			if d.Label != "" {
+				labelled = append(labelled, d)
+			}
+		}
+		if len(labelled) < 2 || labelled[len(labelled)-1].Date != p.Changes.Days[len(p.Changes.Days)-1].Date {
+			t.Errorf("days=%d: %d labels, want at least 2, the last day's among them", days, len(labelled))
+			continue
+		}
+		for i := 1; i < len(labelled); i++ {
+			// A label is at most 10 characters of 12 px text: about 7 px each.
+			a, b := labelled[i-1], labelled[i]
+			if gap, need := b.LabelX-a.LabelX, 7.5*float64(max(len(a.Label), len(b.Label))); gap < need {
+				t.Errorf("days=%d: labels %q and %q are %.1f px apart, want at least %.1f", days, a.Label, b.Label, gap, need)
+				break
+			}
+		}
+		// The chart's viewBox is 640 px wide: the last label must not be cut.
+		if last := labelled[len(labelled)-1]; last.LabelX+3.75*float64(len(last.Label)) > 640 {
+			t.Errorf("days=%d: the last label %q, centred at %.1f px, runs past the chart's 640 px", days, last.Label, last.LabelX)
+		}
+		if days == 30 && len(labelled) != 6 {
+			t.Errorf("days=30: %d labels, want one every five days (6)", len(labelled))
+		}
 	}
 }

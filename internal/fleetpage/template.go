@@ -24,6 +24,8 @@ var funcs = template.FuncMap{
 	"neg":       func(a float64) float64 { return -a },
 	"num":       func(c report.Column) bool { return c.Kind == report.KindNumber },
 	"more":      func(t Table) int { return t.Total - len(t.Rows) },
+	"short":     report.Short,
+	"header":    report.Header,
 }
 
 var pageTemplate = template.Must(template.New("page").Funcs(funcs).Parse(`<!DOCTYPE html>
@@ -76,11 +78,11 @@ rect.bar,rect.seg{stroke:#111;stroke-width:.6}
 {{range .Ticks}}<line class="grid" x1="{{f $.Changes.Left}}" x2="{{f (add $.Changes.Left $.Changes.PlotW)}}" y1="{{f .At}}" y2="{{f .At}}"/><text x="{{f (add $.Changes.Left -6)}}" y="{{f (add .At 4)}}" text-anchor="end">{{.Label}}</text>
 {{end}}
 {{range $d := .Days}}<g><title>{{.Date}}: {{thousands .Total}} changes{{range .Segments}}, {{.Field}} {{thousands .Value}}{{end}}</title>{{range .Segments}}{{if .Value}}<rect class="seg {{.Class}}" x="{{f $d.X}}" width="{{f $d.W}}" y="{{f .Y}}" height="{{f .H}}"/>{{end}}{{end}}</g>
-{{if .Label}}<text x="{{f (add .X (half .W))}}" y="{{f (add $.Changes.Top (add $.Changes.PlotH 16))}}" text-anchor="middle">{{.Label}}</text>{{end}}
+{{if .Label}}<text x="{{f .LabelX}}" y="{{f (add $.Changes.Top (add $.Changes.PlotH 16))}}" text-anchor="middle">{{.Label}}</text>{{end}}
 {{end}}
 <line class="axis" x1="{{f .Left}}" x2="{{f .Left}}" y1="{{f .Top}}" y2="{{f (add .Top .PlotH)}}"/>
 <line class="axis" x1="{{f .Left}}" x2="{{f (add .Left .PlotW)}}" y1="{{f (add .Top .PlotH)}}" y2="{{f (add .Top .PlotH)}}"/>
-<text x="{{f (add .Left (half .PlotW))}}" y="254" text-anchor="middle">day (UTC, month-day)</text>
+<text x="{{f (add .Left (half .PlotW))}}" y="254" text-anchor="middle">{{.XLabel}}</text>
 <text transform="rotate(-90)" x="{{f (neg (add .Top (half .PlotH)))}}" y="14" text-anchor="middle">changes per day</text>
 </svg>
 {{template "legend" .Legend}}
@@ -122,8 +124,8 @@ rect.bar,rect.seg{stroke:#111;stroke-width:.6}
 {{define "legend"}}<ul class="legend">{{range .}}<li><svg viewBox="0 0 14 14" aria-hidden="true"><rect class="{{.Class}}" width="14" height="14" stroke="#111" stroke-width="1"/></svg>{{.Label}}</li>{{end}}</ul>{{end}}
 
 {{define "table"}}
-{{if .Rows}}<table><thead><tr>{{range .Columns}}<th{{if num .}} class="num"{{end}}>{{.Name}}</th>{{end}}</tr></thead><tbody>
-{{range .Rows}}<tr>{{range .}}{{if .Null}}<td class="null">none</td>{{else}}<td{{if .Numeric}} class="num"{{end}}><div class="v">{{.Text}}</div></td>{{end}}{{end}}</tr>
+{{if .Rows}}<table><thead><tr>{{range .Columns}}<th{{if num .}} class="num"{{end}}>{{header .Name}}</th>{{end}}</tr></thead><tbody>
+{{range .Rows}}<tr>{{range .}}{{if .Null}}<td class="null">none</td>{{else}}<td{{if .Numeric}} class="num"{{else if short .Text}} class="s"{{end}}><div class="v">{{.Text}}</div></td>{{end}}{{end}}</tr>
 {{end}}</tbody></table>
 {{if more .}}<p class="note">The first {{len .Rows}} of {{thousands .Total}}.</p>{{end}}
 {{else}}<p class="note">None.</p>{{end}}

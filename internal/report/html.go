@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // htmlFormatter writes a report as one self-contained HTML page: a table
@@ -77,6 +79,23 @@ func (f *htmlFormatter) end(rows int) error {
 	return f.w.Flush()
 }
 
+// Short reports whether a table cell's value is short enough to break
+// between words only (class "s"): a long value may break anywhere, so that
+// no column forces the page to scroll sideways, but "succeeded" broken
+// into "succee" and "ded" only because a column could shrink reads badly.
+func Short(s string) bool { return utf8.RuneCountInString(s) <= 24 }
+
+// Header is a column's name as a page's table header: escaped, and
+// breakable after each underscore (oldest_details_h), so that a narrow
+// column keeps its whole name without breaking inside a word.
+func Header(name string) template.HTML {
+	parts := strings.Split(name, "_")
+	for i, p := range parts {
+		parts[i] = template.HTMLEscapeString(p)
+	}
+	return template.HTML(strings.Join(parts, "_<wbr>"))
+}
+
 // PageCSS is the style sheet of the pages the job writes: system fonts,
 // tables that wrap long values instead of scrolling, and contrast that
 // survives grey-scale printing.
@@ -89,12 +108,13 @@ table{border-collapse:collapse;width:100%;table-layout:auto}
 th,td{border:1px solid #999;padding:3px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere;word-break:break-word}
 th{background:#e4e4e4;overflow-wrap:normal;word-break:normal}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.s{overflow-wrap:normal;word-break:normal}
 td.null{color:#777;font-style:italic}
 td div.v{max-height:7.5em;overflow-y:auto;max-width:34em}
 tr:nth-child(even) td{background:#f6f6f6}
 `
 
-var htmlPage = template.Must(template.New("page").Parse(`
+var htmlPage = template.Must(template.New("page").Funcs(template.FuncMap{"short": Short, "header": Header}).Parse(`
 {{- define "head" -}}
 <!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -106,11 +126,11 @@ var htmlPage = template.Must(template.New("page").Parse(`
 <h1>{{.Title}}</h1>
 {{if .Description}}<p class="meta">{{.Description}}</p>{{end}}
 <p class="meta">Generated {{.Generated}} by wxc-sync.</p>
-<table><thead><tr>{{range .Columns}}<th{{if .Numeric}} class="num"{{end}}>{{.Text}}</th>{{end}}</tr></thead>
+<table><thead><tr>{{range .Columns}}<th{{if .Numeric}} class="num"{{end}}>{{header .Text}}</th>{{end}}</tr></thead>
 <tbody>
 {{end}}
 {{- define "row" -}}
-<tr>{{range .}}{{if .Null}}<td class="null">null</td>{{else}}<td{{if .Numeric}} class="num"{{end}}><div class="v">{{.Text}}</div></td>{{end}}{{end}}</tr>
+<tr>{{range .}}{{if .Null}}<td class="null">null</td>{{else}}<td{{if .Numeric}} class="num"{{else if short .Text}} class="s"{{end}}><div class="v">{{.Text}}</div></td>{{end}}{{end}}</tr>
 {{end}}
 {{- define "tail" -}}
 </tbody></table>
