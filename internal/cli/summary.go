@@ -38,7 +38,8 @@ func writePlainSummary(w io.Writer, s syncrun.Summary, newFailed int) {
 		fmt.Fprintf(&b, "\nRun %d%s failed after %s.\n", s.RunID, scope, took)
 	}
 	if s.Err != nil {
-		fmt.Fprintf(&b, "  Why: %s\n", s.Err)
+		// Escaped: the error may quote what Webex sent.
+		fmt.Fprintf(&b, "  Why: %s\n", strings.ReplaceAll(Message(s.Err), "\n", "\n       "))
 	}
 	if s.Listing.Status != syncrun.ListingOff {
 		fmt.Fprintf(&b, "  Listing:   %s confirmed unchanged by the device listing (%s), %s\n",

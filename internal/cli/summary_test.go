@@ -38,6 +38,12 @@ func TestPlainSummary(t *testing.T) {
 		{"failed before it could look", syncrun.Summary{RunID: 9, Status: store.RunFailed,
 			Err: errors.New("Webex rejected the token (listing): 401")}, -1,
 			[]string{"Run 9 failed after", "Why: Webex rejected the token"}, []string{"no devices are tracked", "discover"}},
+		// Webex's message is quoted in the error: on a terminal it must not
+		// retitle the window, clear the screen or hide text.
+		{"failed, the server's message hostile", syncrun.Summary{RunID: 10, Status: store.RunFailed,
+			Err: errors.New("Webex rejected the token (device listing): unauthorized (HTTP 401 Unauthorized): \x1b]0;pwned\a\x1b[2J\u202egone\nline")}, -1,
+			[]string{`Why: Webex rejected the token (device listing): unauthorized (HTTP 401 Unauthorized): \x1b]0;pwned\a\x1b[2J\u202egone`, `line`},
+			[]string{"\x1b", "\a", "\u202e"}},
 		{"interrupted", syncrun.Summary{RunID: 8, Status: store.RunInterrupted, Total: 3, Counts: store.FinalCounts{OK: 1, Skipped: 2}}, -1,
 			[]string{"Run 8 was interrupted after", "Skipped:   2 devices not reached"}, nil},
 	} {
