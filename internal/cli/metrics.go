@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,8 +77,20 @@ func pushMetrics(ctx context.Context, gatewayURL string, s syncrun.Summary, succ
 	}
 	reg.MustRegister(status)
 
+	// Credentials in the URL (https://user:password@gateway) go as basic
+	// auth, and out of the URL that the push's errors quote.
+	u, err := url.Parse(gatewayURL)
+	if err != nil {
+		return fmt.Errorf("push metrics: the Pushgateway URL does not parse")
+	}
+	user := u.User
+	u.User = nil
 	hc := &http.Client{Timeout: 10 * time.Second}
-	p := push.New(gatewayURL, "wxc_sync").Gatherer(reg).Grouping("scope", s.Scope.String()).Client(hc)
+	p := push.New(u.String(), "wxc_sync").Gatherer(reg).Grouping("scope", s.Scope.String()).Client(hc)
+	if user != nil {
+		password, _ := user.Password()
+		p = p.BasicAuth(user.Username(), password)
+	}
 	if err := p.AddContext(ctx); err != nil {
 		return fmt.Errorf("push metrics to the Pushgateway: %w", err)
 	}

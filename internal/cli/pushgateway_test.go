@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -326,9 +327,24 @@ func TestPushgatewayFaultsDoNotChangeTheRun(t *testing.T) {
 	gone := httptest.NewServer(http.NotFoundHandler())
 	gone.Close() // a refused connection
 
+	// A gateway behind basic auth, with its credentials in the URL: they
+	// are sent as the Authorization header and never logged, whether the
+	// gateway answers an error or cannot be reached.
+	var authOK atomic.Int32
+	guarded := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); ok && u == "gw-user" && p == "gw-s3cret" {
+			authOK.Add(1)
+		}
+		http.Error(w, "storage full", http.StatusInternalServerError)
+	}))
+	t.Cleanup(guarded.Close)
+	withAuth := func(raw string) string { return strings.Replace(raw, "http://", "http://gw-user:gw-s3cret@", 1) }
+
 	for _, tc := range []struct{ name, url, want string }{
 		{"500", failing.URL, "storage full"},
 		{"refused", gone.URL, "connection refused"},
+		{"500 with credentials", withAuth(guarded.URL), "storage full"},
+		{"refused with credentials", withAuth(gone.URL), "connection refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -346,6 +362,9 @@ func TestPushgatewayFaultsDoNotChangeTheRun(t *testing.T) {
 			if !strings.Contains(r.stderr, `"msg":"could not push metrics"`) || !strings.Contains(r.stderr, tc.want) {
 				t.Errorf("no ERROR line about the push naming %q:\n%s", tc.want, r.stderr)
 			}
+			if strings.Contains(r.stderr+r.stdout, "gw-s3cret") {
+				t.Errorf("the Pushgateway's password is in the output:\n%s", r.stderr)
+			}
 		})
 	}
 	t.Cleanup(func() {
@@ -353,6 +372,9 @@ func TestPushgatewayFaultsDoNotChangeTheRun(t *testing.T) {
 		defer mu.Unlock()
 		if len(pushes) != 1 || pushes[0] != "POST /metrics/job/wxc_sync/scope/all" {
 			t.Errorf("pushes %v, want one POST (Add) to the job's group", pushes)
+		}
+		if authOK.Load() != 1 {
+			t.Errorf("%d pushes with the URL's credentials as basic auth, want 1", authOK.Load())
 		}
 	})
 }
