@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/csv"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -66,5 +67,42 @@ func TestREADMEReportSamples(t *testing.T) {
 	}
 	if samples == 0 {
 		t.Fatal("no sample command found: the check covers nothing")
+	}
+}
+
+// TestREADMEPushgatewaySample: the scrape of the Pushgateway the docs show
+// has the metrics TestPushgatewayServesTheRunMetrics scrapes from a real
+// one, no more and no fewer. It looks in README.md and docs/, where the
+// reference is moving.
+func TestREADMEPushgatewaySample(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, f := range append([]string{"../../README.md"}, files...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks := strings.Split(string(b), "```")
+		for i := 1; i < len(blocks); i += 2 {
+			if !strings.Contains(blocks[i], "wxc_sync_last_run_id{") {
+				continue
+			}
+			var names []string
+			for _, m := range regexp.MustCompile(`(?m)^# TYPE (wxc_sync_\w+) gauge$`).FindAllStringSubmatch(blocks[i], -1) {
+				names = append(names, m[1])
+			}
+			slices.Sort(names)
+			if !slices.Equal(names, pushedGauges) {
+				t.Errorf("%s: the Pushgateway sample shows\n%v\nthe gateway serves\n%v", f, names, pushedGauges)
+			}
+			found = append(found, f)
+		}
+	}
+	if len(found) == 0 {
+		t.Error("no sample of a Pushgateway scrape in README.md or docs/")
 	}
 }
