@@ -259,7 +259,7 @@ func TestCronJobSetUpStepsCreateTheRunnersRole(t *testing.T) {
 		"kubectl apply -f deploy/kubernetes/migrate-job.yaml",
 		`CREATE ROLE wxc_sync_runner LOGIN`,
 		"-v role=wxc_sync_runner -f scripts/least-privilege.sql",
-		"--from-literal=url='postgres://wxc_sync_runner:",
+		"--from-file=url=./db-url",
 		"kubectl apply -f deploy/kubernetes/cronjob.yaml",
 	} {
 		i := strings.Index(text, step)
@@ -268,6 +268,17 @@ func TestCronJobSetUpStepsCreateTheRunnersRole(t *testing.T) {
 			continue
 		}
 		last = i
+	}
+	// Secrets never in a command's arguments (ps, shell history) or a
+	// statement the server may log.
+	for _, f := range []string{"kubernetes/cronjob.yaml", "kubernetes/migrate-job.yaml", "kubernetes/indexed-job.yaml", "../README.md", "../scripts/least-privilege.sql"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`(?i)PASSWORD\s+'|--from-literal=\S*://[^@\s'"]*:[^@\s'"]*@|DATABASE_URL='?\w+://[^@\s'"]*:[^@\s'"]*@`).FindAllString(string(b), -1) {
+			t.Errorf("%s: a password in a command's arguments or statement: %q", f, m)
+		}
 	}
 	if _, err := os.Stat("../scripts/least-privilege.sql"); err != nil {
 		t.Errorf("the steps name a script that is not there: %v", err)

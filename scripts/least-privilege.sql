@@ -7,7 +7,8 @@
 --
 --   psql "$OWNER_DATABASE_URL" -v role=wxc_sync_runner -f scripts/least-privilege.sql
 --
--- Create the role first if need be: CREATE ROLE wxc_sync_runner LOGIN PASSWORD '...';
+-- Create the role first if need be: CREATE ROLE wxc_sync_runner LOGIN; then
+-- \password wxc_sync_runner in psql (it asks, and sends only the hash).
 -- internal/cli/least_privilege_test.go runs this file and proves the claims.
 \if :{?role} \else \set role wxc_sync_runner \endif
 
