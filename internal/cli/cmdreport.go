@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"golang.org/x/term"
 
@@ -39,7 +38,7 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 		if len(names) > 0 || len(params) > 0 {
 			return usageErr("report --list takes no report name or --param")
 		}
-		return writeReportList(stdout)
+		return writeReportList(stdout, tableOutput("table", 0, wide, stdout))
 	}
 	if len(names) == 1 && names[0] == overviewName {
 		return reportOverview(ctx, o, params, format, limit, wide, stdout)
@@ -137,13 +136,19 @@ func tableOutput(format string, limit int, wide bool, stdout io.Writer) report.O
 	return out
 }
 
-func writeReportList(w io.Writer) error {
+// writeReportList writes the reports, their parameters and what each
+// tells, as a table like a report's: the descriptions wrap to fit 120
+// columns or the terminal (--wide: one line each).
+func writeReportList(w io.Writer, out report.Output) error {
 	all, err := report.All()
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "REPORT\tPARAMETERS\tDESCRIPTION")
+	text := func(s string) *string { return &s }
+	res := report.Result{
+		Columns: []string{"report", "parameters", "description"},
+		Kinds:   []report.Kind{report.KindText, report.KindText, report.KindText},
+	}
 	for _, r := range all {
 		var ps []string
 		for _, p := range r.Params {
@@ -162,8 +167,8 @@ func writeReportList(w io.Writer) error {
 		if params == "" {
 			params = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, params, r.Description)
+		res.Rows = append(res.Rows, []*string{text(r.Name), text(params), text(r.Description)})
 	}
-	fmt.Fprintf(tw, "%s\t%s\t%s\n", overviewName, overviewParams, overviewDescription)
-	return tw.Flush()
+	res.Rows = append(res.Rows, []*string{text(overviewName), text(overviewParams), text(overviewDescription)})
+	return res.WriteOutput(w, out)
 }

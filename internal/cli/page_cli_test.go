@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
+	"github.com/wxc-inventory/wxc-sync/internal/report"
 )
 
 // report overview --format html writes the fleet page of what a run
@@ -58,5 +61,35 @@ func TestReportOverviewAndHTML(t *testing.T) {
 		if r.code != exitcode.Usage || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("%v: code %d, want %d naming %q:\n%s", tc.args, r.code, exitcode.Usage, tc.want, r.stderr)
 		}
+	}
+}
+
+// report --list is a table like a report's: every report on a line of its
+// own, the descriptions wrapped to 120 columns (they are up to 700
+// characters long), --wide one line each.
+func TestReportListFits120Columns(t *testing.T) {
+	t.Parallel()
+	r := runCLI(t, nil, "report", "--list")
+	if r.code != exitcode.OK {
+		t.Fatalf("code %d\n%s", r.code, r.stderr)
+	}
+	all, err := report.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	for _, l := range lines {
+		if n := utf8.RuneCountInString(l); n > 120 {
+			t.Errorf("a line of %d characters:\n%s", n, l)
+		}
+	}
+	for _, rep := range append(all, report.Report{Name: "overview"}) {
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, rep.Name+" ") }) {
+			t.Errorf("no line starts with report %s:\n%s", rep.Name, r.stdout)
+		}
+	}
+	wide := runCLI(t, nil, "report", "--list", "--wide")
+	if n := len(strings.Split(strings.TrimRight(wide.stdout, "\n"), "\n")); n != len(all)+4 {
+		t.Errorf("--wide: %d lines, want a header, its rule, one line a report and the count (%d)\n%s", n, len(all)+4, wide.stdout)
 	}
 }
