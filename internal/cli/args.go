@@ -14,8 +14,8 @@ import (
 // "--" is an argument (a URL-alphabet ID may start with "-").
 func (fs *flagSet) parseArgs(args []string, getenv Env) ([]string, error) {
 	out, err := fs.ParseInterspersed(args, getenv)
-	if err != nil {
-		return nil, fs.parseErr(err)
+	if err := fs.checked(err); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -74,6 +74,7 @@ func cmdDevicesAdd(ctx context.Context, args []string, getenv Env, stdout, stder
 	)
 	fs := newFlagSet("devices add [ID...] [--mac MAC...]", "Starts tracking devices, given by ID or by MAC address. Every ID is validated\nfirst (a Webex Calling device ID: base64 of\nciscospark://<region>/DEVICE|CALLING_DEVICE/<id>). A MAC, in any spelling\n(00:11:22:AA:BB:CC, 0011.22aa.bbcc, ...), is looked up in Webex with\nGET /v1/devices?mac= (scope spark-admin:devices_read) and the device found is\ntracked by its callingDeviceId (or id). One bad ID, or one MAC that no device\nor several devices have, and nothing is added. Adding a tracked device again\nchanges nothing. The Webex flags matter only with --mac.", stdout)
 	o.register(fs)
+	fs.validate = o.validate // the database flags, before any connection
 	w.register(fs, "org_id to store with the devices, and the org whose devices --mac looks up\n(partner admins)")
 	fs.Var(&macs, "mac", "a MAC address to look up and track (repeatable; also comma-separated)")
 	fs.BoolVar(&dryRun, "dry-run", false, "show what would change, change nothing")
@@ -202,6 +203,7 @@ func cmdDevicesImport(ctx context.Context, args []string, getenv Env, stdout, st
 	)
 	fs := newFlagSet("devices import [FILE|-]", "Tracks the devices listed in FILE (or stdin): one ID per line, or CSV with a\nheader naming device_id and/or mac, and optionally org_id. A CSV line with a mac\nand no device_id is looked up in Webex as devices add --mac does (the Webex\nflags matter only then). Blank lines and # comments are ignored. Every line is\nvalidated first and each rejected line reported with its number; with any\nrejected, nothing is imported unless --skip-invalid. The accepted lines go in\none transaction; importing a file again changes nothing.", stdout)
 	o.register(fs)
+	fs.validate = o.validate // the database flags, before any connection
 	w.register(fs, "the org whose devices a mac line without org_id is looked up in (partner\nadmins); the org_id stored comes from the file")
 	fs.BoolVar(&dryRun, "dry-run", false, "show what would change, change nothing")
 	fs.BoolVar(&skipInvalid, "skip-invalid", false, "import the valid lines even if some are rejected (exit status 3)")
@@ -418,6 +420,7 @@ func cmdDevicesRemove(ctx context.Context, args []string, getenv Env, stdout, st
 	)
 	fs := newFlagSet("devices remove ID...", "Stops tracking devices. Their history in device_changes stays, and the audit\nreports still show it. IDs are taken as given (not validated), so that a\nrow added by hand with a bad ID can be removed.", stdout)
 	o.register(fs)
+	fs.validate = o.validate // the database flags, before any connection
 	fs.BoolVar(&dryRun, "dry-run", false, "show what would change, change nothing")
 	ids, err := fs.parseArgs(args, getenv)
 	if err != nil {
@@ -475,6 +478,7 @@ func cmdDevicesList(ctx context.Context, args []string, getenv Env, stdout, stde
 	)
 	fs := newFlagSet("devices list", "Lists the tracked devices, by ID. --mac lists the devices with a MAC, in their\ndetails or in the listing: none is exit 1, several exit 2 (each listed).", stdout)
 	o.register(fs)
+	fs.validate = o.validate // the database flags, before any connection
 	fs.StringVar(&status, "status", "", "only devices with these sync statuses, comma-separated: "+strings.Join(syncStatuses, ", "))
 	fs.BoolVar(&failing, "failing", false, "only failing devices: the same as --status forbidden,error")
 	fs.StringVar(&format, "format", "table", "output format: table, csv or json")

@@ -30,6 +30,7 @@ func cmdDevicesShow(ctx context.Context, args []string, getenv Env, stdout, stde
 	)
 	fs := newFlagSet("devices show ID|UUID|MAC|SHORT-ID", "Shows one device: its inventory row, its timeline (report device_timeline) and\nthe IDs merged into it (report device_merges). The device is named by any\nidentifier: its ID in any spelling (DEVICE or CALLING_DEVICE, padded or not),\nthe UUID inside it, a MAC in any spelling, or the short ID a table prints\n(\"a579bce2-d8a2…\"). Several devices matching is exit 2, each named; none is\nexit 1. A removed device is found by its ID and shows its history.\n--format json is one object {device, timeline, merges}; csv is the three\ntables one after another, a blank line between.", stdout)
 	o.register(fs)
+	fs.validate = o.validate // the database flags, before any connection
 	fs.StringVar(&format, "format", "table", "output format: table, csv or json")
 	fs.BoolVar(&wide, "wide", false, "table: show the timeline's IDs and long text whole")
 	ids, err := fs.parseArgs(args, getenv)

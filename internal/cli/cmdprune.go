@@ -17,6 +17,7 @@ func cmdPruneHistory(ctx context.Context, args []string, getenv Env, stdout, std
 	)
 	fs := newFlagSet("prune-history", "Deletes device_changes rows older than --older-than, the one way history\nrows leave: the table refuses UPDATE, DELETE and TRUNCATE otherwise. Each\nprune is recorded in history_prunes. Needs a role with DELETE on\ndevice_changes, which the sync role does not have.", stdout)
 	o.register(fs)
+	fs.validate = o.validate // the database flags, before any connection
 	fs.StringVar(&olderThan, "older-than", "", "required: age of the rows to delete, in days (400d), at least 1d")
 	fs.BoolVar(&dryRun, "dry-run", false, "count the rows that would go, delete nothing")
 	if err := fs.parse(args, getenv); err != nil {

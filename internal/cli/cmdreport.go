@@ -25,6 +25,7 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 	)
 	fs := newFlagSet("report NAME", "Runs a report: one of the SQL files in queries/reports, embedded, the same\nthat run with psql -f. --list shows every report and its parameters. A\ndevice_id parameter takes any identifier of one device: its ID in any\nspelling (DEVICE or CALLING_DEVICE, padded or not), the UUID, a MAC, or the\nshort ID a table prints; several devices matching is exit 2, none exit 1.", stdout)
 	o.register(fs)
+	fs.validate = o.validate // the database flags, before any connection
 	fs.Var(&params, "param", "a report parameter, name=value (repeatable)")
 	fs.StringVar(&format, "format", "table", "output format: table, csv (text, as psql prints it), json (numbers,\nbooleans and nulls typed) or html (a self-contained page; report overview\nis the fleet page)")
 	fs.IntVar(&limit, "limit", 0, "show the first N rows only; 0: all")

@@ -319,6 +319,27 @@ func TestAuditCommandUsageErrors(t *testing.T) {
 		{"prune without --older-than", []string{"prune-history"}, nil, []string{"--older-than"}},
 		{"prune with 0d", []string{"prune-history", "--older-than", "0d"}, nil, []string{"at least 1"}},
 	}
+	// A database URL or pooler that cannot work is a usage error naming
+	// where it came from, before any connection, in every command that
+	// takes them, as in run: not exit 1 after a connection attempt.
+	badURL := map[string]string{"DATABASE_URL": "postgress://u:pw@127.0.0.1:1/db"}
+	for _, args := range [][]string{
+		{"report", "recent_runs"}, {"report", "overview", "--format", "html"}, {"devices", "list"}, {"devices", "show", "x"},
+		{"devices", "add", cliDevID(1)}, {"devices", "import", "-"}, {"devices", "remove", "x"}, {"prune-history", "--older-than", "400d"},
+	} {
+		tests = append(tests, struct {
+			name string
+			args []string
+			env  map[string]string
+			want []string
+		}{strings.Join(args[:2], " ") + ": bad DATABASE_URL", args, badURL, []string{`environment variable DATABASE_URL: --database-url: not a PostgreSQL URL or keyword/value string: scheme "postgress"`}},
+			struct {
+				name string
+				args []string
+				env  map[string]string
+				want []string
+			}{strings.Join(args[:2], " ") + ": bad --database-pooler", append(slices.Clone(args), "--database-pooler", "bogus"), nil, []string{"--database-pooler"}})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -327,6 +348,9 @@ func TestAuditCommandUsageErrors(t *testing.T) {
 				env[k] = v
 			}
 			r := runCLI(t, env, tt.args...)
+			if strings.Contains(r.stderr, "pw@") {
+				t.Errorf("the password is in the output:\n%s", r.stderr)
+			}
 			if r.code != exitcode.Usage {
 				t.Fatalf("code %d, want %d\n%s", r.code, exitcode.Usage, r.stderr)
 			}

@@ -79,7 +79,13 @@ func (fs *flagSet) bindEnv(name, env string) { fs.BindEnv(name, env) }
 // parse parses args (flags only), then fills every flag not given from its
 // environment variable.
 func (fs *flagSet) parse(args []string, getenv Env) error {
-	err := fs.Parse(args, getenv)
+	return fs.checked(fs.Parse(args, getenv))
+}
+
+// checked is the outcome of parsing, err, as the command's error: help or
+// a bad command line at once; else every bad value, from the environment
+// and from fs.validate, in one usage error.
+func (fs *flagSet) checked(err error) error {
 	var ue *flagenv.UsageError
 	if err != nil && !(errors.As(err, &ue) && !ue.CommandLine) {
 		return fs.parseErr(err) // help, or a bad command line
