@@ -2,7 +2,10 @@ package report_test
 
 import (
 	"context"
+	"regexp"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
@@ -305,5 +308,61 @@ func TestListingAgreementReport(t *testing.T) {
 	want := [][]string{{"ip", "2", "160", "6", "96.25", "1", "f"}, {"mac", "2", "160", "0", "100.00", "0", "t"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("listing_agreement (-want +got):\n%s", diff)
+	}
+}
+
+// The audit answer, whole on a 120-column terminal: "when did this
+// phone's MAC change, and from what?" is a MAC and a field name that no
+// table may break across lines (f8:7b:20:54:ca:7 / a reads as another
+// MAC). A column the report names as less useful goes first.
+func TestAuditTablesKeepValuesWholeAt120Columns(t *testing.T) {
+	t.Parallel()
+	const id = "Y2lzY29zcGFyazovL3VzL0NBTExJTkdfREVWSUNFLzE4N0NFRkYwLTc1NjMtNDFDNy05NERCLTQyOUIwOTExNTU1Qg=="
+	pool := pgtest.DB(t)
+	if _, err := pool.Exec(context.Background(), `INSERT INTO sync_runs (status) VALUES ('succeeded'), ('succeeded')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(context.Background(), `INSERT INTO devices (device_id, model, sync_status) VALUES ($1, 'DMS Cisco 8851', 'ok')`, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(context.Background(), `
+		INSERT INTO device_changes (device_id, run_id, field, old_value, new_value, changed_at, old_value_seen_at) VALUES
+		  ($1, 1, 'activation_state', NULL, 'activated', now() - interval '2 hours', NULL),
+		  ($1, 1, 'mac', NULL, 'f8:7b:20:54:ca:7a', now() - interval '2 hours', NULL),
+		  ($1, 2, 'activation_state', 'deactivated', 'activating', now() - interval '1 hour', now() - interval '2 hours'),
+		  ($1, 2, 'mac', 'f8:7b:20:54:ca:7a', 'f8:7b:20:99:ca:7b', now() - interval '1 hour', now() - interval '2 hours'),
+		  ($1, 2, 'ip', '192.168.235.107', '192.168.235.108', now() - interval '1 hour', now() - interval '2 hours')`, id); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		params map[string]string
+	}{
+		{"device_timeline", map[string]string{"device_id": id}},
+		{"changes_in_window", nil},
+	} {
+		r, err := report.Find(tc.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.Run(context.Background(), pool, tc.params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := res.WriteOutput(&b, report.Output{Format: "table", Width: 120}); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		for _, l := range strings.Split(out, "\n") {
+			if n := utf8.RuneCountInString(l); n > 120 {
+				t.Errorf("%s: a line of %d columns:\n%s", tc.name, n, out)
+			}
+		}
+		for _, v := range []string{"activation_state", "deactivated", "f8:7b:20:54:ca:7a", "f8:7b:20:99:ca:7b", "192.168.235.107", "192.168.235.108"} {
+			if !regexp.MustCompile(`(^|\s)` + regexp.QuoteMeta(v) + `(\s|$)`).MatchString(out) {
+				t.Errorf("%s: %q is not whole on a line:\n%s", tc.name, v, out)
+			}
+		}
 	}
 }

@@ -9,6 +9,7 @@
 -- Parameters: since (default: 7 days ago), until (default: now), field (default: all)
 -- field is one of: activation_state, ip, mac
 -- Run: psql -v since='2024-05-01' -v until='2024-06-01' -v field=ip -f queries/reports/changes_in_window.sql
+-- In a narrow table, left out first: run_id
 \if :{?since} \else \set since '' \endif
 \if :{?until} \else \set until '' \endif
 \if :{?field} \else \set field '' \endif

@@ -9,6 +9,7 @@
 -- were recorded under.
 -- Parameters: device_id (required)
 -- Run: psql -v device_id=Y2lzY29... -f queries/reports/device_timeline.sql
+-- In a narrow table, left out first: run_id, recorded_as
 SELECT c.old_value_seen_at,
        c.changed_at,
        c.field,
