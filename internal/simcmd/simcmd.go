@@ -78,6 +78,7 @@ func parse(args []string, getenv func(string) string, stdout io.Writer) (options
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, "Usage: webexsim [flags]\n\nServes a simulated Webex API (device details, listing, auth, rate limits,\nfaults) on loopback for demos and manual tests.\n\nFlags (flag > environment > default):\n")
 			fs.WriteFlags(stdout)
+			fmt.Fprint(stdout, controlHelp)
 		}
 		return o, err
 	}
@@ -217,3 +218,20 @@ func writeIDs(path string, ids []string) error {
 	}
 	return nil
 }
+
+// controlHelp is the --help of the /_sim endpoints, which take no token:
+// they are for the person or test driving the simulator.
+const controlHelp = `
+Control endpoints (no token), under the served URL's host:
+  POST /_sim/churn        one round of changes, answered with what changed (IDs,
+                          old and new values). Fields: shares from 0 to 1 of the
+                          devices whose ipChange, macChange or activationChange
+                          (the details), softwareChange, statusChange or
+                          lastSeenChange (the listing only); remove (a share,
+                          gone: 404) and add (a number of new devices); seed.
+                          curl -d '{"seed":2,"ipChange":0.1,"macChange":0.02,"activationChange":0.03,"remove":0.01,"add":5}' http://127.0.0.1:8089/_sim/churn
+  GET /_sim/stats         requests served: details, listing, by HTTP status,
+                          throttled, faults
+  POST /_sim/reset-stats  start the counts again
+  GET or POST /_sim/rate-limit  the limit now; {"rate":10,"burst":3} changes it
+`
