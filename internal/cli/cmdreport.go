@@ -57,7 +57,8 @@ func cmdReport(ctx context.Context, args []string, getenv Env, stdout, stderr io
 		errs = append(errs, fmt.Errorf("report: no report name given (see %s report --list)", Name))
 	case 1:
 		if r, err = report.Find(names[0]); err != nil {
-			errs = append(errs, err)
+			// The fleet page is a report too, though not a SQL file.
+			errs = append(errs, fmt.Errorf("%w, and %s (the fleet page, --format html)", err, overviewName))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("report: one report at a time, got %d names", len(names)))

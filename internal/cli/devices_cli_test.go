@@ -313,7 +313,7 @@ func TestAuditCommandUsageErrors(t *testing.T) {
 		{"discover on Webex for Government, any case", []string{"discover", "--api-url", "https://API-USGOV.webex.com./v1"}, map[string]string{"WEBEX_TOKEN": "t"},
 			[]string{"is Webex for Government"}},
 		{"report without a name", []string{"report"}, nil, []string{"no report name"}},
-		{"report unknown", []string{"report", "nope"}, nil, []string{`no report named "nope"`}},
+		{"report unknown", []string{"report", "nope"}, nil, []string{`no report named "nope"`, "recent_runs", "and overview (the fleet page"}},
 		{"report missing a required param", []string{"report", "device_timeline"}, nil, []string{"needs --param device_id"}},
 		{"report unknown param and bad format", []string{"report", "ip_changes", "--param", "weeks=2", "--param", "x", "--format", "xml"}, nil, []string{`report ip_changes has no parameter "weeks"`, `--param "x"`, `--format "xml"`}},
 		{"prune without --older-than", []string{"prune-history"}, nil, []string{"--older-than"}},

@@ -182,6 +182,12 @@ func TestRunExitCodes(t *testing.T) {
 		if r.code != exitcode.Failed || !strings.Contains(r.stderr, "Webex rejected the token") {
 			t.Errorf("code %d, want 1 with the token rejected\n%s", r.code, r.stderr)
 		}
+		// Each line that says it, says it once.
+		for _, line := range strings.Split(r.stderr, "\n") {
+			if n := strings.Count(line, "rejected the token"); n > 1 {
+				t.Errorf("a line says the token was rejected %d times: %s", n, line)
+			}
+		}
 	})
 	t.Run("no tracked devices: says so, names discover and devices add", func(t *testing.T) {
 		t.Parallel()

@@ -456,12 +456,9 @@ func (c *Client) once(ctx context.Context, r request, mark sendMark) (*Error, st
 			ferr.Message = r.forbidden
 		}
 	case http.StatusUnauthorized:
+		// The kind and the status say it; callers (syncrun's
+		// ErrUnauthorized) say it in words, once.
 		ferr.Kind = KindUnauthorized
-		if ferr.Message == "" {
-			ferr.Message = "Webex rejected the token"
-		} else {
-			ferr.Message = "Webex rejected the token: " + ferr.Message
-		}
 	case http.StatusTooManyRequests, http.StatusLocked:
 		ferr.Kind = KindRateLimited
 		c.throttled.Add(1)
