@@ -13,3 +13,11 @@ SELECT extract(epoch FROM current_setting('statement_timeout')::interval)::float
 -- session mode that refuses them as startup parameters.
 SELECT set_config('statement_timeout', @statement_timeout::text, false),
        set_config('lock_timeout', @lock_timeout::text, false);
+
+-- name: PlanGenerically :exec
+-- For the rest of the transaction, a prepared statement runs its generic
+-- plan from its first execution on (plan_cache_mode): a batch write's plan
+-- does not depend on the values of its arrays, and PostgreSQL would
+-- otherwise plan it anew for each of its first five executions on every
+-- connection, each plan taking about as long as writing the batch.
+SELECT set_config('plan_cache_mode', 'force_generic_plan', true);

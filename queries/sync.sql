@@ -213,7 +213,15 @@ prev AS (
            i.outbound_proxy, i.details, i.last_error,
            d.ip AS old_ip, d.mac AS old_mac, d.activation_state AS old_activation_state
     FROM input i
-    JOIN devices d USING (device_id)
+    -- Each device's row by its key (the LIMIT keeps the look-up per row):
+    -- a join would let the planner scan and hash the whole table for every
+    -- batch, as it does for a table it takes for small.
+    CROSS JOIN LATERAL (
+        SELECT d.ip, d.mac, d.activation_state
+        FROM devices d
+        WHERE d.device_id = i.device_id
+        LIMIT 1
+    ) AS d
 ),
 synced AS (
     UPDATE devices d

@@ -37,6 +37,10 @@ const (
 	// ScenarioHerd is the day after a first sync (revealed changes before
 	// max-age refreshes) and two days of hourly runs (no refresh herd).
 	ScenarioHerd = "herd"
+	// ScenarioSurvival is a run whose sessions are ended every 0.5 s, and
+	// one whose server restarts mid-run (on a private cluster): what a
+	// run survives of its database, and what it costs.
+	ScenarioSurvival = "survival"
 	// ScenarioMatrix is the pacing matrix (issue 17): the real sync against
 	// servers of every shape (buckets, limits, the client's rate above
 	// them, limits that drop or rise). At 90 s a cell it takes most of an
@@ -45,7 +49,7 @@ const (
 )
 
 // AllScenarios lists every scenario in run order.
-var AllScenarios = []string{ScenarioHTTP, ScenarioStore, ScenarioFull, ScenarioPacing, ScenarioPacingLong, ScenarioMatrix, ScenarioMemory, ScenarioNaive, ScenarioWAL, ScenarioListing, ScenarioHerd}
+var AllScenarios = []string{ScenarioHTTP, ScenarioStore, ScenarioFull, ScenarioPacing, ScenarioPacingLong, ScenarioMatrix, ScenarioMemory, ScenarioNaive, ScenarioWAL, ScenarioListing, ScenarioHerd, ScenarioSurvival}
 
 // DefaultScenarios are those a plain wxc-bench runs: all but the matrix.
 var DefaultScenarios = slices.DeleteFunc(slices.Clone(AllScenarios), func(s string) bool { return s == ScenarioMatrix })
@@ -108,6 +112,9 @@ type Config struct {
 	ListingRounds  int `json:"listingRounds"`  // churn rounds of its differential check
 
 	HerdDevices int `json:"herdDevices"` // fleet of the herd scenario
+
+	SurvivalDevices int     `json:"survivalDevices"` // fleet of the survival scenario
+	SurvivalRate    float64 `json:"survivalRate"`    // the client's rate there, requests/s
 }
 
 // DefaultConfig is the documented benchmark.
@@ -124,7 +131,8 @@ func DefaultConfig() Config {
 		NaiveRuns: 1, NaiveSeconds: 60,
 		WALDevices: 20_000, WALRuns: 8,
 		ListingDevices: 100_000, ListingRounds: 3,
-		HerdDevices: 10_000,
+		HerdDevices:     10_000,
+		SurvivalDevices: 3000, SurvivalRate: 500,
 	}
 }
 
@@ -229,6 +237,12 @@ func (c *Config) defaults() {
 	if c.HerdDevices <= 0 {
 		c.HerdDevices = d.HerdDevices
 	}
+	if c.SurvivalDevices <= 0 {
+		c.SurvivalDevices = d.SurvivalDevices
+	}
+	if c.SurvivalRate <= 0 {
+		c.SurvivalRate = d.SurvivalRate
+	}
 }
 
 // Validate reports every bad value at once.
@@ -325,6 +339,8 @@ func Run(ctx context.Context, cfg Config, env Env) (*Results, error) {
 			err = b.scenarioListing(ctx)
 		case ScenarioHerd:
 			err = b.scenarioHerd(ctx)
+		case ScenarioSurvival:
+			err = b.scenarioSurvival(ctx)
 		}
 		if err != nil {
 			return b.res, fmt.Errorf("scenario %s: %w", s, err)

@@ -41,8 +41,11 @@ func TestSmoke(t *testing.T) {
 		NaiveDevices: 500, NaiveRuns: 1,
 		ListingDevices: 2000, ListingRounds: 1,
 		// The wal scenario starts a private cluster: TestWALSmoke; the herd
-		// scenario has TestHerdSmoke; the matrix, TestMatrixSmoke.
-		Scenarios: slices.DeleteFunc(slices.Clone(DefaultScenarios), func(s string) bool { return s == ScenarioWAL || s == ScenarioHerd }),
+		// scenario has TestHerdSmoke; the matrix, TestMatrixSmoke; the
+		// survival scenario, TestSurvivalSmoke.
+		Scenarios: slices.DeleteFunc(slices.Clone(DefaultScenarios), func(s string) bool {
+			return s == ScenarioWAL || s == ScenarioHerd || s == ScenarioSurvival
+		}),
 	}
 	var progress bytes.Buffer
 	env := Env{
@@ -113,10 +116,10 @@ func TestSmoke(t *testing.T) {
 	}
 
 	// Every target of the issue is evaluated, and the records render.
-	if len(res.Targets) != 12 {
-		t.Errorf("%d targets evaluated, want 12:\n%s", len(res.Targets), res.Table())
+	if len(res.Targets) != 13 {
+		t.Errorf("%d targets evaluated, want 13:\n%s", len(res.Targets), res.Table())
 	}
-	for _, k := range []string{"combined_ceiling_first", "full_first_over_combined", "full_first_over_naive", "resync_over_first"} {
+	for _, k := range []string{"combined_ceiling_first", "full_first_over_combined", "full_first_over_http", "full_first_over_naive", "resync_over_first"} {
 		if _, ok := res.Ratios[k]; !ok {
 			t.Errorf("ratio %s missing", k)
 		}
@@ -134,6 +137,41 @@ func TestSmoke(t *testing.T) {
 	}
 	if tbl := res.Table(); !strings.Contains(tbl, "| target |") {
 		t.Errorf("table has no targets:\n%s", tbl)
+	}
+}
+
+// TestSurvivalSmoke runs the survival scenario small: both runs must
+// finish with every device stored once, and the scenario must have ended
+// sessions and restarted its cluster. It asserts nothing about the seconds
+// lost: that is the benchmark's job.
+func TestSurvivalSmoke(t *testing.T) {
+	t.Parallel()
+	if _, err := localpg.Available(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the survival scenario needs PostgreSQL server binaries: %v", err)
+		}
+		t.Skipf("SKIPPED: the survival scenario needs PostgreSQL server binaries: %v", err)
+	}
+	var progress bytes.Buffer
+	env := Env{NewDB: func(context.Context) (string, func(), error) { return pgtest.DBURL(t), func() {}, nil }, Progress: &progress}
+	res, err := Run(context.Background(), Config{Scenarios: []string{ScenarioSurvival}, SurvivalDevices: 1500, SurvivalRate: 500, Concurrency: 8}, env)
+	t.Log("\n" + progress.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{FigSurvivalKills, FigSurvivalKillCost, FigSurvivalRestartCost, FigSurvivalRestartPause} {
+		if f := res.Figure(name); f == nil || len(f.Samples) != 1 {
+			t.Fatalf("figure %s: want one sample, got %+v", name, f)
+		}
+	}
+	if k := res.Figure(FigSurvivalKills).Samples[0]; k.Value < 1 || k.OK != 1500 {
+		t.Errorf("kills: %v sessions ended, %d of 1500 ok: want some, and all", k.Value, k.OK)
+	}
+	if n := len(res.Targets); n != 2 {
+		t.Errorf("%d targets evaluated, want 2:\n%s", n, res.Table())
+	}
+	if r := res.Figure(FigSurvivalRestartCost).Samples[0]; r.Status != "succeeded" || r.OK != 1500 {
+		t.Errorf("restart: %s, %d of 1500 ok: want succeeded, all", r.Status, r.OK)
 	}
 }
 

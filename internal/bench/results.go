@@ -143,6 +143,11 @@ const (
 	FigHerdRecorded  = "herd_revealed_changes_recorded"
 	FigHerdShare     = "herd_refresh_share"
 	FigHerdAge       = "herd_oldest_details"
+
+	FigSurvivalKills        = "survival_sessions_ended"
+	FigSurvivalKillCost     = "survival_seconds_lost_to_sessions_ended"
+	FigSurvivalRestartCost  = "survival_seconds_lost_to_a_restart"
+	FigSurvivalRestartPause = "survival_writes_paused_by_a_restart"
 )
 
 // Evaluate computes the ratios and checks the targets, from what was
@@ -173,8 +178,15 @@ func (r *Results) Evaluate() {
 				Pass:     first/c >= 0.70,
 			})
 		}
-		r.Ratios["full_first_over_http"] = ratio(first, h)
 		r.Ratios["full_first_over_store"] = ratio(first, p)
+	}
+	if okH && okF {
+		r.Ratios["full_first_over_http"] = ratio(first, h)
+		r.Targets = append(r.Targets, Target{
+			Name: "first sync vs raw HTTP ceiling H (issue 18)", Want: ">= 40%",
+			Measured: fmt.Sprintf("%.0f%% (%.0f of %.0f devices/s)", 100*first/h, first, h),
+			Pass:     first/h >= 0.40,
+		})
 	}
 	if okH && okPR {
 		c := 1 / (1/h + 1/pr)
@@ -273,6 +285,7 @@ func (r *Results) Evaluate() {
 	r.evaluateWAL()
 	r.evaluateListing()
 	r.evaluateHerd()
+	r.evaluateSurvival()
 	r.evaluateMatrix()
 	if f := r.Figure(FigNaive); f != nil && len(f.Samples) > 0 && okF {
 		r.Ratios["full_first_over_naive"] = first / f.Median

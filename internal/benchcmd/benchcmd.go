@@ -86,6 +86,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&cfg.ListingDevices, "listing-devices", def.ListingDevices, "fleet of the listing scenario")
 	fs.IntVar(&cfg.ListingRounds, "listing-rounds", def.ListingRounds, "churn rounds of the listing scenario's differential check")
 	fs.IntVar(&cfg.HerdDevices, "herd-devices", def.HerdDevices, "fleet of the herd scenario")
+	fs.IntVar(&cfg.SurvivalDevices, "survival-devices", def.SurvivalDevices, "fleet of the survival scenario")
+	fs.Float64Var(&cfg.SurvivalRate, "survival-rate", def.SurvivalRate, "the client's rate in the survival scenario, requests/s (the run must last long enough for the faults)")
 	fs.IntVar(&cfg.WALDevices, "wal-devices", def.WALDevices, "fleet of the wal scenario")
 	fs.IntVar(&cfg.WALRuns, "wal-runs", def.WALRuns, "unchanged runs the wal scenario measures, of each kind")
 	if err := fs.Parse(args, getenv); err != nil {

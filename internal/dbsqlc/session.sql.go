@@ -9,6 +9,20 @@ import (
 	"context"
 )
 
+const planGenerically = `-- name: PlanGenerically :exec
+SELECT set_config('plan_cache_mode', 'force_generic_plan', true)
+`
+
+// For the rest of the transaction, a prepared statement runs its generic
+// plan from its first execution on (plan_cache_mode): a batch write's plan
+// does not depend on the values of its arrays, and PostgreSQL would
+// otherwise plan it anew for each of its first five executions on every
+// connection, each plan taking about as long as writing the batch.
+func (q *Queries) PlanGenerically(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, planGenerically)
+	return err
+}
+
 const sessionTimeouts = `-- name: SessionTimeouts :one
 
 SELECT extract(epoch FROM current_setting('statement_timeout')::interval)::float8 AS statement_timeout,

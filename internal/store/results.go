@@ -146,8 +146,14 @@ func (s *Store) applyOnce(ctx context.Context, runID int64, results []Result) (B
 	// after a lost connection cannot half-write a batch. Devices already
 	// written compare equal the second time and add no history.
 	err = s.withRetry(ctx, func(ctx context.Context) error {
-		row, err = s.q.ApplyResults(ctx, params)
-		return err
+		return s.inTx(ctx, func(q *dbsqlc.Queries) error {
+			if err := q.PlanGenerically(ctx); err != nil {
+				return err
+			}
+			var err error
+			row, err = q.ApplyResults(ctx, params)
+			return err
+		})
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return BatchCounts{}, fmt.Errorf("store results: run %d does not exist", runID)

@@ -277,18 +277,21 @@ func TestATakeOverStopsTheRun(t *testing.T) {
 		next           *store.RunLock
 	)
 	sum := e.run(t, ctx, syncrun.Config{BatchSize: 50, OnProgress: func(p syncrun.Progress) {
-		// The writer calls this between writes: nothing is in flight.
 		if p.Done < 200 || !taken.CompareAndSwap(0, 1) {
 			return
 		}
-		storedAtTake = p.Done
 		requestsAtTake = e.sim.Stats().Details
 		if _, err := e.admin.Exec(ctx, `UPDATE run_leases SET expires_at = now() - interval '1 second'`); err != nil {
 			t.Error(err)
 		}
+		// Another batch of the run may be in flight: the take-over waits
+		// for it (it is refused while the batch holds the lease's row).
 		var err error
-		if next, err = e.st.LockRun(ctx, store.All, 0); err != nil {
+		if next, err = e.st.LockRun(ctx, store.All, 30*time.Second); err != nil {
 			t.Errorf("the next run could not take the scope over: %v", err)
+		}
+		if err := e.admin.QueryRow(ctx, `SELECT count(*) FROM device_sync_state WHERE last_run_id = $1`, p.RunID).Scan(&storedAtTake); err != nil {
+			t.Error(err)
 		}
 	}})
 	if next != nil {

@@ -293,8 +293,7 @@ func (r *run) fetchAll(ctx context.Context) error {
 		wctx, cancel := afterStop(r.ctx)
 		defer cancel()
 		if err := r.w.loop(wctx); err != nil {
-			r.w.err = err
-			r.cancelFetch(err)
+			r.cancelFetch(err) // loop recorded it in r.w.err
 		}
 	}()
 	defer func() {
