@@ -76,7 +76,7 @@ func TestSmoke(t *testing.T) {
 		}
 		return s
 	}
-	for _, name := range []string{FigHTTP, FigStoreFirst, FigStoreResync, FigFullFirst, FigFullResync} {
+	for _, name := range []string{FigHTTP, FigHTTPRaw, FigStoreFirst, FigStoreResync, FigFullFirst, FigFullResync} {
 		if s := sample(name); s.OK != fleet {
 			t.Errorf("%s: %d of %d devices ok", name, s.OK, fleet)
 		}
@@ -119,7 +119,7 @@ func TestSmoke(t *testing.T) {
 	if len(res.Targets) != 13 {
 		t.Errorf("%d targets evaluated, want 13:\n%s", len(res.Targets), res.Table())
 	}
-	for _, k := range []string{"combined_ceiling_first", "full_first_over_combined", "full_first_over_http", "full_first_over_naive", "resync_over_first"} {
+	for _, k := range []string{"combined_ceiling_first", "full_first_over_combined", "full_first_over_http", "full_first_over_raw_http", "full_first_over_naive", "resync_over_first"} {
 		if _, ok := res.Ratios[k]; !ok {
 			t.Errorf("ratio %s missing", k)
 		}

@@ -35,6 +35,7 @@ func (r *Results) chartRows() []chartRow {
 			rows = append(rows, chartRow{label: label, median: f.Median, min: f.Min, max: f.Max, fill: fill})
 		}
 	}
+	add(FigHTTPRaw, "H0: HTTP GET only, raw", colCeiling)
 	add(FigHTTP, "H: HTTP GET+decode only", colCeiling)
 	add(FigStoreFirst, "P: store only, first", colCeiling)
 	if c, ok := r.Ratios["combined_ceiling_first"]; ok {

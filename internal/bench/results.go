@@ -122,6 +122,7 @@ func (r *Results) Figure(name string) *Figure {
 // Figure names.
 const (
 	FigHTTP        = "http_ceiling"
+	FigHTTPRaw     = "http_raw_ceiling"
 	FigStoreFirst  = "store_ceiling_first"
 	FigStoreResync = "store_ceiling_resync"
 	FigFullFirst   = "full_first_sync"
@@ -182,10 +183,16 @@ func (r *Results) Evaluate() {
 	}
 	if okH && okF {
 		r.Ratios["full_first_over_http"] = ratio(first, h)
+	}
+	// Against H the first sync looks better the slower the job's own
+	// client is (a client that decodes slowly lowers H more than the first
+	// sync); against the raw ceiling H0, what the client spends counts.
+	if h0, ok := med(FigHTTPRaw); ok && okF {
+		r.Ratios["full_first_over_raw_http"] = ratio(first, h0)
 		r.Targets = append(r.Targets, Target{
-			Name: "first sync vs raw HTTP ceiling H (issue 18)", Want: ">= 40%",
-			Measured: fmt.Sprintf("%.0f%% (%.0f of %.0f devices/s)", 100*first/h, first, h),
-			Pass:     first/h >= 0.40,
+			Name: "first sync vs raw HTTP ceiling H0 (issue 18)", Want: ">= 40%",
+			Measured: fmt.Sprintf("%.0f%% (%.0f of %.0f devices/s)", 100*first/h0, first, h0),
+			Pass:     first/h0 >= 0.40,
 		})
 	}
 	if okH && okPR {

@@ -40,6 +40,7 @@ func (b *bencher) withFleet(n int, fn func(*fleet) error) error {
 func (b *bencher) scenarioHTTP(ctx context.Context) error {
 	return b.withFleet(b.cfg.Devices, func(f *fleet) error {
 		fig := b.res.figure(FigHTTP, "H: GET+decode, no database", "devices/s")
+		rawFig := b.res.figure(FigHTTPRaw, "H0: GET, bodies read and not decoded, no database", "devices/s")
 		for run := range b.cfg.Runs {
 			f.sim.ResetStats()
 			client, err := newClient(f.base, rate.Inf, 1)
@@ -57,6 +58,18 @@ func (b *bencher) scenarioHTTP(ctx context.Context) error {
 				Requests: st.Requests, Accepted: st.ByStatus[http.StatusOK]}
 			fig.add(s)
 			b.logf("http   run %d: %d devices in %s = %.0f devices/s", run+1, ok, s.Seconds, s.Value)
+
+			f.sim.ResetStats()
+			start = time.Now()
+			ok, err = rawFetchAll(ctx, f.base, f.ids, b.cfg.Concurrency)
+			el = time.Since(start)
+			if err != nil {
+				return err
+			}
+			raw := Sample{Value: perSecond(ok, el), Devices: len(f.ids), OK: ok, Seconds: Seconds(el.Seconds()),
+				Requests: f.sim.Stats().Requests, Accepted: f.sim.Stats().ByStatus[http.StatusOK]}
+			rawFig.add(raw)
+			b.logf("http   run %d, raw (no decoding): %d devices in %s = %.0f devices/s", run+1, ok, raw.Seconds, raw.Value)
 		}
 		return nil
 	})
