@@ -293,7 +293,9 @@ func (c *MatrixCell) measure(samples []matrixSample, length time.Duration) {
 	c.AfterFrom = Seconds(from.Seconds())
 	c.After = -1
 	if end.t > from {
-		c.After = float64(end.throttled-at(from).throttled) / (end.t - from).Minutes()
+		// Over the window asked for: the last sample falls a moment
+		// before its end.
+		c.After = float64(end.throttled-at(from).throttled) / (max(end.t, length) - from).Minutes()
 	}
 	if c.Kind == "loosen" {
 		c.Reached = -1

@@ -66,6 +66,7 @@ type Client struct {
 	api     origin // where requests, and the token, may go
 	pause   pauseGate
 	gov     *governor
+	gate    chan struct{} // one request at a time waits for its turn (see turn)
 	log     *slog.Logger
 
 	// noAnswer counts the requests in a row that got no HTTP answer;
@@ -164,8 +165,26 @@ func NewClient(opts Options) (*Client, error) {
 		api:     api,
 		limiter: opts.Limiter,
 		gov:     newGovernor(opts.Limiter),
+		gate:    make(chan struct{}, 1),
 		log:     opts.Logger,
 	}, nil
+}
+
+// Resume makes ratePerSecond, the rate a previous run of the same scope
+// ended with, the rate the client starts at, when it is below the
+// configured rate and no request was sent yet: the client then probes
+// upwards from there rather than learning Webex's limit anew, with a burst
+// of one request. It reports whether it did.
+func (c *Client) Resume(ratePerSecond float64) bool {
+	return c.gov.resume(time.Now(), rate.Limit(ratePerSecond))
+}
+
+// Pace returns the rate the client sends at now (requests per second) and
+// whether it paces itself under the configured rate: a 429 taught it a
+// lower one, or Resume gave it one. A run stores it for the next.
+func (c *Client) Pace() (float64, bool) {
+	r, governed := c.gov.pace()
+	return float64(r), governed
 }
 
 // ValidateBaseURL accepts https URLs, and http only for a loopback host (a
@@ -292,31 +311,20 @@ func (c *Client) get(ctx context.Context, r request) error {
 		if ferr := c.unreachableErr(); ferr != nil {
 			return ferr
 		}
-		if err := c.pause.wait(ctx); err != nil {
+		mark, err := c.turn(ctx)
+		if err != nil {
 			return err
-		}
-		if err := c.limiter.Wait(ctx); err != nil {
-			if ctx.Err() != nil {
-				return context.Cause(ctx)
-			}
-			// The wait would outlast the deadline: the same as running out
-			// of time.
-			return context.DeadlineExceeded
-		}
-		// A pause may have begun while this request queued for a token:
-		// sending it now would only earn another 429, and sending it when
-		// the pause ends would exceed the burst. Queue again afterwards.
-		if c.pause.active() {
-			continue
 		}
 		if attempts > 0 {
 			c.retries.Add(1)
 		}
 		attempts++
-		mark := c.gov.sent(time.Now())
 		ferr, tok := c.once(ctx, r, mark)
+		if ferr == nil || (ferr.Kind != KindRateLimited && ferr.Status != 0) {
+			// Any answer but a 429 or 423 got past the server's limit.
+			c.gov.accepted(time.Now(), mark)
+		}
 		if ferr == nil {
-			c.gov.success(time.Now(), mark)
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -386,6 +394,45 @@ func (c *Client) get(ctx context.Context, r request) error {
 				append(r.attrs, slog.String("tracking_id", ferr.TrackingID))...)
 		default:
 			return ferr
+		}
+	}
+}
+
+// turn waits for a request's turn to be sent and returns its mark. Requests
+// take turns at the gate: one at a time waits for a token of the limiter,
+// at the rate in force when its turn comes (were every worker to queue at
+// the limiter at once, it would book the seconds ahead at a rate the
+// governor may since have moved). Then the pause, which may have begun
+// meanwhile (a request sent during it would only earn another 429), and
+// the governor's spacing. It fails with the context's error, or
+// context.DeadlineExceeded when a wait would outlast the deadline.
+func (c *Client) turn(ctx context.Context) (sendMark, error) {
+	select {
+	case c.gate <- struct{}{}:
+	case <-ctx.Done():
+		return sendMark{}, context.Cause(ctx)
+	}
+	defer func() { <-c.gate }()
+	for {
+		if err := c.pause.wait(ctx); err != nil {
+			return sendMark{}, err
+		}
+		if err := c.limiter.Wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return sendMark{}, context.Cause(ctx)
+			}
+			// The wait would outlast the deadline: the same as running out
+			// of time.
+			return sendMark{}, context.DeadlineExceeded
+		}
+		for !c.pause.active() {
+			m, wait := c.gov.admit(time.Now())
+			if wait <= 0 {
+				return m, nil
+			}
+			if err := sleep(ctx, wait); err != nil {
+				return sendMark{}, err
+			}
 		}
 	}
 }
@@ -499,23 +546,34 @@ func (c *Client) readOK(ctx context.Context, resp *http.Response, r request) *Er
 // request sent during the pause would only earn another one.
 func (c *Client) throttle(ctx context.Context, attrs []slog.Attr, resp *http.Response, ferr *Error, mark sendMark, tok string) {
 	raw := resp.Header.Get("Retry-After")
+	// One burst of 429s is one decision: a 429 for a request sent before
+	// the client knew of the burst changes neither the rate nor the
+	// fallback pause.
+	verdict := c.gov.refused(time.Now(), mark)
 	wait, ok := ParseRetryAfter(raw, time.Now())
 	if !ok || wait <= 0 {
-		// No usable value: back off by how often this has happened lately,
-		// with jitter so that a fleet of clients does not resynchronise.
-		// "0" or a date in the past (a server clock behind ours) says
-		// nothing about when to come back either: sending again at once
-		// would only earn the next 429 of the burst.
-		wait = jitter(c.pause.fallback(c.opts.BackoffBase * 4))
+		// No usable value: back off by how many bursts in a row found the
+		// server still refusing at once, with jitter so that a fleet of
+		// clients does not resynchronise. "0" or a date in the past (a
+		// server clock behind ours) says nothing about when to come back
+		// either: sending again at once would only earn the next 429.
+		wait = 0
+		if verdict.burst {
+			wait = jitter(c.pause.fallback(c.opts.BackoffBase*4, mark.n == 1))
+		}
 	}
 	wait = min(wait, c.opts.MaxRetryAfter)
-	extended, end := c.pause.extend(wait)
-	c.gov.throttled(time.Now(), end, mark)
-	if extended {
-		c.log.LogAttrs(ctx, slog.LevelWarn, throttleMessage(wait, float64(c.gov.limit())), append(attrs,
+	_, end := c.pause.extend(wait)
+	c.gov.paused(end)
+	if verdict.burst {
+		// Once a burst: the other 429s of the burst answer requests that
+		// left before the client knew.
+		rateNow := float64(c.gov.limit())
+		c.log.LogAttrs(ctx, slog.LevelWarn, throttleMessage(wait, rateNow), append(attrs,
 			slog.Int("http_status", resp.StatusCode),
 			slog.String("tracking_id", ferr.TrackingID), slog.String("error_code", ferr.ErrorCode), slog.String("retry_after", truncate(scrub(raw, tok), 40)),
-			seconds("pause_seconds", wait), slog.Float64("rate_now", float64(c.gov.limit())))...)
+			seconds("pause_seconds", wait), slog.Float64("rate_now", rateNow),
+			slog.Float64("server_rate_min", float64(verdict.lo)), slog.Float64("server_rate_max", float64(verdict.hi)))...)
 	}
 }
 

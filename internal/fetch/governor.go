@@ -1,247 +1,537 @@
 package fetch
 
 import (
+	"math"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// governor adapts the limiter's rate to what Webex accepts. Webex publishes
-// no limit and changes it without notice, so the configured rate is a
-// ceiling, not a target. Every 429 costs a pause of at least a second for
-// the whole client, so fewer of them is more throughput, not less: the
-// governor remembers the rate the server accepted and holds just under it,
-// and probes above it only rarely, to notice a limit that went up.
+// governor paces the client under a limit it is never told. Webex publishes
+// neither its rate limit nor the size of its bucket and changes both without
+// notice, so the configured rate is a ceiling, not a target: the governor
+// finds the rate the server accepts, holds just under it, and looks above it
+// now and then in case it rose. Every 429 costs the whole client a
+// Retry-After pause of a second or more, and against a strict server
+// (bucket 1) that second is capacity lost for good; so fewer 429s is more
+// throughput, and the governor's work is to learn the limit from as few as
+// it can.
 //
-// The accepted rate is measured from what was sent, not from what was
-// answered: a 429 comes back at once while an accepted request's answer
-// takes its latency, so counting answers under-measures the server. Time is
-// cut into spells, each from the first request sent after a pause to the
-// next 429. A server's token bucket (rate L, burst b) refuses a request
-// when, for some earlier moment t0, the requests since t0 exceed b + L×(t-t0);
-// and it took every one before. So the 429 says L is about the largest
-// (k-b)/(t-t0) over the last k sends of the spell: the server's rate over
-// the stretch in which the client outran it and drained its bucket,
-// whatever the client's pace before. Over a stretch of many requests that
-// is the server's rate to within a percent; over a few it is rough.
+// # Learning the limit from what the server accepted
 //
-// The governor is in one of two modes:
-//   - climbing: the rate rises by climbStep a second (after a quiet spell
-//     following a cut) up to a cap. It climbs after a rough measurement,
-//     towards the remembered rate, and when it probes, towards the ceiling.
-//   - holding: the rate stays at holdMargin of the remembered rate until
-//     the next probe is due (probeEvery after the measurement).
+// The usual governors react to refusals alone. AIMD (TCP's additive
+// increase, multiplicative decrease) cuts by a fixed factor at each and
+// creeps back up: against a strict server it never settles, each climb
+// ends in a refusal that costs a pause. AWS's adaptive retry mode measures
+// the rate the client was sending at and cuts to 0.7 of it, then climbs on
+// a cubic curve, fast and then slow towards that rate and fast again past
+// it; Netflix's concurrency limits move by the ratio of a long-term to a
+// short-term measurement. Both measure the client. What the server accepted
+// says more: it is a direct measurement of the server's rate.
 //
-// A measurement over at least trustRequests requests and trustSpell is
-// trusted: it is remembered, and the governor holds. A rougher one cuts to
-// cutMargin of what it measured and climbs back towards the remembered
-// rate, if any.
+// So the governor keeps a record of the requests it sent (send time, and
+// what came back) and fits it with a token bucket (bucketfit.go): for
+// every bucket size, the rates at which such a bucket would have taken
+// every request that was taken and refused every refusal. Accepted
+// requests bound the rate from below, refusals from above; sizes whose
+// bounds cross are not the server's. The answer is a range [lo, hi) of
+// rates that explain everything the server did. Against a bursty server
+// (a bucket of a pause's worth of tokens or more) it is the accepted rate
+// between refusals, to a request either way; against a strict one, the
+// spacing of the last accepted and the refused request, to the timing
+// noise of the requests. A first run that begins at the ceiling bounds the
+// bucket too: it held no more than the server accepted before its first
+// refusal.
+//
+// # What the governor does
+//
+//   - Until the first 429 it sends at the configured rate and burst, or at
+//     the rate the previous run of its scope ended with (its starting
+//     rate), from where it probes upwards.
+//   - At a refusal (the first 429 of a burst; see below) it fits the
+//     record. When the fit is informative (hi within informative×lo), it
+//     holds at lo less margin if lo and hi are close, else half way (in
+//     ratio), where holding tells the candidates apart: a small bucket
+//     whose rate is lower refuses within a few requests, a server whose
+//     rate is higher never does; while holding there it fits again every
+//     refitEvery and moves up as the accepted requests raise lo. Against a
+//     server whose smallest possible bucket is under three tokens, a
+//     request that reached it a little early is refused, so it holds at lo
+//     unless the bounds are wider than the timing noise.
+//   - When the fit says little (the first refusal, or a server that took
+//     no more than two requests), it cuts blind: to a quarter of the rate
+//     refused after a refusal at once, else a half, and climbs back towards
+//     the rate refused, closing climbStep of the gap for every request
+//     accepted at the rate in force: fast far below it and slow close to
+//     it, so that the refusal that ends the climb comes just above the
+//     limit and bounds it tightly.
+//   - After holding for probeEvery without a refusal it probes: the rate
+//     rises by 1%, 2%, 4%... every probeStep, until a refusal says where the
+//     limit is now. A limit that rose is found within minutes; one that
+//     fell refuses at once, and the fit, which no longer explains the older
+//     record, starts afresh from the refusal.
+//   - From the first 429 on, the client's own burst is one request, and no
+//     two requests leave closer than (1-spacingSlack)/rate: after a pause
+//     the client's bucket is full, and a burst would meet a strict server's
+//     empty one; a request that left late must not be followed by one that
+//     left on time. The configured burst returns when the rate is back at
+//     the ceiling.
+//
+// # One burst of 429s, one decision
+//
+// Time is cut into spells, each from the first request sent after a pause
+// to the next refusal. A 429 for a request sent in an earlier spell, or
+// during a pause, answers a request that left before the client knew: it
+// belongs to the burst that is already being paused for, and changes
+// nothing: neither the rate, nor the fallback pause when Retry-After is
+// unusable (see pauseGate.fallback).
 type governor struct {
 	mu      sync.Mutex
 	lim     *rate.Limiter
-	ceiling rate.Limit
+	ceiling rate.Limit // the configured rate: never exceeded
 	floor   rate.Limit
+	burst   int // the configured burst
 
-	spell      int       // current spell number
+	// governing is set by the first 429, or a starting rate: burst one,
+	// spacing.
+	governing bool
+
+	spell      int       // spells so far; a mark names its spell
+	pauseEnd   time.Time // sends before it belong to no spell
 	spellStart time.Time // first send of the spell; zero before it
 	sentN      int       // requests sent in the spell
-	pauseEnd   time.Time // sends before it belong to no spell
-	// sends holds the send times of the spell's last len(sends) requests
-	// (a ring indexed by sentN), for the measurement at its 429.
-	sends [sendHistory]time.Time
+	lastSend   time.Time // the last request sent, for spacing
 
-	known   rate.Limit // the server's rate as last measured over a long spell; 0: not known
-	holding bool       // holding at known*holdMargin (else climbing to climbCap)
-	cap     rate.Limit // where a climb stops
-	probeAt time.Time  // when holding ends and a probe climbs to the ceiling
+	// record is what the client sent and what came back, from seq
+	// recordFrom on; fitFrom is where the stretch the fit reads begins,
+	// and fitStart what the server's bucket held there: a refusal, or the
+	// run's first request (the server idle, its bucket full).
+	record     []sendRec
+	recordFrom int
+	fitFrom    int
+	fitStart   bucketStart
+	// maxBucket bounds the server's bucket: the first spell, if it began
+	// with the server idle and the client at its ceiling, emptied it.
+	maxBucket float64
+	// slack is how far off its send time a request may have reached the
+	// server, as the fit reads the record: fitSlack, doubled by every
+	// refusal of a rate the last fit called safe (a request that left on
+	// time reached a strict server early), halved after probeEvery
+	// without one.
+	slack     time.Duration
+	safe      rate.Limit // the rate held under the least the last fit allowed; 0: none
+	calmSince time.Time
 
-	lastCut   time.Time
-	lastRaise time.Time
-	raises    int // raises since the climb began: each step is larger
-	// lastAccepted is when a request sent after the last cut was last
-	// accepted. A 429 for a request sent before that is part of the same
-	// burst as the last cut, and does not cut again: with Retry-After 0 (or
-	// a date in the past) a burst spans many short spells, and cutting for
-	// each of them collapsed the rate (50 to 3.75 requests a second in 9
-	// cuts).
-	lastAccepted time.Time
+	target    rate.Limit // where a climb goes
+	climbing  bool       // towards target, after a blind cut
+	wide      bool       // holding between bounds wider than margins: fit again at refitAt
+	refitAt   time.Time
+	probeAt   time.Time  // when holding turns into a probe
+	probeN    int        // steps of the probe so far
+	probeFrom rate.Limit // the rate the probe began at
+	lastStep  time.Time  // the last step of a probe
 }
 
-// sendMark identifies a request within its spell.
+// sendMark identifies a request within its spell and the record.
 type sendMark struct {
 	spell  int
-	n      int           // 1-based position in the spell; 0: sent during a pause
-	at     time.Duration // time since the spell's first send
+	n      int // 1-based position in the spell; 0: sent during a pause
+	seq    int // position in the record; -1: none
 	sentAt time.Time
+	rate   rate.Limit // the rate in force when it was sent
 }
 
 const (
-	// quietBeforeRaise is how long after a cut's pause the rate holds still.
-	quietBeforeRaise = time.Second
-	// A climb raises the rate once a second, the n-th time by n×climbStep
-	// (at most maxStep): gently near where it started, which is near the
-	// server's rate after a good measurement, and fast when a rough one
-	// left it far below.
-	climbStep = 0.01
-	maxStep   = 0.10
-	// blindCut is the cut when a spell is too short to measure.
-	blindCut = 0.75
-	// cutMargin is how far below a rough measurement a cut lands.
-	cutMargin = 0.97
-	// holdMargin is how far below a trusted measurement the rate holds. The
-	// measurement errs low by a few tenths of a percent (the fraction of a
-	// token left in the server's bucket); one that errs high drains the
-	// bucket slowly, and its 429 then measures over a long stretch.
-	holdMargin = 0.998
-	// minSpell is the shortest stretch whose rate is measured at all.
-	minSpell = 100 * time.Millisecond
-	// trustSpell and trustRequests make a measurement trusted: a stretch
-	// this long, of this many requests, is good to about a percent.
-	trustSpell    = 2 * time.Second
-	trustRequests = 50
-	// sendHistory bounds the stretch a measurement looks back over.
-	sendHistory = 4096
-	// probeEvery is how long the rate holds under a trusted measurement
-	// before climbing above it, to find out whether the limit went up.
-	probeEvery = 5 * time.Minute
+	// margin is how far under the rate it settles on the governor holds.
+	margin = 0.01
+	// cutHalf is the blind cut: half the rate refused; cutQuarter, when
+	// the server took no more than two requests before refusing.
+	cutHalf    = 0.5
+	cutQuarter = 0.25
+	// informative: a fit whose bounds are within this ratio says where the
+	// limit is; a wider one, only where it is not.
+	informative = 4
+	// quietBeforeClimb: the rate holds still this long after a pause.
+	quietBeforeClimb = time.Second
+	// climbStep is the share of the gap to its target a climb closes for
+	// every request accepted at the rate in force.
+	climbStep = 0.15
+	// refitEvery is how often the record is fitted again while holding
+	// between wide bounds.
+	refitEvery = 3 * time.Second
+	// probeEvery is how long the rate holds before a probe (probeSoon
+	// after a probe that found the limit risen), and probeStep how long
+	// each step of a probe lasts.
+	probeEvery = 2 * time.Minute
+	probeSoon  = 15 * time.Second
+	probeStep  = 5 * time.Second
+	// spacingSlack: while governing, no two requests leave closer than
+	// (1-spacingSlack)/rate; the slack lets a late one be caught up.
+	spacingSlack = margin / 2
+	// recordSize bounds the record; fitBursts, the refusals a fit reaches
+	// back over (older ones may describe a limit that has moved).
+	recordSize = 4096
+	fitBursts  = 6
+	// maxFit bounds the requests one fit reads, for its cost (a few
+	// milliseconds).
+	maxFit = 1024
 )
 
+// newGovernor governs lim, whose rate and burst are the configured ceiling.
 func newGovernor(lim *rate.Limiter) *governor {
 	ceiling := lim.Limit()
-	floor := min(ceiling, 0.05) // one request in 20 s at the least
-	return &governor{lim: lim, ceiling: ceiling, floor: floor, cap: ceiling}
+	return &governor{lim: lim, ceiling: ceiling, floor: min(ceiling, 0.05), burst: lim.Burst(),
+		fitStart: startFull, maxBucket: math.Inf(1), target: ceiling, slack: fitSlack}
 }
 
-// sent records a request about to be sent and returns its mark.
-func (g *governor) sent(now time.Time) sendMark {
+// newGovernorAt is newGovernor resumed at start (see resume) at now; a
+// start of 0 is none.
+func newGovernorAt(lim *rate.Limiter, start rate.Limit, now time.Time) *governor {
+	g := newGovernor(lim)
+	g.resume(now, start)
+	return g
+}
+
+// resume makes start, the rate a previous run ended with, the rate the
+// governor begins at, if it is below the ceiling and nothing was sent yet:
+// it governs from then on, and probes upwards at once, since the limit may
+// have risen. It reports whether it did.
+func (g *governor) resume(now time.Time, start rate.Limit) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.off() || !(start > 0) || start >= g.ceiling || !g.lastSend.IsZero() {
+		return false
+	}
+	g.governing = true
+	g.lim.SetBurstAt(now, 1)
+	g.set(now, max(start, g.floor))
+	g.probeAt = now.Add(probeStep)
+	return true
+}
+
+// off reports whether there is nothing to govern: no rate limit at all.
+func (g *governor) off() bool { return g.ceiling == rate.Inf }
+
+// admit records a request about to be sent at now and returns its mark, or
+// how long to wait first: while governing, no two requests leave closer
+// than the spacing.
+func (g *governor) admit(now time.Time) (sendMark, time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := g.lim.Limit()
+	if g.governing && !g.lastSend.IsZero() {
+		gap := time.Duration((1 - spacingSlack) / float64(r) * float64(time.Second))
+		if wait := g.lastSend.Add(gap).Sub(now); wait > 0 {
+			return sendMark{}, wait
+		}
+	}
+	g.lastSend = now
+	m := sendMark{spell: g.spell, seq: -1, sentAt: now, rate: r}
+	if !g.off() {
+		if len(g.record) == recordSize {
+			drop := recordSize / 4
+			g.record = append(g.record[:0], g.record[drop:]...)
+			g.recordFrom += drop
+			if g.fitFrom < g.recordFrom {
+				g.fitFrom, g.fitStart = g.recordFrom, startRefused
+				g.seekBurst()
+			}
+		}
+		m.seq = g.recordFrom + len(g.record)
+		g.record = append(g.record, sendRec{at: now})
+	}
 	if now.Before(g.pauseEnd) {
-		return sendMark{spell: g.spell, sentAt: now}
+		return m, 0
 	}
 	if g.spellStart.IsZero() {
 		g.spellStart = now
 	}
 	g.sentN++
-	g.sends[g.sentN%sendHistory] = now
-	return sendMark{spell: g.spell, n: g.sentN, at: now.Sub(g.spellStart), sentAt: now}
+	m.n = g.sentN
+	return m, 0
 }
 
-// success records an accepted request, marked m: it is what moves a climb
-// on, once a second, and what starts a probe when one is due.
-func (g *governor) success(now time.Time, m sendMark) {
-	if g.ceiling == rate.Inf {
-		return
+// answered records what became of the request marked m. g.mu is held.
+func (g *governor) answered(m sendMark, out sendOutcome) {
+	if i := m.seq - g.recordFrom; m.seq >= 0 && i >= 0 && i < len(g.record) {
+		g.record[i].out = out
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !m.sentAt.Before(g.lastCut) {
-		g.lastAccepted = now
-	}
-	if g.holding {
-		if now.Before(g.probeAt) {
+}
+
+// seekBurst moves fitFrom forward to the next refusal that opened a burst.
+// g.mu is held.
+func (g *governor) seekBurst() {
+	for i := g.fitFrom - g.recordFrom; i < len(g.record); i++ {
+		if g.record[i].out == outBurst {
+			g.fitFrom = g.recordFrom + i
 			return
 		}
-		g.holding, g.cap = false, g.ceiling // probe: climb above the remembered rate
-		g.raises = 0
 	}
-	limit := g.lim.Limit()
-	// Quiet is counted from the end of the pause: a paused client proves
-	// nothing about the rate.
-	quietSince := g.lastCut
-	if g.pauseEnd.After(quietSince) {
-		quietSince = g.pauseEnd
-	}
-	if limit >= g.cap || now.Sub(quietSince) < quietBeforeRaise || now.Sub(g.lastRaise) < time.Second {
-		return
-	}
-	g.lastRaise = now
-	g.raises++
-	next := min(g.cap, limit*rate.Limit(1+min(maxStep, climbStep*float64(g.raises)))+0.01)
-	g.lim.SetLimitAt(now, next)
-	if next >= g.cap && g.cap < g.ceiling {
-		g.holding = true // back at the remembered rate: hold until the probe is due
-	}
+	g.fitFrom = g.recordFrom + len(g.record)
 }
 
-// throttled lowers the rate after a 429 or 423 for the request marked m,
-// which paused the client until pauseEnd. Only the first 429 of a spell
-// cuts: the others answer requests sent before the cut took effect. And
-// only the first of a burst: a 429 for a request sent before any request
-// sent after the last cut was accepted belongs to that cut's burst.
-func (g *governor) throttled(now, pauseEnd time.Time, m sendMark) {
-	if g.ceiling == rate.Inf {
+// accepted records an accepted request, at now: it moves a climb on, and
+// a refit or a probe when one is due.
+func (g *governor) accepted(now time.Time, m sendMark) {
+	if g.off() {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if pauseEnd.After(g.pauseEnd) {
-		g.pauseEnd = pauseEnd
-	}
-	if m.spell != g.spell || m.n == 0 {
+	g.answered(m, outAccepted)
+	if !g.governing || now.Before(g.pauseEnd.Add(quietBeforeClimb)) {
 		return
 	}
-	// A new spell starts with the first send after the pause.
+	r := g.lim.Limit()
+	if g.slack > fitSlack && now.Sub(g.calmSince) >= probeEvery {
+		g.slack, g.calmSince = max(fitSlack, g.slack/2), now
+	}
+	switch {
+	case g.climbing:
+		// A step for every request accepted at the rate in force: a share
+		// of the gap to the target.
+		if m.rate < r {
+			return
+		}
+		next := g.target - (g.target-r)*(1-climbStep)
+		if g.target-next < g.target*0.001 {
+			next, g.climbing = g.target, false
+			g.probeAt = now.Add(probeEvery)
+		}
+		g.set(now, next)
+	case g.wide && !now.Before(g.refitAt):
+		g.refit(now)
+	case !now.Before(g.probeAt) && r < g.ceiling && now.Sub(g.lastStep) >= probeStep:
+		// A probe: the rate rises by 1%, 2%, 4%... every probeStep, until
+		// a refusal says where the limit is now.
+		if g.probeN == 0 {
+			g.probeFrom = r
+		}
+		g.probeN++
+		g.lastStep = now
+		g.set(now, min(g.ceiling, r*rate.Limit(1+0.01*math.Pow(2, float64(min(g.probeN-1, 6))))))
+	}
+}
+
+// refusal is what the governor made of a 429: whether it began a new burst
+// (whether it says something the client did not know when it sent the
+// request), and the range of rates the server's answers so far allow (0,
+// 0 when they say little).
+type refusal struct {
+	burst  bool
+	lo, hi rate.Limit
+}
+
+// refused records a 429 (or 423) for the request marked m, at now. The
+// caller then pauses the client (and tells the governor until when, with
+// paused).
+func (g *governor) refused(now time.Time, m sendMark) refusal {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if m.spell != g.spell || m.n == 0 {
+		g.answered(m, outRefused)
+		return refusal{}
+	}
+	g.answered(m, outBurst)
 	defer func() {
 		g.spell++
 		g.spellStart, g.sentN = time.Time{}, 0
 	}()
-	if !g.lastCut.IsZero() && !(g.lastAccepted.After(g.lastCut) && m.sentAt.After(g.lastAccepted)) {
-		return
+	if g.off() {
+		return refusal{burst: true}
 	}
-	limit := g.lim.Limit()
-	target := limit * blindCut
-	measuredRate, stretch, k := g.measure(m)
-	measured := measuredRate > 0
-	if measured {
-		target = min(limit, measuredRate) * cutMargin
+	if !g.governing {
+		g.governing = true
+		g.lim.SetBurstAt(now, 1)
 	}
+	x := m.rate
+	if g.safe > 0 && x <= g.safe && !g.climbing && g.probeN == 0 {
+		// Refused while holding at a rate the record said was safe: the
+		// requests reach the server less evenly than the fit assumed.
+		g.slack = min(2*g.slack, maxFitSlack)
+		g.calmSince = now
+	}
+	if g.fitStart == startFull && g.recordFrom == 0 && g.spell == 0 && x >= g.ceiling {
+		// The first refusal of a run that began at its ceiling: the
+		// bucket the server had full held no more than it accepted.
+		g.maxBucket = float64(m.n)
+	}
+	f := g.fit(m)
+	var next, climb rate.Limit
+	g.safe = 0
 	switch {
-	case measured && stretch >= trustSpell && k >= trustRequests:
-		g.known = measuredRate
-		target = g.known * holdMargin
-		g.holding, g.cap = true, target
-		g.probeAt = now.Add(probeEvery)
-	case g.known > 0 && g.known*holdMargin > target:
-		// A rough cut under the remembered rate: climb back to it (a limit
-		// that really went down shows itself by the next 429), and probe
-		// no sooner than probeEvery from now: this 429 was news enough.
-		g.holding, g.cap = false, g.known*holdMargin
-		g.probeAt = now.Add(probeEvery)
+	case f.ok && f.hi <= f.lo*informative:
+		next = g.holdRate(f)
+		if next <= rate.Limit(f.lo)*(1-margin) {
+			g.safe = next
+		}
 	default:
-		g.holding, g.cap = false, g.ceiling
+		// The record says only where the limit is not: cut blind, and
+		// climb back towards the rate refused (or what the record allows).
+		cut := rate.Limit(cutHalf)
+		if m.n <= 3 {
+			cut = cutQuarter
+		}
+		next, climb = x*cut, x*(1-margin)
+		if f.ok {
+			next, climb = max(next, rate.Limit(f.lo)*(1-margin)), min(climb, rate.Limit(f.hi)*(1-margin))
+		}
 	}
-	g.lastCut, g.raises = now, 0
-	g.lim.SetLimitAt(now, max(g.floor, min(target, g.ceiling)))
+	next = max(g.floor, min(next, g.ceiling))
+	g.set(now, next)
+	g.climbing = climb > next*(1+margin)
+	g.target = max(next, min(climb, g.ceiling))
+	g.wide, g.refitAt = f.ok && !g.climbing && !f.narrow(), now.Add(refitEvery)
+	g.probeAt = now.Add(probeEvery)
+	if g.probeN > 0 && next > g.probeFrom*(1+5*margin) {
+		// The probe found room: the limit rose, maybe further.
+		g.probeAt = now.Add(probeSoon)
+	}
+	g.probeN, g.lastStep = 0, time.Time{}
+	r := refusal{burst: true}
+	if f.ok && f.hi <= f.lo*informative {
+		r.lo, r.hi = rate.Limit(f.lo), rate.Limit(f.hi)
+	}
+	return r
 }
 
-// measure estimates the server's rate from the 429 for the request marked
-// m: the largest (k-b+0.5)/(t-t0) over the spell's last k sends before it
-// (b the burst, t0 the k-th last send, t m's send), among stretches of at
-// least minSpell. It returns 0 when no stretch qualifies, and the length
-// and size of the stretch that gave the estimate. g.mu is held.
-func (g *governor) measure(m sendMark) (rate.Limit, time.Duration, int) {
-	at := g.spellStart.Add(m.at)
-	burst := float64(g.lim.Burst())
-	var (
-		best    float64
-		stretch time.Duration
-		size    int
-	)
-	// Sends after m's may have overwritten the oldest of the ring.
-	for k := 1; k < m.n && k < sendHistory-(g.sentN-m.n); k++ {
-		t0 := g.sends[(m.n-k)%sendHistory]
-		d := at.Sub(t0)
-		if d < minSpell {
-			continue
-		}
-		if r := (float64(k) - burst + 0.5) / d.Seconds(); r > best {
-			best, stretch, size = r, d, k
+// holdRate is the rate to hold at, given a fit: under its lower bound when
+// the bounds are close, else half way (in ratio). A server whose smallest
+// possible bucket is under three tokens refuses a request that reached it
+// a little early, so against one the bounds count as close as long as the
+// requests' timing noise accounts for their distance. g.mu is held.
+func (g *governor) holdRate(f fit) rate.Limit {
+	switch {
+	case f.narrow():
+		return rate.Limit(f.lo) * (1 - margin)
+	case f.roomy():
+		return rate.Limit(f.hi) * (1 - 2*margin)
+	case f.hi <= f.lo*(1+4*margin+4*f.lo*g.slack.Seconds()):
+		return rate.Limit(f.lo) * (1 - margin)
+	default:
+		return rate.Limit(math.Sqrt(f.lo*f.hi)) * (1 - margin)
+	}
+}
+
+// refit fits the record again while holding between wide bounds: the
+// requests accepted since raise the lower one, and the rate follows. g.mu
+// is held.
+func (g *governor) refit(now time.Time) {
+	g.refitAt = now.Add(refitEvery)
+	end := len(g.record) - 1
+	for end >= 0 && g.record[end].out == outPending {
+		end--
+	}
+	from := g.fitFrom - g.recordFrom
+	if from < 0 || end <= from {
+		return
+	}
+	if end-from > maxFit {
+		// Held long enough: what the requests since say no longer moves
+		// the bounds much, and reading them costs more.
+		g.wide = false
+		return
+	}
+	f := fitRecord(g.record[from:end+1], g.fitStart, g.slack, float64(g.floor), float64(g.ceiling)*2, g.maxBucket)
+	if !f.ok {
+		return
+	}
+	g.wide = !f.narrow()
+	if next := max(g.floor, min(g.holdRate(f), g.ceiling)); next > g.lim.Limit() {
+		g.set(now, next)
+		g.safe = 0
+		if next <= rate.Limit(f.lo)*(1-margin) {
+			g.safe = next
 		}
 	}
-	return rate.Limit(best), stretch, size
+}
+
+// fit fits the record up to m, a refusal that opened a burst, from the
+// earliest stretch a token bucket explains: the whole of it since fitFrom
+// (at most fitBursts refusals back), else from a later refusal. It moves
+// fitFrom there; when nothing before m explains it (the limit moved), to
+// m. g.mu is held.
+func (g *governor) fit(m sendMark) fit {
+	end := m.seq - g.recordFrom
+	if m.seq < 0 || end < 0 || end >= len(g.record) {
+		return fit{}
+	}
+	// Requests sent after m left before the client knew: the server
+	// refused them (it was pausing), whatever their answers say later.
+	for i := end + 1; i < len(g.record); i++ {
+		g.record[i].out = outRefused
+	}
+	var heads []int // the refusals before m that opened a burst, latest first
+	for i := end - 1; i >= 0 && i >= g.fitFrom-g.recordFrom; i-- {
+		if g.record[i].out == outBurst {
+			heads = append(heads, i)
+		}
+	}
+	if len(heads) > fitBursts {
+		g.fitFrom, g.fitStart = g.recordFrom+heads[fitBursts-1], startRefused
+		heads = heads[:fitBursts]
+	}
+	type stretch struct {
+		from  int
+		start bucketStart
+	}
+	var stretches []stretch
+	if from := g.fitFrom - g.recordFrom; end-from <= maxFit {
+		stretches = append(stretches, stretch{from, g.fitStart})
+	}
+	for i := len(heads) - 1; i >= 0; i-- {
+		if heads[i] > g.fitFrom-g.recordFrom && end-heads[i] <= maxFit {
+			stretches = append(stretches, stretch{heads[i], startRefused})
+		}
+	}
+	if len(stretches) == 0 {
+		// A long hold since the last refusal: its latest requests, from a
+		// bucket that may have held anything.
+		stretches = append(stretches, stretch{end - maxFit, startUnknown})
+	}
+	for _, s := range stretches {
+		f := fitRecord(g.record[s.from:end+1], s.start, g.slack, float64(g.floor), float64(g.ceiling)*2, g.maxBucket)
+		if f.ok {
+			g.fitFrom, g.fitStart = g.recordFrom+s.from, s.start
+			if s.start == startUnknown {
+				// The next fits start from this refusal.
+				g.fitFrom, g.fitStart = m.seq, startRefused
+			}
+			return f
+		}
+	}
+	g.fitFrom, g.fitStart = m.seq, startRefused
+	return fit{}
+}
+
+// paused records the end of the pause in force: requests sent before it
+// belong to no spell.
+func (g *governor) paused(end time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if end.After(g.pauseEnd) {
+		g.pauseEnd = end
+	}
+}
+
+// set puts rate r in force at now; the configured burst returns when the
+// rate is back at the ceiling. g.mu is held.
+func (g *governor) set(now time.Time, r rate.Limit) {
+	g.lim.SetLimitAt(now, r)
+	if r >= g.ceiling && g.governing {
+		g.governing = false
+		g.lim.SetBurstAt(now, g.burst)
+	}
 }
 
 // limit is the rate in force.
 func (g *governor) limit() rate.Limit { return g.lim.Limit() }
+
+// pace is the rate in force, and whether the governor set it (a 429 or
+// resume moved it off the ceiling).
+func (g *governor) pace() (rate.Limit, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.lim.Limit(), g.governing
+}

@@ -12,8 +12,8 @@ import (
 type pauseGate struct {
 	mu    sync.Mutex
 	until time.Time
-	// streak counts throttles without a usable Retry-After, for the fallback
-	// back-off; it resets once a pause has passed.
+	// streak counts the bursts in a row without a usable Retry-After whose
+	// first request after the pause was refused: the pause was too short.
 	streak int
 	// total is the length of every pause so far, overlaps counted once
 	// (a pause extended from its old end counts from there).
@@ -59,16 +59,20 @@ func (p *pauseGate) active() bool {
 	return time.Now().Before(p.until)
 }
 
-// fallback returns the next wait for a throttle without a usable
-// Retry-After: base, doubling per throttle in a row, at most 32×base.
-func (p *pauseGate) fallback(base time.Duration) time.Duration {
+// fallback returns the pause for a new burst of 429s without a usable
+// Retry-After: base, doubled for every burst in a row that met a refusal at
+// once (tooSoon: the first request after the pause was refused), at most
+// 32×base. A burst after an accepted request starts again at base. It is
+// called once per burst, never for the 429s of requests already in flight.
+func (p *pauseGate) fallback(base time.Duration, tooSoon bool) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if time.Now().After(p.until) {
+	if tooSoon {
+		p.streak++
+	} else {
 		p.streak = 0
 	}
-	p.streak++
-	return base << min(p.streak-1, 5)
+	return base << min(p.streak, 5)
 }
 
 // wait blocks until no pause is in force. A pause that would outlast the

@@ -1,0 +1,100 @@
+package fetch
+
+import (
+	"testing"
+	"time"
+)
+
+// records builds a record from runs of requests: n requests, each gap
+// after the one before, all with outcome out (the last of a run may be
+// overridden with last). The first request is at start.
+type run struct {
+	n    int
+	gap  time.Duration
+	out  sendOutcome
+	last sendOutcome // 0: as out
+}
+
+func records(start time.Time, runs ...run) []sendRec {
+	var recs []sendRec
+	at := start
+	for _, r := range runs {
+		for i := range r.n {
+			if len(recs) > 0 {
+				at = at.Add(r.gap)
+			}
+			out := r.out
+			if i == r.n-1 && r.last != 0 {
+				out = r.last
+			}
+			recs = append(recs, sendRec{at: at, out: out})
+		}
+	}
+	return recs
+}
+
+func TestFitRecord(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name     string
+		recs     []sendRec
+		start    bucketStart
+		max      float64
+		lo, hi   float64 // the fit must lie within [lo, hi]...
+		contains float64 // ...and contain the server's rate
+		smallest float64 // the server's bucket: the smallest that explains the record is about it
+	}{
+		{
+			// A strict server (10/s, bucket 1): after a refusal, 20
+			// requests 105 ms apart taken, then one 95 ms after the last
+			// refused. 1/0.105 = 9.52 ≤ L < 1/0.095 = 10.5, widened by the
+			// millisecond the requests' timing may be off, and by a bucket
+			// of up to 2 (the record cannot tell it from 1): 9.0 to 10.7.
+			name: "strict",
+			recs: records(govT0,
+				run{n: 1, out: outBurst},
+				run{n: 20, gap: 105 * time.Millisecond, out: outAccepted},
+				run{n: 1, gap: 95 * time.Millisecond, out: outBurst}),
+			start: startRefused, max: 2,
+			lo: 9.0, hi: 10.7, contains: 10, smallest: 1,
+		},
+		{
+			// A bursty server (10/s, bucket 20), first run: the client at
+			// 20/s from an idle server had 40 taken and the 41st refused
+			// (at 2.0 s: 20 + 10×2.0 = 40); a second later (10 tokens
+			// back), at 15/s, 30 more taken in 2 s (10 + 10×2) and the
+			// next refused. A strict server at 20/s would have taken all
+			// of the second spell: only 10/s with a bucket near 20
+			// explains both.
+			name: "bursty",
+			recs: records(govT0,
+				run{n: 41, gap: 50 * time.Millisecond, out: outAccepted, last: outBurst},
+				run{n: 1, gap: time.Second, out: outAccepted},
+				run{n: 30, gap: time.Second / 15, out: outAccepted, last: outBurst}),
+			start: startFull, max: 41,
+			lo: 9, hi: 11, contains: 10, smallest: 20,
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := fitRecord(tt.recs, tt.start, fitSlack, 0.05, 100, tt.max)
+			if !f.ok || f.lo < tt.lo || f.hi > tt.hi || f.lo > tt.contains || f.hi <= tt.contains {
+				t.Fatalf("fit [%.2f, %.2f) ok %v; want within [%g, %g] and containing %g", f.lo, f.hi, f.ok, tt.lo, tt.hi, tt.contains)
+			}
+			if f.smallest > tt.smallest || f.smallest*bucketStep*bucketStep < tt.smallest {
+				t.Errorf("smallest bucket %.2f, want about %g", f.smallest, tt.smallest)
+			}
+		})
+	}
+
+	// A record no token bucket explains: a refusal, then requests taken
+	// 10 ms apart (100/s), then a refusal after a 2 s silence (the limit
+	// fell).
+	recs := records(govT0,
+		run{n: 1, out: outBurst},
+		run{n: 50, gap: 10 * time.Millisecond, out: outAccepted},
+		run{n: 1, gap: 2 * time.Second, out: outBurst})
+	if f := fitRecord(recs, startRefused, fitSlack, 0.05, 200, 60); f.ok {
+		t.Errorf("an inconsistent record fitted: [%.2f, %.2f)", f.lo, f.hi)
+	}
+}

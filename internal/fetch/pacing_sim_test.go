@@ -1,0 +1,238 @@
+package fetch
+
+import (
+	"container/heap"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// pacingServer is a token bucket of rate limit(t) and size bucket, as
+// webexsim keeps one: a refused token stays paused until its next token,
+// and a 429 says Retry-After: the whole seconds until then, at least one.
+type pacingServer struct {
+	limit  func(t time.Duration) float64
+	bucket float64
+
+	tokens      float64
+	last        time.Duration
+	pausedUntil time.Duration
+	started     bool
+}
+
+func (s *pacingServer) allow(t time.Duration) (bool, time.Duration) {
+	if !s.started {
+		s.started, s.tokens, s.last = true, s.bucket, t
+	}
+	if t < s.pausedUntil {
+		return false, s.pausedUntil - t
+	}
+	L := s.limit(t)
+	s.tokens = math.Min(s.bucket, s.tokens+L*(t-s.last).Seconds())
+	s.last = t
+	if s.tokens >= 1 {
+		s.tokens--
+		return true, 0
+	}
+	wait := time.Duration((1 - s.tokens) / L * float64(time.Second))
+	s.pausedUntil = t + wait
+	return false, wait
+}
+
+// pacingRun is one simulated run: a client of the given rate and burst,
+// with workers and everything the real client does between a worker and
+// the wire (the pause, the limiter, the governor's spacing), against a
+// pacingServer; every wait wakes a little late, as goroutines on a busy
+// machine do.
+type pacingRun struct {
+	clientRate  float64
+	clientBurst int
+	start       float64 // the stored starting rate; 0: none
+	workers     int
+	latency     time.Duration // of an accepted answer; a 429 comes back at once
+	// retryAfter turns the server's wait into the pause the client takes:
+	// nil is whole seconds, at least one.
+	retryAfter func(wait time.Duration) time.Duration
+	seed       uint64
+	// late draws how late a wait ends, and netDelay how long a request
+	// takes to reach the server; nil: the defaults below.
+	late, netDelay func(r *rand.Rand) time.Duration
+}
+
+// pacingResult is what the server saw.
+type pacingResult struct {
+	accepted, refused []time.Duration // arrival times, from the first request
+	finalRate         float64
+	g                 *governor
+}
+
+func (r pacingResult) count(ts []time.Duration, from, to time.Duration) int {
+	n := 0
+	for _, t := range ts {
+		if t >= from && t < to {
+			n++
+		}
+	}
+	return n
+}
+
+// defaultLate: most waits end within half a millisecond, one in ten within
+// 5 ms, one in a hundred up to 40 ms late (measured on the shared 2-core
+// machine of the benchmarks, at a load average of 10).
+func defaultLate(r *rand.Rand) time.Duration {
+	switch p := r.Float64(); {
+	case p < 0.9:
+		return time.Duration(r.Float64() * float64(500*time.Microsecond))
+	case p < 0.99:
+		return 500*time.Microsecond + time.Duration(r.Float64()*float64(4500*time.Microsecond))
+	default:
+		return 5*time.Millisecond + time.Duration(r.Float64()*float64(35*time.Millisecond))
+	}
+}
+
+func defaultNetDelay(r *rand.Rand) time.Duration {
+	d := 100*time.Microsecond + time.Duration(r.Float64()*float64(300*time.Microsecond))
+	if r.Float64() < 0.001 {
+		d += time.Duration(r.Float64() * float64(20*time.Millisecond))
+	}
+	return d
+}
+
+type simEvent struct {
+	at     time.Duration
+	worker int
+	kind   int // evWake, evArrive, evAnswer
+	mark   sendMark
+	ok     bool
+	wait   time.Duration // the server's wait, for a refusal
+}
+
+const (
+	evWake = iota
+	evArrive
+	evAnswer
+)
+
+type simQueue []simEvent
+
+func (q simQueue) Len() int { return len(q) }
+func (q simQueue) Less(i, j int) bool {
+	if q[i].at != q[j].at {
+		return q[i].at < q[j].at
+	}
+	return q[i].kind > q[j].kind // answers and arrivals before wake-ups
+}
+func (q simQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *simQueue) Push(x any)   { *q = append(*q, x.(simEvent)) }
+func (q *simQueue) Pop() any {
+	old := *q
+	x := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return x
+}
+
+// run simulates dur of the client against srv. The client's workers take
+// turns at the send gate (see Client.get): the one holding it waits for the
+// pause, then for a token of the limiter, then for the spacing, sends, and
+// lets the next one in.
+func (p pacingRun) run(srv *pacingServer, dur time.Duration) pacingResult {
+	if p.workers == 0 {
+		p.workers = 8
+	}
+	if p.latency == 0 {
+		p.latency = 20 * time.Millisecond
+	}
+	if p.late == nil {
+		p.late = defaultLate
+	}
+	if p.netDelay == nil {
+		p.netDelay = defaultNetDelay
+	}
+	if p.retryAfter == nil {
+		p.retryAfter = func(w time.Duration) time.Duration {
+			return max(time.Second, time.Duration(math.Ceil(w.Seconds()))*time.Second)
+		}
+	}
+	rng := rand.New(rand.NewPCG(p.seed, 17))
+	t0 := govT0
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	lim := rate.NewLimiter(rate.Limit(p.clientRate), p.clientBurst)
+	lim.ReserveN(t0, p.clientBurst) // an empty bucket, as NewClient leaves it
+	g := newGovernorAt(lim, rate.Limit(p.start), t0)
+	var (
+		q        simQueue
+		pauseEnd time.Duration
+		res      pacingResult
+		first    = time.Duration(-1)
+		free     = p.workers // workers with nothing in flight
+		gateBusy bool
+		reserved bool // the gate holder has its limiter token
+	)
+	openGate := func(now time.Duration) {
+		if !gateBusy && free > 0 {
+			gateBusy = true
+			heap.Push(&q, simEvent{at: now, kind: evWake})
+		}
+	}
+	openGate(0)
+	for q.Len() > 0 {
+		e := heap.Pop(&q).(simEvent)
+		if e.at >= dur {
+			break
+		}
+		now := e.at
+		switch e.kind {
+		case evWake: // the gate holder wakes
+			if now < pauseEnd {
+				reserved = false
+				heap.Push(&q, simEvent{at: pauseEnd + p.late(rng), kind: evWake})
+				continue
+			}
+			if !reserved {
+				reserved = true
+				if d := lim.ReserveN(at(now), 1).DelayFrom(at(now)); d > 0 {
+					heap.Push(&q, simEvent{at: now + d + p.late(rng), kind: evWake})
+					continue
+				}
+			}
+			m, wait := g.admit(at(now))
+			if wait > 0 {
+				heap.Push(&q, simEvent{at: now + wait + p.late(rng), kind: evWake})
+				continue
+			}
+			reserved, gateBusy = false, false
+			free--
+			heap.Push(&q, simEvent{at: now + p.netDelay(rng), kind: evArrive, mark: m})
+			openGate(now + p.late(rng))
+		case evArrive:
+			if first < 0 {
+				first = now
+			}
+			ok, wait := srv.allow(now)
+			if ok {
+				res.accepted = append(res.accepted, now-first)
+				heap.Push(&q, simEvent{at: now + p.latency, kind: evAnswer, mark: e.mark, ok: true})
+			} else {
+				res.refused = append(res.refused, now-first)
+				heap.Push(&q, simEvent{at: now + 200*time.Microsecond, kind: evAnswer, mark: e.mark, wait: wait})
+			}
+		case evAnswer:
+			if e.ok {
+				g.accepted(at(now), e.mark)
+			} else {
+				g.refused(at(now), e.mark)
+				if end := now + p.retryAfter(e.wait); end > pauseEnd {
+					pauseEnd = end
+					g.paused(at(end))
+				}
+			}
+			free++
+			openGate(now + p.late(rng))
+		}
+	}
+	res.finalRate = float64(lim.Limit())
+	res.g = g
+	return res
+}
