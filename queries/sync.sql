@@ -38,6 +38,20 @@ INSERT INTO sync_runs (scope, detect, devices_total, started_at)
 VALUES (@scope::text, @detect::text, 0, coalesce(sqlc.narg('started_at')::timestamptz, now()))
 RETURNING run_id, started_at;
 
+-- name: PreviousEndedRate :one
+-- The rate the scope's last finished run before @run_id ended with (NULL:
+-- it paced at the configured rate), for this run to start from. Runs that
+-- sent no request to Webex, and those that died before finishing, do not
+-- count: they learned nothing.
+SELECT ended_rate
+FROM sync_runs
+WHERE scope = @scope::text
+  AND run_id < @run_id::bigint
+  AND status NOT IN ('running', 'abandoned')
+  AND listing_requests + details_requests > 0
+ORDER BY run_id DESC
+LIMIT 1;
+
 -- name: QueueDueDevices :many
 -- Writes the run's work list, with why each device is in it, and records
 -- its size. Sorting here, once, is what lets device_sync_state do without
@@ -357,6 +371,7 @@ SET status            = @status::text,
     listing_error     = sqlc.narg(listing_error)::text,
     listing_requests  = @listing_requests::int,
     details_requests  = @details_requests::int,
+    ended_rate        = sqlc.narg(ended_rate)::float8,
     devices_ok        = s.ok,
     devices_not_found = s.not_found,
     devices_failed    = s.failed,

@@ -396,18 +396,18 @@ WITH stored AS (
            count(*) FILTER (WHERE d.sync_status IN ('forbidden', 'error'))::int AS failed
     FROM device_sync_state s
     JOIN devices d USING (device_id)
-    WHERE s.last_run_id = $8::bigint
+    WHERE s.last_run_id = $9::bigint
 ),
 history AS (
     SELECT count(DISTINCT device_id)::int AS changed, count(*)::int AS changes
     FROM device_changes
-    WHERE run_id = $8::bigint
+    WHERE run_id = $9::bigint
 ),
 dropped AS (
-    DELETE FROM run_queue WHERE run_id = $8::bigint
+    DELETE FROM run_queue WHERE run_id = $9::bigint
 ),
 dropped_listing AS (
-    DELETE FROM run_listing WHERE run_id = $8::bigint
+    DELETE FROM run_listing WHERE run_id = $9::bigint
 )
 UPDATE sync_runs r
 SET status            = $1::text,
@@ -419,6 +419,7 @@ SET status            = $1::text,
     listing_error     = $5::text,
     listing_requests  = $6::int,
     details_requests  = $7::int,
+    ended_rate        = $8::float8,
     devices_ok        = s.ok,
     devices_not_found = s.not_found,
     devices_failed    = s.failed,
@@ -426,7 +427,7 @@ SET status            = $1::text,
     changes_recorded  = h.changes,
     devices_skipped   = greatest(r.devices_total - s.ok - s.not_found - s.failed, 0)
 FROM stored s, history h
-WHERE r.run_id = $8::bigint
+WHERE r.run_id = $9::bigint
 RETURNING r.devices_ok, r.devices_not_found, r.devices_failed, r.devices_changed, r.changes_recorded, r.devices_skipped
 `
 
@@ -438,6 +439,7 @@ type FinishRunParams struct {
 	ListingError    *string
 	ListingRequests int32
 	DetailsRequests int32
+	EndedRate       *float64
 	RunID           int64
 }
 
@@ -462,6 +464,7 @@ func (q *Queries) FinishRun(ctx context.Context, arg FinishRunParams) (FinishRun
 		arg.ListingError,
 		arg.ListingRequests,
 		arg.DetailsRequests,
+		arg.EndedRate,
 		arg.RunID,
 	)
 	var i FinishRunRow
@@ -474,6 +477,28 @@ func (q *Queries) FinishRun(ctx context.Context, arg FinishRunParams) (FinishRun
 		&i.DevicesSkipped,
 	)
 	return i, err
+}
+
+const previousEndedRate = `-- name: PreviousEndedRate :one
+SELECT ended_rate
+FROM sync_runs
+WHERE scope = $1::text
+  AND run_id < $2::bigint
+  AND status NOT IN ('running', 'abandoned')
+  AND listing_requests + details_requests > 0
+ORDER BY run_id DESC
+LIMIT 1
+`
+
+// The rate the scope's last finished run before @run_id ended with (NULL:
+// it paced at the configured rate), for this run to start from. Runs that
+// sent no request to Webex, and those that died before finishing, do not
+// count: they learned nothing.
+func (q *Queries) PreviousEndedRate(ctx context.Context, scope string, runID int64) (*float64, error) {
+	row := q.db.QueryRow(ctx, previousEndedRate, scope, runID)
+	var ended_rate *float64
+	err := row.Scan(&ended_rate)
+	return ended_rate, err
 }
 
 const queueDueDevices = `-- name: QueueDueDevices :many

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -220,6 +221,11 @@ type Finish struct {
 	ListingError    string
 	ListingRequests int64
 	DetailsRequests int64
+	// EndedRate is the rate (requests per second) the client was sending
+	// at when the run ended, if Webex's 429s had moved it under the
+	// configured rate; 0: none. The next run of the scope starts there
+	// (PreviousRate).
+	EndedRate float64
 }
 
 // FinishRun records how a run ended, recounts its accounting from the rows
@@ -233,6 +239,7 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, f Finish) (FinalCoun
 			RunID: runID, Status: string(f.Status), Error: nullable(f.Error), Throttled: clampInt32(f.Throttled),
 			ListingStatus: nullable(f.ListingStatus), ListingError: nullable(f.ListingError),
 			ListingRequests: clampInt32(f.ListingRequests), DetailsRequests: clampInt32(f.DetailsRequests),
+			EndedRate: positive(f.EndedRate),
 		})
 		return err
 	})
@@ -260,6 +267,37 @@ func (s *Store) NewFailures(ctx context.Context, runID int64) (int, error) {
 }
 
 func clampInt32(n int64) int32 { return int32(max(min(n, 1<<31-1), 0)) }
+
+// positive is v when it is a finite number above 0, else NULL.
+func positive(v float64) *float64 {
+	if !(v > 0) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+// PreviousRate is the rate the scope's last finished run before run ended
+// with, for run to start from; 0 when it paced at the configured rate, or
+// there is no such run. Runs that sent no request, and runs that died, do
+// not count.
+func (s *Store) PreviousRate(ctx context.Context, run Run) (float64, error) {
+	var r *float64
+	err := s.withRetry(ctx, func(ctx context.Context) error {
+		var err error
+		r, err = s.q.PreviousEndedRate(ctx, run.Scope.String(), run.ID)
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the rate the last run ended with: %w", err)
+	}
+	if r == nil {
+		return 0, nil
+	}
+	return *r, nil
+}
 
 // DueDevice is a device a run has to fetch.
 type DueDevice struct {

@@ -141,7 +141,11 @@ type Summary struct {
 	DetailsAge      store.DetailsAge
 	DetailsAgeKnown bool
 	Abandoned       []int64 // earlier runs found dead and marked abandoned
-	Err             error   // why the run failed or stopped; nil when it finished
+	// StartRate is the rate the run started at, the scope's last run's
+	// (0: the configured rate); EndedRate the rate it ended with, stored
+	// for the next (0: the configured rate, never throttled).
+	StartRate, EndedRate float64
+	Err                  error // why the run failed or stopped; nil when it finished
 }
 
 // ErrUnauthorized is returned (wrapped) when Webex rejects the token.
@@ -177,14 +181,17 @@ func Run(ctx context.Context, st *store.Store, client *fetch.Client, cfg Config)
 
 // run is one run between start and finish.
 type run struct {
-	st      *store.Store
-	client  *fetch.Client
-	cfg     Config
-	log     *slog.Logger
-	start   time.Time
-	before  fetch.Stats // the client's counters when the run started
-	lock    *store.RunLock
-	release func()
+	st     *store.Store
+	client *fetch.Client
+	cfg    Config
+	log    *slog.Logger
+	start  time.Time
+	before fetch.Stats // the client's counters when the run started
+	// startRate is the rate the run started at, from the scope's last run;
+	// 0: the configured rate.
+	startRate float64
+	lock      *store.RunLock
+	release   func()
 
 	ctx         context.Context // the caller's, with the run_id for logs
 	fetchCtx    context.Context // ends with the budget, a signal or a fatal failure
@@ -247,6 +254,15 @@ func start(ctx context.Context, st *store.Store, client *fetch.Client, cfg Confi
 		r.log.LogAttrs(r.ctx, slog.LevelWarn, "an earlier run died without finishing; marked abandoned", slog.Int64("abandoned_run_id", id))
 	}
 	r.abandoned = abandoned
+	// Start from the rate the scope's last run ended with: an hourly job
+	// need not learn Webex's limit anew every hour. Not knowing it costs
+	// nothing but that.
+	if prev, err := st.PreviousRate(startCtx, rec); err != nil {
+		r.log.LogAttrs(r.ctx, slog.LevelWarn, "could not read the rate the last run ended with; starting at the configured rate", slog.String("error", err.Error()))
+	} else if prev > 0 && client.Resume(prev) {
+		r.startRate = prev
+		r.log.LogAttrs(r.ctx, slog.LevelInfo, "starting at the rate the last run ended with", slog.Float64("rate", prev))
+	}
 
 	fetchCtx, cancelFetch := context.WithCancelCause(r.ctx)
 	fetchCtx, stopBudget := withBudget(fetchCtx, cfg.Clock, began, cfg.MaxDuration, errBudget)
@@ -355,6 +371,10 @@ func (r *run) finish() Summary {
 	f := store.Finish{Status: sum.Status, Throttled: sum.Throttled,
 		ListingStatus: string(r.listing.Status), ListingError: r.listing.Error,
 		ListingRequests: r.listing.Requests, DetailsRequests: sum.Requests - r.listing.Requests}
+	sum.StartRate = r.startRate
+	if pace, governed := r.client.Pace(); governed {
+		f.EndedRate, sum.EndedRate = pace, pace
+	}
 	if sum.Err != nil {
 		f.Error = sum.Err.Error()
 	}
