@@ -558,16 +558,16 @@ func (c *Client) throttle(ctx context.Context, attrs []slog.Attr, resp *http.Res
 		// server clock behind ours) says nothing about when to come back
 		// either: sending again at once would only earn the next 429.
 		wait = 0
-		if verdict.burst {
+		if verdict.pause {
 			wait = jitter(c.pause.fallback(c.opts.BackoffBase*4, mark.n == 1))
 		}
 	}
 	wait = min(wait, c.opts.MaxRetryAfter)
 	_, end := c.pause.extend(wait)
 	c.gov.paused(end)
-	if verdict.burst {
-		// Once a burst: the other 429s of the burst answer requests that
-		// left before the client knew.
+	if verdict.pause {
+		// Once a pause: the other 429s answer requests that left before
+		// the client knew.
 		rateNow := float64(c.gov.limit())
 		c.log.LogAttrs(ctx, slog.LevelWarn, throttleMessage(wait, rateNow), append(attrs,
 			slog.Int("http_status", resp.StatusCode),

@@ -20,9 +20,10 @@ import (
 // already in flight (1.1, 3.3, 5.1 and 13.2 s within 2 ms) until the run
 // gave up. Over real HTTP, against a strict simulator that says "0", with
 // 30 ms of network each way so that requests are in flight when a 429
-// comes back, and many workers: every burst of 429s is decided once (one
-// warning each, however many 429s it had), no decision is taken while the
-// pause of the one before is in force, and every device is fetched.
+// comes back, and many workers: every pause is decided once (one warning
+// each, however many 429s came back during it), no decision is taken while
+// the pause before is in force, a pause at most doubles the one before,
+// and every device is fetched.
 func TestFallbackPauseGrowsOncePerBurstOverHTTP(t *testing.T) {
 	t.Parallel()
 	sim, err := webexsim.New(webexsim.Config{Devices: 40, RateLimit: 20, Burst: 1, RetryAfterForm: webexsim.RetryAfterZero,
@@ -90,15 +91,15 @@ func TestFallbackPauseGrowsOncePerBurstOverHTTP(t *testing.T) {
 	throttled := c.Stats().Throttled
 	t.Logf("%d 429s, %d decisions", throttled, len(decisions))
 	if len(decisions) == 0 || int64(len(decisions)) >= throttled {
-		t.Fatalf("%d decisions for %d 429s: want one a burst, and bursts of more than one 429", len(decisions), throttled)
+		t.Fatalf("%d decisions for %d 429s: want one a pause, and pauses of more than one 429", len(decisions), throttled)
 	}
 	for i := 1; i < len(decisions); i++ {
 		prev, d := decisions[i-1], decisions[i]
-		// A new burst needs a request sent after the last pause ended.
+		// A new pause needs a request sent after the last one ended.
 		if d.at.Before(prev.at.Add(prev.pause)) {
 			t.Errorf("decision %d came %v after the one before, within its pause of %v", i+1, d.at.Sub(prev.at), prev.pause)
 		}
-		// The pause at most doubles from one burst to the next (the
+		// The pause at most doubles from one to the next (the
 		// jitter takes up to half of it away, so the bound is 4x).
 		if d.pause > 4*prev.pause+time.Millisecond {
 			t.Errorf("pause %d is %v after %v: it grew more than once", i+1, d.pause, prev.pause)

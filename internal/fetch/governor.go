@@ -83,9 +83,12 @@ import (
 // Time is cut into spells, each from the first request sent after a pause
 // to the next refusal. A 429 for a request sent in an earlier spell, or
 // during a pause, answers a request that left before the client knew: it
-// belongs to the burst that is already being paused for, and changes
-// nothing: neither the rate, nor the fallback pause when Retry-After is
-// unusable (see pauseGate.fallback).
+// changes nothing, neither the rate nor the pause (when Retry-After is
+// unusable, the fallback pause: see pauseGate.fallback). And a burst lasts
+// until a request sent after it began is taken: a refusal of the first
+// request after a pause, with none taken since the burst began (a
+// Retry-After of 0 says nothing of when to come back), lengthens the next
+// pause, and leaves the rate alone.
 type governor struct {
 	mu      sync.Mutex
 	lim     *rate.Limiter
@@ -97,11 +100,16 @@ type governor struct {
 	// spacing.
 	governing bool
 
-	spell      int       // spells so far; a mark names its spell
-	pauseEnd   time.Time // sends before it belong to no spell
-	spellStart time.Time // first send of the spell; zero before it
-	sentN      int       // requests sent in the spell
-	lastSend   time.Time // the last request sent, for spacing
+	spell    int       // spells so far; a mark names its spell
+	pauseEnd time.Time // sends before it belong to no spell
+	// burstAt is when the request that began the last burst was sent;
+	// acceptedSince, whether one sent after it was accepted since (the
+	// next refusal then begins a new burst).
+	burstAt       time.Time
+	acceptedSince bool
+	spellStart    time.Time // first send of the spell; zero before it
+	sentN         int       // requests sent in the spell
+	lastSend      time.Time // the last request sent, for spacing
 
 	// record is what the client sent and what came back, from seq
 	// recordFrom on; fitFrom is where the stretch the fit reads begins,
@@ -274,11 +282,14 @@ func (g *governor) seekBurst() {
 // accepted records an accepted request, at now: it moves a climb on, and
 // a refit or a probe when one is due.
 func (g *governor) accepted(now time.Time, m sendMark) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if m.sentAt.After(g.burstAt) {
+		g.acceptedSince = true
+	}
 	if g.off() {
 		return
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.answered(m, outAccepted)
 	if !g.governing || now.Before(g.pauseEnd.Add(quietBeforeClimb)) {
 		return
@@ -314,13 +325,15 @@ func (g *governor) accepted(now time.Time, m sendMark) {
 	}
 }
 
-// refusal is what the governor made of a 429: whether it began a new burst
-// (whether it says something the client did not know when it sent the
-// request), and the range of rates the server's answers so far allow (0,
-// 0 when they say little).
+// refusal is what the governor made of a 429: whether it opened a pause
+// (it answers the first request of its spell to be refused: the 429s of
+// requests that left before it came back, or during a pause, do not),
+// whether it began a new burst (a request sent since the last burst began
+// was accepted: the rate is decided again), and the range of rates the
+// server's answers so far allow (0, 0 when they say little).
 type refusal struct {
-	burst  bool
-	lo, hi rate.Limit
+	pause, burst bool
+	lo, hi       rate.Limit
 }
 
 // refused records a 429 (or 423) for the request marked m, at now. The
@@ -338,8 +351,17 @@ func (g *governor) refused(now time.Time, m sendMark) refusal {
 		g.spell++
 		g.spellStart, g.sentN = time.Time{}, 0
 	}()
+	if !g.burstAt.IsZero() && !g.acceptedSince && m.n == 1 {
+		// The first request after the pause refused, and nothing accepted
+		// since the burst began: the same burst, and a pause that was too
+		// short (a Retry-After of 0, say). (A later request of the spell
+		// refused means the ones before it were taken, whether their
+		// answers are back yet or not.)
+		return refusal{pause: true}
+	}
+	g.burstAt, g.acceptedSince = m.sentAt, false
 	if g.off() {
-		return refusal{burst: true}
+		return refusal{pause: true, burst: true}
 	}
 	if !g.governing {
 		g.governing = true
@@ -389,7 +411,7 @@ func (g *governor) refused(now time.Time, m sendMark) refusal {
 		g.probeAt = now.Add(probeSoon)
 	}
 	g.probeN, g.lastStep = 0, time.Time{}
-	r := refusal{burst: true}
+	r := refusal{pause: true, burst: true}
 	if f.ok && f.hi <= f.lo*informative {
 		r.lo, r.hi = rate.Limit(f.lo), rate.Limit(f.hi)
 	}

@@ -16,8 +16,10 @@ func near(got rate.Limit, want float64) bool { return math.Abs(float64(got)-want
 func ms(n int) time.Time { return govT0.Add(time.Duration(n) * time.Millisecond) }
 
 // One burst of 429s is one decision: the 429s of requests sent in the same
-// spell as the first, or during the pause, change nothing. A 429 for a
-// request sent after the pause, once one was accepted, is a new burst.
+// spell as the first, or during the pause, change nothing. The first
+// request after the pause refused again lengthens the pause, not the cut;
+// a 429 once a request sent after the burst began was accepted is a new
+// burst.
 func TestGovernorDecidesOncePerBurst(t *testing.T) {
 	t.Parallel()
 	lim := rate.NewLimiter(50, 5)
@@ -32,7 +34,7 @@ func TestGovernorDecidesOncePerBurst(t *testing.T) {
 	}
 	// The server refused the run's first request and the eight after it.
 	// The record says nothing of its rate: a blind cut to a quarter.
-	if v := g.refused(ms(200), marks[0]); !v.burst || v.lo != 0 || v.hi != 0 {
+	if v := g.refused(ms(200), marks[0]); !v.pause || !v.burst || v.lo != 0 || v.hi != 0 {
 		t.Fatalf("first 429: %+v, want a new burst that measured nothing", v)
 	}
 	if got := lim.Limit(); !near(got, 12.5) {
@@ -40,24 +42,38 @@ func TestGovernorDecidesOncePerBurst(t *testing.T) {
 	}
 	g.paused(ms(1200))
 	for i, m := range marks[1:] {
-		if v := g.refused(ms(201+i), m); v.burst {
+		if v := g.refused(ms(201+i), m); v.pause || v.burst {
 			t.Errorf("the 429 of request %d, sent before the first came back, began a burst", i+2)
 		}
 	}
 	// A request sent during the pause belongs to no spell either.
 	m, _ := g.admit(ms(1000))
-	if v := g.refused(ms(1010), m); v.burst {
-		t.Error("a 429 for a request sent during the pause began a burst")
+	if v := g.refused(ms(1010), m); v.pause || v.burst {
+		t.Error("a 429 for a request sent during the pause began a pause or a burst")
 	}
 	if got := lim.Limit(); !near(got, 12.5) {
 		t.Errorf("the rest of the burst moved the rate to %.2f", float64(got))
 	}
-	// After the pause: one accepted, the next refused: a new burst.
-	m1, _ := g.admit(ms(1300))
-	g.accepted(ms(1320), m1)
-	m2, _ := g.admit(ms(1400))
-	if v := g.refused(ms(1401), m2); !v.burst {
-		t.Error("a 429 after the pause, once a request was accepted, was not a new burst")
+	// After the pause, the first request refused at once: a new pause
+	// (the last was too short) in the same burst, the rate left alone.
+	m0, _ := g.admit(ms(1250))
+	if v := g.refused(ms(1251), m0); !v.pause || v.burst {
+		t.Errorf("the first request after the pause refused: %+v, want a new pause in the same burst", v)
+	}
+	g.paused(ms(1290))
+	if got := lim.Limit(); !near(got, 12.5) {
+		t.Errorf("a refusal within the burst moved the rate to %.2f", float64(got))
+	}
+	// Then one accepted, the next refused: a new burst. (At 12.5/s,
+	// requests leave 79.6 ms apart at the least.)
+	m1, wait1 := g.admit(ms(1340))
+	g.accepted(ms(1360), m1)
+	m2, wait2 := g.admit(ms(1440))
+	if wait1 != 0 || wait2 != 0 {
+		t.Fatalf("requests 90 and 100 ms apart waited %v, %v", wait1, wait2)
+	}
+	if v := g.refused(ms(1441), m2); !v.pause || !v.burst {
+		t.Errorf("a 429 after the pause, once a request was accepted: %+v, want a new burst", v)
 	}
 }
 
@@ -162,8 +178,8 @@ func TestGovernorStartsAtTheStartingRateAndProbes(t *testing.T) {
 }
 
 // The fallback pause for a 429 without a usable Retry-After doubles only
-// for a burst whose first request after the pause was refused (the pause
-// was too short), and starts again at the base after one was accepted.
+// for a pause after which the first request was refused (it was too
+// short), and starts again at the base after one was accepted.
 func TestFallbackPauseGrowsOncePerBurst(t *testing.T) {
 	t.Parallel()
 	var p pauseGate
@@ -181,7 +197,7 @@ func TestFallbackPauseGrowsOncePerBurst(t *testing.T) {
 		{true, 32 * base}, // at most 32 times the base
 	} {
 		if got := p.fallback(base, tt.tooSoon); got != tt.want {
-			t.Errorf("burst %d (too soon %v): %v, want %v", i+1, tt.tooSoon, got, tt.want)
+			t.Errorf("pause %d (too soon %v): %v, want %v", i+1, tt.tooSoon, got, tt.want)
 		}
 	}
 }

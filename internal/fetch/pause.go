@@ -12,8 +12,8 @@ import (
 type pauseGate struct {
 	mu    sync.Mutex
 	until time.Time
-	// streak counts the bursts in a row without a usable Retry-After whose
-	// first request after the pause was refused: the pause was too short.
+	// streak counts the pauses in a row without a usable Retry-After after
+	// which the first request was refused: they were too short.
 	streak int
 	// total is the length of every pause so far, overlaps counted once
 	// (a pause extended from its old end counts from there).
@@ -59,11 +59,11 @@ func (p *pauseGate) active() bool {
 	return time.Now().Before(p.until)
 }
 
-// fallback returns the pause for a new burst of 429s without a usable
-// Retry-After: base, doubled for every burst in a row that met a refusal at
-// once (tooSoon: the first request after the pause was refused), at most
-// 32×base. A burst after an accepted request starts again at base. It is
-// called once per burst, never for the 429s of requests already in flight.
+// fallback returns the next pause of a 429 without a usable Retry-After:
+// base, doubled for every pause in a row that was too short (tooSoon: the
+// first request after it was refused), at most 32×base; a pause after an
+// accepted request starts again at base. It is called once a pause, never
+// for the 429s of requests already in flight.
 func (p *pauseGate) fallback(base time.Duration, tooSoon bool) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()

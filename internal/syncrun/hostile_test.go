@@ -165,7 +165,10 @@ func TestRetryAfterZeroBurstIsOneCut(t *testing.T) {
 			var lim *rate.Limiter
 			const rateLimit = 400
 			e := newEnv(t, envOpts{devices: 200, clientRate: rateLimit, clientBurst: 10,
-				clientOpts: func(o *fetch.Options) { lim = o.Limiter },
+				// One request at a time probes whether the fallback pause was
+				// long enough, each refusal doubling it up to 32 times its
+				// base: a base of 1 ms keeps the 60 refusals within seconds.
+				clientOpts: func(o *fetch.Options) { lim = o.Limiter; o.BackoffBase = time.Millisecond },
 				middleware: func(next http.Handler) http.Handler {
 					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 						if n.Add(1) <= 60 { // one burst: the first 60 requests
