@@ -549,8 +549,8 @@ func (c *Client) throttle(ctx context.Context, attrs []slog.Attr, resp *http.Res
 	// One burst of 429s is one decision: a 429 for a request sent before
 	// the client knew of the burst changes neither the rate nor the
 	// fallback pause.
-	verdict := c.gov.refused(time.Now(), mark)
 	wait, ok := ParseRetryAfter(raw, time.Now())
+	verdict := c.gov.refused(time.Now(), mark, !ok || wait <= 0)
 	if !ok || wait <= 0 {
 		// No usable value: back off by how many bursts in a row found the
 		// server still refusing at once, with jitter so that a fleet of

@@ -85,10 +85,10 @@ import (
 // during a pause, answers a request that left before the client knew: it
 // changes nothing, neither the rate nor the pause (when Retry-After is
 // unusable, the fallback pause: see pauseGate.fallback). And a burst lasts
-// until a request sent after it began is taken: a refusal of the first
-// request after a pause, with none taken since the burst began (a
-// Retry-After of 0 says nothing of when to come back), lengthens the next
-// pause, and leaves the rate alone.
+// until a request sent after it began is taken: a refusal after a pause,
+// with none taken since the burst began (a Retry-After of 0 says nothing
+// of when to come back), lengthens the next pause if it was the first
+// request after it, and leaves the rate alone.
 type governor struct {
 	mu      sync.Mutex
 	lim     *rate.Limiter
@@ -107,6 +107,7 @@ type governor struct {
 	// next refusal then begins a new burst).
 	burstAt       time.Time
 	acceptedSince bool
+	guessed       bool      // the pause in force is the client's guess, not the server's
 	spellStart    time.Time // first send of the spell; zero before it
 	sentN         int       // requests sent in the spell
 	lastSend      time.Time // the last request sent, for spacing
@@ -336,10 +337,11 @@ type refusal struct {
 	lo, hi       rate.Limit
 }
 
-// refused records a 429 (or 423) for the request marked m, at now. The
-// caller then pauses the client (and tells the governor until when, with
-// paused).
-func (g *governor) refused(now time.Time, m sendMark) refusal {
+// refused records a 429 (or 423) for the request marked m, at now; guessed
+// says the pause before it was the client's guess (Retry-After was
+// unusable). The caller then pauses the client (and tells the governor
+// until when, with paused).
+func (g *governor) refused(now time.Time, m sendMark, guessed bool) refusal {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if m.spell != g.spell || m.n == 0 {
@@ -351,14 +353,17 @@ func (g *governor) refused(now time.Time, m sendMark) refusal {
 		g.spell++
 		g.spellStart, g.sentN = time.Time{}, 0
 	}()
-	if !g.burstAt.IsZero() && !g.acceptedSince && m.n == 1 {
-		// The first request after the pause refused, and nothing accepted
-		// since the burst began: the same burst, and a pause that was too
-		// short (a Retry-After of 0, say). (A later request of the spell
-		// refused means the ones before it were taken, whether their
-		// answers are back yet or not.)
+	if !g.burstAt.IsZero() && !g.acceptedSince && (m.n == 1 || g.guessed) {
+		// Nothing sent since the burst began was taken: the first request
+		// after the pause was refused, or, after a pause the client
+		// guessed (a Retry-After of 0, say), any: the same burst, and the
+		// pause was too short. (After a pause the server set, a later
+		// request of the spell refused means the ones before it were
+		// taken, whether their answers are back yet or not.)
+		g.guessed = guessed
 		return refusal{pause: true}
 	}
+	g.guessed = guessed
 	g.burstAt, g.acceptedSince = m.sentAt, false
 	if g.off() {
 		return refusal{pause: true, burst: true}

@@ -34,7 +34,7 @@ func TestGovernorDecidesOncePerBurst(t *testing.T) {
 	}
 	// The server refused the run's first request and the eight after it.
 	// The record says nothing of its rate: a blind cut to a quarter.
-	if v := g.refused(ms(200), marks[0]); !v.pause || !v.burst || v.lo != 0 || v.hi != 0 {
+	if v := g.refused(ms(200), marks[0], false); !v.pause || !v.burst || v.lo != 0 || v.hi != 0 {
 		t.Fatalf("first 429: %+v, want a new burst that measured nothing", v)
 	}
 	if got := lim.Limit(); !near(got, 12.5) {
@@ -42,13 +42,13 @@ func TestGovernorDecidesOncePerBurst(t *testing.T) {
 	}
 	g.paused(ms(1200))
 	for i, m := range marks[1:] {
-		if v := g.refused(ms(201+i), m); v.pause || v.burst {
+		if v := g.refused(ms(201+i), m, false); v.pause || v.burst {
 			t.Errorf("the 429 of request %d, sent before the first came back, began a burst", i+2)
 		}
 	}
 	// A request sent during the pause belongs to no spell either.
 	m, _ := g.admit(ms(1000))
-	if v := g.refused(ms(1010), m); v.pause || v.burst {
+	if v := g.refused(ms(1010), m, false); v.pause || v.burst {
 		t.Error("a 429 for a request sent during the pause began a pause or a burst")
 	}
 	if got := lim.Limit(); !near(got, 12.5) {
@@ -57,7 +57,7 @@ func TestGovernorDecidesOncePerBurst(t *testing.T) {
 	// After the pause, the first request refused at once: a new pause
 	// (the last was too short) in the same burst, the rate left alone.
 	m0, _ := g.admit(ms(1250))
-	if v := g.refused(ms(1251), m0); !v.pause || v.burst {
+	if v := g.refused(ms(1251), m0, false); !v.pause || v.burst {
 		t.Errorf("the first request after the pause refused: %+v, want a new pause in the same burst", v)
 	}
 	g.paused(ms(1290))
@@ -72,8 +72,21 @@ func TestGovernorDecidesOncePerBurst(t *testing.T) {
 	if wait1 != 0 || wait2 != 0 {
 		t.Fatalf("requests 90 and 100 ms apart waited %v, %v", wait1, wait2)
 	}
-	if v := g.refused(ms(1441), m2); !v.pause || !v.burst {
+	if v := g.refused(ms(1441), m2, true); !v.pause || !v.burst {
 		t.Errorf("a 429 after the pause, once a request was accepted: %+v, want a new burst", v)
+	}
+	// After a pause the client guessed (Retry-After 0), the second request
+	// of the spell refused while the first's answer is not back: nothing
+	// says the first was taken, so the same burst.
+	g.paused(ms(2400))
+	m3, _ := g.admit(ms(2500))
+	m4, _ := g.admit(ms(3500))
+	cut := lim.Limit()
+	if v := g.refused(ms(3501), m4, true); !v.pause || v.burst || m3.n != 1 || m4.n != 2 {
+		t.Errorf("the second request after a guessed pause refused, the first unanswered: %+v (n %d, %d); want a pause in the same burst", v, m3.n, m4.n)
+	}
+	if lim.Limit() != cut {
+		t.Errorf("the rate moved from %.2f to %.2f within the burst", float64(cut), float64(lim.Limit()))
 	}
 }
 
@@ -85,7 +98,7 @@ func TestGovernorClimbsAfterABlindCut(t *testing.T) {
 	lim := rate.NewLimiter(50, 5)
 	g := newGovernorAt(lim, 0, govT0)
 	m, _ := g.admit(govT0)
-	g.refused(ms(10), m)
+	g.refused(ms(10), m, false)
 	g.paused(ms(1010))
 	// Within the quiet second after the pause, nothing moves.
 	m, _ = g.admit(ms(1100))
@@ -122,7 +135,7 @@ func TestGovernorBurstAndSpacing(t *testing.T) {
 	if _, w := g.admit(govT0); w != 0 || wait != 0 || lim.Burst() != 5 {
 		t.Fatalf("before any 429: waits %v %v, burst %d; want none and 5", wait, w, lim.Burst())
 	}
-	g.refused(ms(5), m)
+	g.refused(ms(5), m, false)
 	g.paused(ms(1005))
 	if lim.Burst() != 1 {
 		t.Fatalf("after a 429 the burst is %d, want 1", lim.Burst())

@@ -222,7 +222,7 @@ func (p pacingRun) run(srv *pacingServer, dur time.Duration) pacingResult {
 			if e.ok {
 				g.accepted(at(now), e.mark)
 			} else {
-				g.refused(at(now), e.mark)
+				g.refused(at(now), e.mark, false)
 				if end := now + p.retryAfter(e.wait); end > pauseEnd {
 					pauseEnd = end
 					g.paused(at(end))

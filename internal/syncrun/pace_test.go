@@ -76,17 +76,20 @@ func TestRunStartsFromTheRateTheLastRunEndedWith(t *testing.T) {
 		t.Errorf("a shard started at %v, the whole fleet's rate; want the configured rate", shard.StartRate)
 	}
 
-	// Configured under the stored rate (15/s), against a server that no
-	// longer throttles, the run paces at the configured rate and stores
-	// nothing; the next starts at the configured rate.
+	// Configured under the stored rate (half the second run's), against a
+	// server that no longer throttles, the run paces at the configured
+	// rate and stores nothing; the next starts at the configured rate.
 	if err := e.sim.SetRateLimit(0, 0); err != nil {
 		t.Fatal(err)
 	}
-	e.client = newClient(15)
+	if second.EndedRate <= 0 {
+		t.Fatalf("the second run, started from a stored rate, ended with none stored")
+	}
+	e.client = newClient(second.EndedRate / 2)
 	calm := e.run(t, ctx, syncrun.Config{Detect: store.DetectNone})
 	if calm.StartRate != 0 || calm.EndedRate != 0 || stored(calm.RunID) != nil {
-		t.Errorf("a run configured under the stored rate: started at %v, ended at %v, stored %v; want the configured rate and NULL",
-			calm.StartRate, calm.EndedRate, stored(calm.RunID))
+		t.Errorf("a run configured at %.2f/s, under the stored rate: started at %v, ended at %v, stored %v; want the configured rate and NULL",
+			second.EndedRate/2, calm.StartRate, calm.EndedRate, stored(calm.RunID))
 	}
 	e.client = newClient(100)
 	after := e.run(t, ctx, syncrun.Config{Detect: store.DetectNone})
