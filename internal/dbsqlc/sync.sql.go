@@ -541,28 +541,34 @@ refresh_size AS (
                     - count(*) FILTER (WHERE reason = 'max_age')::int, 0) AS n
     FROM reasoned
 ),
-refreshed AS (
-    SELECT r.device_id, r.org_id, r.last_attempt_at,
-           coalesce(r.reason,
-                    CASE WHEN r.refreshable
-                              AND row_number() OVER (PARTITION BY r.reason IS NULL AND r.refreshable
-                                                     ORDER BY r.last_attempt_at, r.device_id)
-                                  <= (SELECT n FROM refresh_size)
-                         THEN 'max_age' END) AS reason
+refresh_pick AS (
+    SELECT r.device_id
     FROM reasoned r
+    WHERE r.reason IS NULL AND r.refreshable
+    ORDER BY r.last_attempt_at, r.device_id
+    LIMIT (SELECT n FROM refresh_size)
 ),
-sample_size AS (
-    SELECT greatest($9::int, ceil($10::float8 * count(*))::int) AS n
-    FROM refreshed
-    WHERE reason IS NULL
+unpicked AS (
+    SELECT r.device_id
+    FROM reasoned r
+    WHERE r.reason IS NULL
+      AND NOT EXISTS (SELECT 1 FROM refresh_pick p WHERE p.device_id = r.device_id)
+),
+sample_pick AS (
+    SELECT u.device_id
+    FROM unpicked u
+    ORDER BY random()
+    LIMIT (SELECT greatest($9::int, ceil($10::float8 * count(*))::int)
+           FROM unpicked)
 ),
 sampled AS (
     SELECT r.device_id, r.org_id, r.last_attempt_at,
            coalesce(r.reason,
-                    CASE WHEN row_number() OVER (PARTITION BY r.reason IS NULL ORDER BY random())
-                              <= (SELECT n FROM sample_size)
-                         THEN 'sample' END) AS reason
-    FROM refreshed r
+                    CASE WHEN rp.device_id IS NOT NULL THEN 'max_age'
+                         WHEN sp.device_id IS NOT NULL THEN 'sample' END) AS reason
+    FROM reasoned r
+    LEFT JOIN refresh_pick rp ON rp.device_id = r.device_id
+    LEFT JOIN sample_pick sp ON sp.device_id = r.device_id
 ),
 queued AS (
     INSERT INTO run_queue (run_id, pos, device_id, org_id, reason)
@@ -645,6 +651,8 @@ type QueueDueDevicesRow struct {
 //
 // Returns the count per reason; reason ” counts the devices confirmed by
 // the listing.
+// The picks read only the devices nothing else brings in (none at all in a
+// pass over every device), each a top-N: no sort of the whole scope.
 func (q *Queries) QueueDueDevices(ctx context.Context, arg QueueDueDevicesParams) ([]QueueDueDevicesRow, error) {
 	rows, err := q.db.Query(ctx, queueDueDevices,
 		arg.RunID,
