@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/wxc-inventory/wxc-sync/internal/fetch"
 	"github.com/wxc-inventory/wxc-sync/internal/pgadmin"
 	"github.com/wxc-inventory/wxc-sync/internal/store"
 	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
@@ -50,19 +51,12 @@ func (b *bencher) scenarioHerd(ctx context.Context) error {
 
 func (b *bencher) herdDayAfter(ctx context.Context) error {
 	n := b.cfg.HerdDevices
-	f, err := b.newTrackedFleet(ctx, webexsim.Config{Devices: n})
+	f, _, err := b.herdFleet(ctx, n)
 	if err != nil {
 		return err
 	}
 	defer f.close()
 	sim, base, db := f.sim, f.base, f.db
-	fast, err := newClient(base, rate.Inf, 1)
-	if err != nil {
-		return err
-	}
-	if _, err := b.syncWith(ctx, db, sim, fast, syncrun.Config{Concurrency: b.cfg.Concurrency, Detect: store.DetectListing}, true); err != nil {
-		return fmt.Errorf("herd: first sync: %w", err)
-	}
 	if err := pgadmin.ShiftTimes(ctx, db.pool, 25*time.Hour, timeTables...); err != nil {
 		return err
 	}
@@ -108,6 +102,24 @@ func (b *bencher) herdDayAfter(ctx context.Context) error {
 	return nil
 }
 
+// herdFleet is a tracked fleet of n devices synced once, list-guided (the
+// default mode), by an unlimited client it returns for more runs.
+func (b *bencher) herdFleet(ctx context.Context, n int) (*trackedFleet, *fetch.Client, error) {
+	f, err := b.newTrackedFleet(ctx, webexsim.Config{Devices: n})
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := newClient(f.base, rate.Inf, 1)
+	if err == nil {
+		_, err = b.syncWith(ctx, f.db, f.sim, client, syncrun.Config{Concurrency: b.cfg.Concurrency, Detect: store.DetectListing}, true)
+	}
+	if err != nil {
+		f.close()
+		return nil, nil, fmt.Errorf("herd: first sync: %w", err)
+	}
+	return f, client, nil
+}
+
 // countRecorded counts the changes of rep that are in the history with
 // their old and new values.
 func countRecorded(ctx context.Context, db *database, rep webexsim.ChurnReport) (int, error) {
@@ -135,20 +147,13 @@ func countRecorded(ctx context.Context, db *database, rep webexsim.ChurnReport) 
 
 func (b *bencher) herdTwoDays(ctx context.Context) error {
 	n := b.cfg.HerdDevices
-	f, err := b.newTrackedFleet(ctx, webexsim.Config{Devices: n})
+	f, client, err := b.herdFleet(ctx, n)
 	if err != nil {
 		return err
 	}
 	defer f.close()
-	sim, base, db := f.sim, f.base, f.db
-	client, err := newClient(base, rate.Inf, 1)
-	if err != nil {
-		return err
-	}
+	sim, db := f.sim, f.db
 	cfg := syncrun.Config{Concurrency: b.cfg.Concurrency, Detect: store.DetectListing}
-	if _, err := b.syncWith(ctx, db, sim, client, cfg, true); err != nil {
-		return fmt.Errorf("herd: first sync: %w", err)
-	}
 	maxAge := syncrun.DefaultDetailMaxAge
 	avg := float64(n) * herdInterval.Seconds() / maxAge.Seconds()
 	fig := b.res.figure(FigHerdShare, fmt.Sprintf("max-age refreshes per hourly run against the average N×interval/max age = %.0f, %d devices, from the second day on", avg, n), "× average")

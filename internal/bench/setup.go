@@ -128,6 +128,15 @@ func decodedFleet(sim *webexsim.Sim, ids []string) (map[string]device.Device, er
 
 // fetchAll fetches every ID with n workers and returns how many succeeded.
 func fetchAll(ctx context.Context, client *fetch.Client, ids []string, n int) (int, error) {
+	return eachParallel(ctx, ids, n, func(id string) error {
+		_, err := client.Device(ctx, id, "")
+		return err
+	})
+}
+
+// eachParallel calls fn for every ID with n workers until ctx ends, and
+// returns how many calls succeeded and the first error, naming its ID.
+func eachParallel(ctx context.Context, ids []string, n int, fn func(id string) error) (int, error) {
 	var (
 		ok      atomic.Int64
 		next    atomic.Int64
@@ -142,7 +151,7 @@ func fetchAll(ctx context.Context, client *fetch.Client, ids []string, n int) (i
 				if i >= len(ids) || ctx.Err() != nil {
 					return
 				}
-				if _, err := client.Device(ctx, ids[i], ""); err != nil {
+				if err := fn(ids[i]); err != nil {
 					errOnce.Do(func() { first = fmt.Errorf("device %s: %w", ids[i], err) })
 					continue
 				}
@@ -163,49 +172,25 @@ func rawFetchAll(ctx context.Context, base string, ids []string, n int) (int, er
 	tr.MaxIdleConnsPerHost = n
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr}
-	var (
-		ok      atomic.Int64
-		next    atomic.Int64
-		wg      sync.WaitGroup
-		errOnce sync.Once
-		first   error
-	)
-	for range n {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(ids) || ctx.Err() != nil {
-					return
-				}
-				err := func() error {
-					req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/telephony/config/devices/"+url.PathEscape(ids[i]), nil)
-					if err != nil {
-						return err
-					}
-					req.Header.Set("Authorization", "Bearer "+token)
-					resp, err := c.Do(req)
-					if err != nil {
-						return err
-					}
-					defer resp.Body.Close()
-					if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-						return err
-					}
-					if resp.StatusCode != http.StatusOK {
-						return fmt.Errorf("HTTP %d", resp.StatusCode)
-					}
-					return nil
-				}()
-				if err != nil {
-					errOnce.Do(func() { first = fmt.Errorf("device %s: %w", ids[i], err) })
-					continue
-				}
-				ok.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	return int(ok.Load()), first
+	return eachParallel(ctx, ids, n, func(id string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/telephony/config/devices/"+url.PathEscape(id), nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		return nil
+	})
 }
 
 func perSecond(n int, d time.Duration) float64 {
