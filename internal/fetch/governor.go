@@ -63,20 +63,41 @@ import (
 //     no more than two requests), it cuts blind: to a quarter of the rate
 //     refused after a refusal at once, else a half, and climbs back towards
 //     the rate refused, closing climbStep of the gap for every request
-//     accepted at the rate in force: fast far below it and slow close to
-//     it, so that the refusal that ends the climb comes just above the
-//     limit and bounds it tightly.
+//     accepted at the rate in force, but rising by no more than climbMax
+//     (or climbPerSecond over a request's time, at a few a second): so
+//     that the refusal that ends the climb comes just above the limit and
+//     bounds it to a few percent.
+//   - Holding between wide bounds, it fits again every refitRequests
+//     requests (refitMin to refitEvery), and never above the least rate
+//     the last refusal's fit forbade: a stretch that starts at that
+//     refusal has nothing to bound it from above.
+//   - Two bursts in a row refused within their first earlyN requests
+//     after pauses that refilled any bucket, at no more than the rate
+//     decided before: the limit fell. The record before it, and the noise
+//     it was read with, are set aside.
 //   - After holding for probeEvery without a refusal it probes: the rate
 //     rises by 1%, 2%, 4%... every probeStep, until a refusal says where the
 //     limit is now. A limit that rose is found within minutes; one that
 //     fell refuses at once, and the fit, which no longer explains the older
-//     record, starts afresh from the refusal.
+//     record, starts afresh from the refusal. A probe refused before the
+//     record proved room above the rate it began at goes back to that
+//     rate, held without a refusal for probeEvery, rather than half way
+//     into bounds the probe's steps (and a bucket's tokens) widened.
 //   - From the first 429 on, the client's own burst is one request, and no
 //     two requests leave closer than (1-spacingSlack)/rate: after a pause
 //     the client's bucket is full, and a burst would meet a strict server's
 //     empty one; a request that left late must not be followed by one that
-//     left on time. The configured burst returns when the rate is back at
-//     the ceiling.
+//     left on time. Nor one that reached the server late: the next leaves
+//     as much later as the last one's round trip exceeded the least of
+//     the recent ones (at least the time since it left less that least,
+//     while its answer is not back; see lateness). On a busy machine one
+//     request in a hundred reaches the server a few milliseconds late, and
+//     a strict server refuses the next at any rate within a few percent of
+//     its limit. Once the fit says every bucket that explains the record
+//     holds roomyBucket tokens or more, the burst is roomyBurst and the
+//     spacing half a request: an early request finds a token, and a late
+//     wake-up is caught up. The configured burst returns when the rate is
+//     back at the ceiling.
 //
 // # One burst of 429s, one decision
 //
@@ -128,9 +149,28 @@ type governor struct {
 	// refusal of a rate the last fit called safe (a request that left on
 	// time reached a strict server early), halved after probeEvery
 	// without one.
-	slack     time.Duration
-	safe      rate.Limit // the rate held under the least the last fit allowed; 0: none
+	slack time.Duration
+	safe  rate.Limit // the rate held under the least the last fit allowed; 0: none
+	// bound is the least rate the last refusal's fit forbade (0: none): a
+	// refit, whose stretch starts at that refusal, does not go above it.
+	bound float64
+	// early: the last burst began within the first earlyN requests of its
+	// spell; held, the rate that burst decided on.
+	early bool
+	held  rate.Limit
+	// roomy: the last fit's smallest bucket holds roomyBucket tokens or
+	// more (see roomySlack).
+	roomy     bool
 	calmSince time.Time
+
+	// The round trips of the last accepted requests (rttN of them so
+	// far), and of the last request sent (lastSeq): whether its answer is
+	// back, and how much later than the least round trip it came.
+	rtts         [32]time.Duration
+	rttN         int
+	lastSeq      int
+	lastAnswered bool
+	lastLate     time.Duration
 
 	target    rate.Limit // where a climb goes
 	climbing  bool       // towards target, after a blind cut
@@ -166,9 +206,20 @@ const (
 	// climbStep is the share of the gap to its target a climb closes for
 	// every request accepted at the rate in force.
 	climbStep = 0.15
+	// climbMax is the most a step of a climb rises by, or climbPerSecond
+	// over the time a request takes at the rate, if more: fine steps,
+	// that the refusal ending the climb bounds the limit closely, but not
+	// slow ones at a few requests a second.
+	climbMax       = 0.06
+	climbPerSecond = 0.6
 	// refitEvery is how often the record is fitted again while holding
 	// between wide bounds.
-	refitEvery = 3 * time.Second
+	// earlyN: a refusal within the first earlyN requests after a pause
+	// is early (any bucket had a pause's worth of tokens).
+	earlyN        = 2
+	refitEvery    = 3 * time.Second
+	refitMin      = 300 * time.Millisecond
+	refitRequests = 2
 	// probeEvery is how long the rate holds before a probe (probeSoon
 	// after a probe that found the limit risen), and probeStep how long
 	// each step of a probe lasts.
@@ -178,6 +229,17 @@ const (
 	// spacingSlack: while governing, no two requests leave closer than
 	// (1-spacingSlack)/rate; the slack lets a late one be caught up.
 	spacingSlack = margin / 2
+	// roomySlack is the spacing's slack, and roomyBurst the client's
+	// burst, against a server whose every bucket that explains the record
+	// holds roomyBucket tokens or more: a request sent early finds one
+	// all the same, so one that left late is caught up at once.
+	roomySlack = 0.5
+	// rttMin is how many round trips the least of them needs; maxLate
+	// bounds how late the last request is taken to be.
+	rttMin      = 8
+	maxLate     = 50 * time.Millisecond
+	roomyBurst  = 2
+	roomyBucket = 2
 	// recordSize bounds the record; fitBursts, the refusals a fit reaches
 	// back over (older ones may describe a limit that has moved).
 	recordSize = 4096
@@ -230,12 +292,17 @@ func (g *governor) admit(now time.Time) (sendMark, time.Duration) {
 	defer g.mu.Unlock()
 	r := g.lim.Limit()
 	if g.governing && !g.lastSend.IsZero() {
-		gap := time.Duration((1 - spacingSlack) / float64(r) * float64(time.Second))
-		if wait := g.lastSend.Add(gap).Sub(now); wait > 0 {
+		slack := spacingSlack
+		if g.roomy {
+			slack = roomySlack
+		}
+		gap := time.Duration((1 - slack) / float64(r) * float64(time.Second))
+		if wait := g.lastSend.Add(g.lateness(now) + gap).Sub(now); wait > 0 {
 			return sendMark{}, wait
 		}
 	}
 	g.lastSend = now
+	g.lastAnswered, g.lastLate = false, 0
 	m := sendMark{spell: g.spell, seq: -1, sentAt: now, rate: r}
 	if !g.off() {
 		if len(g.record) == recordSize {
@@ -250,6 +317,7 @@ func (g *governor) admit(now time.Time) (sendMark, time.Duration) {
 		m.seq = g.recordFrom + len(g.record)
 		g.record = append(g.record, sendRec{at: now})
 	}
+	g.lastSeq = m.seq
 	if now.Before(g.pauseEnd) {
 		return m, 0
 	}
@@ -268,16 +336,17 @@ func (g *governor) answered(m sendMark, out sendOutcome) {
 	}
 }
 
-// seekBurst moves fitFrom forward to the next refusal that opened a burst.
-// g.mu is held.
+// seekBurst moves fitFrom forward to the next refusal that opened a burst,
+// or, when there is none, to the end of the record, where the server's
+// bucket may have held anything. g.mu is held.
 func (g *governor) seekBurst() {
 	for i := g.fitFrom - g.recordFrom; i < len(g.record); i++ {
 		if g.record[i].out == outBurst {
-			g.fitFrom = g.recordFrom + i
+			g.fitFrom, g.fitStart = g.recordFrom+i, startRefused
 			return
 		}
 	}
-	g.fitFrom = g.recordFrom + len(g.record)
+	g.fitFrom, g.fitStart = g.recordFrom+len(g.record), startUnknown
 }
 
 // accepted records an accepted request, at now: it moves a climb on, and
@@ -292,7 +361,11 @@ func (g *governor) accepted(now time.Time, m sendMark) {
 		return
 	}
 	g.answered(m, outAccepted)
-	if !g.governing || now.Before(g.pauseEnd.Add(quietBeforeClimb)) {
+	if !g.governing {
+		return
+	}
+	g.answeredAt(now, m, true)
+	if now.Before(g.pauseEnd.Add(quietBeforeClimb)) {
 		return
 	}
 	r := g.lim.Limit()
@@ -306,7 +379,7 @@ func (g *governor) accepted(now time.Time, m sendMark) {
 		if m.rate < r {
 			return
 		}
-		next := g.target - (g.target-r)*(1-climbStep)
+		next := min(g.target-(g.target-r)*(1-climbStep), r*rate.Limit(1+max(climbMax, climbPerSecond/float64(r))))
 		if g.target-next < g.target*0.001 {
 			next, g.climbing = g.target, false
 			g.probeAt = now.Add(probeEvery)
@@ -344,6 +417,7 @@ type refusal struct {
 func (g *governor) refused(now time.Time, m sendMark, guessed bool) refusal {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.answeredAt(now, m, false)
 	if m.spell != g.spell || m.n == 0 {
 		g.answered(m, outRefused)
 		return refusal{}
@@ -373,7 +447,18 @@ func (g *governor) refused(now time.Time, m sendMark, guessed bool) refusal {
 		g.lim.SetBurstAt(now, 1)
 	}
 	x := m.rate
-	if g.safe > 0 && x <= g.safe && !g.climbing && g.probeN == 0 {
+	early := m.n <= earlyN
+	fell := early && g.early && x <= g.held*(1+margin)
+	g.early = early
+	if fell {
+		// Two bursts in a row refused within their first requests, after
+		// pauses that refilled any bucket, at a rate no higher than the
+		// last: the limit fell. What the record says of the old one, and
+		// the timing noise it was read with, no longer apply.
+		g.fitFrom, g.fitStart = m.seq, startRefused
+		g.slack, g.safe = fitSlack, 0
+	}
+	if g.safe > 0 && x <= g.safe && !g.climbing && g.probeN == 0 && !early {
 		// Refused while holding at a rate the record said was safe: the
 		// requests reach the server less evenly than the fit assumed.
 		g.slack = min(2*g.slack, maxFitSlack)
@@ -385,12 +470,18 @@ func (g *governor) refused(now time.Time, m sendMark, guessed bool) refusal {
 		g.maxBucket = float64(m.n)
 	}
 	f := g.fit(m)
+	if f.ok && g.bound > 0 && f.hi > g.bound && f.lo < g.bound && float64(x) <= g.bound {
+		// A fit from a later stretch knows nothing of the bound an
+		// earlier refusal set, and a refusal below it says the limit did
+		// not rise above it.
+		f.hi = g.bound
+	}
 	var next, climb rate.Limit
 	g.safe = 0
 	switch {
 	case f.ok && f.hi <= f.lo*informative:
 		next = g.holdRate(f)
-		if next <= rate.Limit(f.lo)*(1-margin) {
+		if next <= rate.Limit(f.lo) {
 			g.safe = next
 		}
 	default:
@@ -405,22 +496,113 @@ func (g *governor) refused(now time.Time, m sendMark, guessed bool) refusal {
 			next, climb = max(next, rate.Limit(f.lo)*(1-margin)), min(climb, rate.Limit(f.hi)*(1-margin))
 		}
 	}
+	if g.probeN > 0 && f.ok && f.lo <= float64(g.probeFrom)*(1+margin) {
+		// A probe refused before the record proved any room above the
+		// rate it began at: that rate was held without a refusal, and
+		// the limit is under the probe's last step. Back to it, rather
+		// than half way into bounds that a bucket's tokens widened.
+		next, climb = g.probeFrom, 0
+	}
 	next = max(g.floor, min(next, g.ceiling))
 	g.set(now, next)
+	g.held = next
 	g.climbing = climb > next*(1+margin)
 	g.target = max(next, min(climb, g.ceiling))
-	g.wide, g.refitAt = f.ok && !g.climbing && !f.narrow(), now.Add(refitEvery)
+	g.wide, g.refitAt = f.ok && !g.climbing && !f.narrow(), now.Add(refitDelay(next))
 	g.probeAt = now.Add(probeEvery)
 	if g.probeN > 0 && next > g.probeFrom*(1+5*margin) {
 		// The probe found room: the limit rose, maybe further.
 		g.probeAt = now.Add(probeSoon)
 	}
 	g.probeN, g.lastStep = 0, time.Time{}
+	g.bound = 0
+	if f.ok {
+		g.bound = f.hi
+	}
+	g.setRoomy(now, f.ok && f.smallest >= roomyBucket)
 	r := refusal{pause: true, burst: true}
 	if f.ok && f.hi <= f.lo*informative {
 		r.lo, r.hi = rate.Limit(f.lo), rate.Limit(f.hi)
 	}
 	return r
+}
+
+// setRoomy says whether the server's bucket holds roomyBucket tokens or
+// more, and sets the client's burst and spacing for it. g.mu is held.
+func (g *governor) setRoomy(now time.Time, roomy bool) {
+	g.roomy = roomy
+	if g.governing {
+		b := 1
+		if roomy {
+			b = roomyBurst
+		}
+		g.lim.SetBurstAt(now, min(b, g.burst))
+	}
+}
+
+// answeredAt notes when the request marked m was answered: an accepted
+// one's round trip, for the least of the recent ones, and, for the last
+// request sent, how much later than the least it reached the server (an
+// estimate: a late answer may have been late on its way back too). A
+// refusal says nothing of its timing (a 429 comes back before the
+// server's latency). g.mu is held.
+func (g *governor) answeredAt(now time.Time, m sendMark, accepted bool) {
+	var rtt time.Duration
+	if accepted {
+		rtt = now.Sub(m.sentAt)
+		g.rtts[g.rttN%len(g.rtts)] = rtt
+		g.rttN++
+	}
+	if m.seq >= 0 && m.seq == g.lastSeq {
+		g.lastAnswered = true
+		if least, ok := g.leastRTT(); ok && accepted {
+			g.lastLate = rtt - least
+		}
+	}
+}
+
+// leastRTT is the least round trip of the last len(g.rtts) accepted
+// requests, once there are rttMin of them. g.mu is held.
+func (g *governor) leastRTT() (time.Duration, bool) {
+	if g.rttN < rttMin {
+		return 0, false
+	}
+	least := time.Duration(math.MaxInt64)
+	for _, d := range g.rtts[:min(g.rttN, len(g.rtts))] {
+		least = min(least, d)
+	}
+	return least, true
+}
+
+// lateness is how much later than its send time the last request sent
+// is taken to have reached the server, against a server whose bucket may
+// be a single token: the next request leaves that much later, so that the
+// two reach it no closer than the spacing (a request that reached it
+// early is refused, at any rate near its limit). The last request's
+// answer says it: its round trip above the least. Until the answer is
+// back, the request is at least as late as the time since it left less
+// the least round trip; at most maxLate. g.mu is held.
+func (g *governor) lateness(now time.Time) time.Duration {
+	if g.roomy {
+		return 0
+	}
+	least, ok := g.leastRTT()
+	if !ok {
+		return 0
+	}
+	late := g.lastLate
+	if !g.lastAnswered {
+		late = max(0, now.Sub(g.lastSend)-least)
+	}
+	return min(late, maxLate)
+}
+
+// refitDelay is how long a hold at r between wide bounds lasts before the
+// record is fitted again: refitRequests requests at r, within
+// [refitMin, refitEvery].
+func refitDelay(r rate.Limit) time.Duration {
+	d := time.Duration(refitRequests / float64(r) * float64(time.Second))
+	return min(refitEvery, max(refitMin, d))
 }
 
 // holdRate is the rate to hold at, given a fit: under its lower bound when
@@ -431,7 +613,10 @@ func (g *governor) refused(now time.Time, m sendMark, guessed bool) refusal {
 func (g *governor) holdRate(f fit) rate.Limit {
 	switch {
 	case f.narrow():
-		return rate.Limit(f.lo) * (1 - margin)
+		// Close to the lower bound: a refusal's upper one errs high by
+		// what a bucket hid, and a rate above the limit is refused again
+		// once the bucket is spent.
+		return rate.Limit(max(f.lo*(1-margin/2), min(f.hi*(1-2*margin), f.lo*(1+margin))))
 	case f.roomy():
 		return rate.Limit(f.hi) * (1 - 2*margin)
 	case f.hi <= f.lo*(1+4*margin+4*f.lo*g.slack.Seconds()):
@@ -445,7 +630,7 @@ func (g *governor) holdRate(f fit) rate.Limit {
 // requests accepted since raise the lower one, and the rate follows. g.mu
 // is held.
 func (g *governor) refit(now time.Time) {
-	g.refitAt = now.Add(refitEvery)
+	g.refitAt = now.Add(refitDelay(g.lim.Limit()))
 	end := len(g.record) - 1
 	for end >= 0 && g.record[end].out == outPending {
 		end--
@@ -464,11 +649,18 @@ func (g *governor) refit(now time.Time) {
 	if !f.ok {
 		return
 	}
+	if g.bound > 0 && f.hi > g.bound {
+		// A stretch that begins at the last refusal has no refusal after
+		// it to bound the rate from above: the bound the refusal's own
+		// fit found holds until a probe looks above it.
+		f.hi = max(f.lo, g.bound)
+	}
 	g.wide = !f.narrow()
+	g.setRoomy(now, f.smallest >= roomyBucket)
 	if next := max(g.floor, min(g.holdRate(f), g.ceiling)); next > g.lim.Limit() {
 		g.set(now, next)
 		g.safe = 0
-		if next <= rate.Limit(f.lo)*(1-margin) {
+		if next <= rate.Limit(f.lo) {
 			g.safe = next
 		}
 	}

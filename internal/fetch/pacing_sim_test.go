@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"container/heap"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -52,13 +53,17 @@ type pacingRun struct {
 	start       float64 // the stored starting rate; 0: none
 	workers     int
 	latency     time.Duration // of an accepted answer; a 429 comes back at once
-	// retryAfter turns the server's wait into the pause the client takes:
-	// nil is whole seconds, at least one.
-	retryAfter func(wait time.Duration) time.Duration
+	jitter      time.Duration // uniform extra latency [0, jitter) of an accepted answer
+	// retryAfter turns the server's wait, at now, into the pause the
+	// client takes, as ParseRetryAfter reads the header; !ok is a header
+	// missing or unusable (the client's fallback pause). nil is whole
+	// seconds, at least one (webexsim's default form).
+	retryAfter func(wait, now time.Duration) (time.Duration, bool)
 	seed       uint64
 	// late draws how late a wait ends, and netDelay how long a request
 	// takes to reach the server; nil: the defaults below.
 	late, netDelay func(r *rand.Rand) time.Duration
+	trace          bool // print every decision, for tuning by hand
 }
 
 // pacingResult is what the server saw.
@@ -92,10 +97,17 @@ func defaultLate(r *rand.Rand) time.Duration {
 	}
 }
 
+// defaultNetDelay: 100-400 µs to reach the server; one request in a
+// hundred 1-5 ms more, one in a thousand 5-30 ms more (measured at 25/s on
+// the shared machine of the benchmarks: one gap in a hundred shrank by
+// more than a millisecond, one in a thousand by 25 ms).
 func defaultNetDelay(r *rand.Rand) time.Duration {
 	d := 100*time.Microsecond + time.Duration(r.Float64()*float64(300*time.Microsecond))
-	if r.Float64() < 0.001 {
-		d += time.Duration(r.Float64() * float64(20*time.Millisecond))
+	switch p := r.Float64(); {
+	case p < 0.001:
+		d += 5*time.Millisecond + time.Duration(r.Float64()*float64(25*time.Millisecond))
+	case p < 0.01:
+		d += time.Millisecond + time.Duration(r.Float64()*float64(4*time.Millisecond))
 	}
 	return d
 }
@@ -151,9 +163,7 @@ func (p pacingRun) run(srv *pacingServer, dur time.Duration) pacingResult {
 		p.netDelay = defaultNetDelay
 	}
 	if p.retryAfter == nil {
-		p.retryAfter = func(w time.Duration) time.Duration {
-			return max(time.Second, time.Duration(math.Ceil(w.Seconds()))*time.Second)
-		}
+		p.retryAfter = retryAfterSeconds
 	}
 	rng := rand.New(rand.NewPCG(p.seed, 17))
 	t0 := govT0
@@ -164,6 +174,7 @@ func (p pacingRun) run(srv *pacingServer, dur time.Duration) pacingResult {
 	var (
 		q        simQueue
 		pauseEnd time.Duration
+		gate     pauseGate // for its fallback pause only: its clock is the wall's
 		res      pacingResult
 		first    = time.Duration(-1)
 		free     = p.workers // workers with nothing in flight
@@ -213,7 +224,11 @@ func (p pacingRun) run(srv *pacingServer, dur time.Duration) pacingResult {
 			ok, wait := srv.allow(now)
 			if ok {
 				res.accepted = append(res.accepted, now-first)
-				heap.Push(&q, simEvent{at: now + p.latency, kind: evAnswer, mark: e.mark, ok: true})
+				lat := p.latency
+				if p.jitter > 0 {
+					lat += time.Duration(rng.Int64N(int64(p.jitter)))
+				}
+				heap.Push(&q, simEvent{at: now + lat, kind: evAnswer, mark: e.mark, ok: true})
 			} else {
 				res.refused = append(res.refused, now-first)
 				heap.Push(&q, simEvent{at: now + 200*time.Microsecond, kind: evAnswer, mark: e.mark, wait: wait})
@@ -222,8 +237,22 @@ func (p pacingRun) run(srv *pacingServer, dur time.Duration) pacingResult {
 			if e.ok {
 				g.accepted(at(now), e.mark)
 			} else {
-				g.refused(at(now), e.mark, false)
-				if end := now + p.retryAfter(e.wait); end > pauseEnd {
+				// As Client.throttle does: a usable Retry-After is the
+				// pause; else the fallback, once a pause, with jitter.
+				wait, ok := p.retryAfter(e.wait, now)
+				guessed := !ok || wait <= 0
+				v := g.refused(at(now), e.mark, guessed)
+				if guessed {
+					wait = 0
+					if v.pause {
+						base := gate.fallback(fallbackBase, e.mark.n == 1)
+						wait = base/2 + time.Duration(rng.Int64N(int64(base/2)))
+					}
+				}
+				if p.trace && v.pause {
+					fmt.Printf("  %7.3fs refused n=%d sentRate=%.2f burst=%v pause=%v -> rate %.2f lo=%.2f hi=%.2f climbing=%v target=%.2f\n", (now - first).Seconds(), e.mark.n, float64(e.mark.rate), v.burst, wait, float64(lim.Limit()), float64(v.lo), float64(v.hi), g.climbing, float64(g.target))
+				}
+				if end := now + wait; end > pauseEnd {
 					pauseEnd = end
 					g.paused(at(end))
 				}
@@ -236,3 +265,28 @@ func (p pacingRun) run(srv *pacingServer, dur time.Duration) pacingResult {
 	res.g = g
 	return res
 }
+
+// fallbackBase is the client's fallback pause before jitter: four times
+// the default BackoffBase, as Client.throttle asks for.
+const fallbackBase = 4 * 500 * time.Millisecond
+
+// retryAfterSeconds is webexsim's default form: whole seconds, at least one.
+func retryAfterSeconds(w, _ time.Duration) (time.Duration, bool) {
+	return max(time.Second, time.Duration(math.Ceil(w.Seconds()))*time.Second), true
+}
+
+// retryAfterDate is the HTTP-date form, as webexsim writes it (the moment
+// a token frees up, at least a second away, rounded up to a whole second
+// of the clock) and the client reads it (that moment less now): a pause of
+// one to two seconds. The simulated clock starts on a whole second.
+func retryAfterDate(w, now time.Duration) (time.Duration, bool) {
+	until := now + max(w, time.Second)
+	t := until.Truncate(time.Second)
+	if t < until {
+		t += time.Second
+	}
+	return t - now, true
+}
+
+// retryAfterNone is a 429 without a Retry-After.
+func retryAfterNone(time.Duration, time.Duration) (time.Duration, bool) { return 0, false }
