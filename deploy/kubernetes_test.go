@@ -271,7 +271,11 @@ func TestCronJobSetUpStepsCreateTheRunnersRole(t *testing.T) {
 	}
 	// Secrets never in a command's arguments (ps, shell history) or a
 	// statement the server may log.
-	for _, f := range []string{"kubernetes/cronjob.yaml", "kubernetes/migrate-job.yaml", "kubernetes/indexed-job.yaml", "../README.md", "../scripts/least-privilege.sql"} {
+	docs, err := filepath.Glob("../docs/*.md")
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("no docs/*.md to check: %v", err)
+	}
+	for _, f := range append([]string{"kubernetes/cronjob.yaml", "kubernetes/migrate-job.yaml", "kubernetes/indexed-job.yaml", "../README.md", "../scripts/least-privilege.sql"}, docs...) {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

@@ -2,7 +2,7 @@
 # Loads 1,000,000 history rows (10,000 devices, 400 days) into a scratch
 # database and prints EXPLAIN ANALYZE of the audit reports, to show that the
 # time-window and per-device queries use the indexes. Not part of go test:
-# it takes about a minute. The README's "Reporting and audit" section quotes
+# it takes about a minute. docs/REPORTS.md, "Indexes on a large history", quotes
 # its output.
 #
 #   scripts/explain-audit.sh [ADMIN_DATABASE_URL]

@@ -1,7 +1,7 @@
 -- Least-privilege grants for the role that runs "wxc-sync run --no-migrate":
 -- it reads and updates the inventory and appends history, but cannot UPDATE,
 -- DELETE or TRUNCATE device_changes, so it cannot rewrite the audit trail.
--- (Managing the device list needs more: README, "Database privileges".) Run it as the role
+-- (Managing the device list needs more: docs/CONFIGURATION.md, "Database privileges".) Run it as the role
 -- that owns the schema (the one that ran "wxc-sync migrate"), after each
 -- migration that adds a table:
 --

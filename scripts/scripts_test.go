@@ -17,7 +17,7 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-var update = flag.Bool("update", false, "rewrite the README's list of grants from least-privilege.sql")
+var update = flag.Bool("update", false, "rewrite the list of grants in docs/CONFIGURATION.md from least-privilege.sql")
 
 // TestGrantsReadsEveryStatement: each GRANT line of the file gives one
 // grant per table and privilege it names.
@@ -43,11 +43,13 @@ func TestGrantsReadsEveryStatement(t *testing.T) {
 }
 
 const (
-	readmeBegin = "<!-- The grants of scripts/least-privilege.sql; go test ./scripts -update rewrites this table. -->\n"
-	readmeEnd   = "<!-- End of the grants. -->\n"
+	// grantsDoc is the page that lists the grants, generated from the file.
+	grantsDoc   = "../docs/CONFIGURATION.md"
+	grantsBegin = "<!-- The grants of scripts/least-privilege.sql; go test ./scripts -update rewrites this table. -->\n"
+	grantsEnd   = "<!-- End of the grants. -->\n"
 )
 
-// grantsTable is the README's table of the file's grants: one row per
+// grantsTable is the docs' table of the file's grants: one row per
 // table or view, in the file's order.
 func grantsTable(t *testing.T) string {
 	grants, err := scripts.Grants()
@@ -70,31 +72,31 @@ func grantsTable(t *testing.T) string {
 	return b.String()
 }
 
-// TestREADMEListsTheGrants: the README's list of what the run's role is
-// granted is the file's, generated from it.
-func TestREADMEListsTheGrants(t *testing.T) {
+// TestDocsListTheGrants: the docs' list of what the run's role is granted
+// is the file's, generated from it.
+func TestDocsListTheGrants(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile("../README.md")
+	b, err := os.ReadFile(grantsDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := string(b)
-	i, j := strings.Index(readme, readmeBegin), strings.Index(readme, readmeEnd)
+	doc := string(b)
+	i, j := strings.Index(doc, grantsBegin), strings.Index(doc, grantsEnd)
 	if i < 0 || j < i {
-		t.Fatalf("README.md has no block between %q and %q", readmeBegin, readmeEnd)
+		t.Fatalf("%s has no block between %q and %q", grantsDoc, grantsBegin, grantsEnd)
 	}
 	want := grantsTable(t)
-	got := readme[i+len(readmeBegin) : j]
+	got := doc[i+len(grantsBegin) : j]
 	if got == want {
 		return
 	}
 	if *update {
-		if err := os.WriteFile("../README.md", []byte(readme[:i+len(readmeBegin)]+want+readme[j:]), 0o644); err != nil {
+		if err := os.WriteFile(grantsDoc, []byte(doc[:i+len(grantsBegin)]+want+doc[j:]), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	t.Errorf("README.md lists other grants than scripts/least-privilege.sql (go test ./scripts -update rewrites it):\n got:\n%s\nwant:\n%s", got, want)
+	t.Errorf("%s lists other grants than scripts/least-privilege.sql (go test ./scripts -update rewrites it):\n got:\n%s\nwant:\n%s", grantsDoc, got, want)
 }
 
 // TestGrantsCoverWhatARunReads: every table and view that the run's

@@ -1,5 +1,5 @@
 // Command sync (built as wxc-sync) keeps a PostgreSQL inventory of Webex
-// Calling devices. See the README for its commands and exit codes.
+// Calling devices. See the README for its commands and docs/CONFIGURATION.md for its exit codes.
 package main
 
 import (

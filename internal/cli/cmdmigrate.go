@@ -20,7 +20,7 @@ func cmdMigrate(ctx context.Context, args []string, getenv Env, stdout, stderr i
 		logOptions
 	}
 	downTo := int64(-1)
-	fs := newFlagSet("migrate [status]", "Applies the embedded schema migrations (a PostgreSQL advisory lock\nlets several pods migrate at once safely; it needs a connection to PostgreSQL\nitself, not through a transaction pooler), or shows their status. With\n--down-to VERSION it rolls back, newest first, every applied migration above\nVERSION (their Down sections; README, \"Rolling a migration back\").", stdout)
+	fs := newFlagSet("migrate [status]", "Applies the embedded schema migrations (a PostgreSQL advisory lock\nlets several pods migrate at once safely; it needs a connection to PostgreSQL\nitself, not through a transaction pooler), or shows their status. With\n--down-to VERSION it rolls back, newest first, every applied migration above\nVERSION (their Down sections; docs/OPERATIONS.md, \"Rolling a migration back\").", stdout)
 	o.dbOptions.register(fs)
 	o.logOptions.register(fs)
 	fs.Int64Var(&downTo, "down-to", -1, "roll back every migration above this version (0: all of them); run it with\nthe binary of the release that applied them, which knows their Down sections")

@@ -46,7 +46,7 @@ func asUser(t *testing.T, dsn, user string) string {
 	return dsn + " user=" + user
 }
 
-// TestLeastPrivilegeRole proves the README's claim: a role with only the
+// TestLeastPrivilegeRole proves the claim of docs/CONFIGURATION.md: a role with only the
 // grants of scripts/least-privilege.sql can run "run --no-migrate", and it
 // cannot rewrite or prune history.
 func TestLeastPrivilegeRole(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 )
 
-// The README's roll-back: migrate --down-to VERSION undoes the migrations
+// The roll-back of docs/OPERATIONS.md: migrate --down-to VERSION undoes the migrations
 // above VERSION through their Down sections, newest first, on a database
 // with data, and migrate brings them back.
 func TestMigrateDownTo(t *testing.T) {

@@ -1,7 +1,7 @@
 // Package exitcode is the exit status of the job's binaries (wxc-sync,
 // webexsim, wxc-bench): the one table of codes, and the one function that
 // reads an error's code. Scripts and Kubernetes pod failure policies act
-// on the codes, so they are part of the contract (README, "Exit codes").
+// on the codes, so they are part of the contract (docs/CONFIGURATION.md, "Exit codes").
 package exitcode
 
 import (
