@@ -8,9 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wxc-inventory/wxc-sync/internal/exitcode"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
+	"github.com/wxc-inventory/wxc-sync/internal/store"
+	"github.com/wxc-inventory/wxc-sync/internal/syncrun"
 	"github.com/wxc-inventory/wxc-sync/internal/webexsim"
 )
 
@@ -252,5 +255,26 @@ func TestREADMENewcomerSamples(t *testing.T) {
 	}
 	if last := gotRows[len(gotRows)-1]; last["old_value"] != changed[0].Old || last["new_value"] != changed[0].New {
 		t.Errorf("the timeline's IP change is %s -> %s; the simulator changed %s -> %s", last["old_value"], last["new_value"], changed[0].Old, changed[0].New)
+	}
+}
+
+// TestREADMERunSummarySample: the README's real output of a run on a
+// terminal is what writePlainSummary prints today for that run's figures
+// (run 2 of the README's walk: 10 devices due, 190 vouched for by the
+// listing, 4 changed), word for word.
+func TestREADMERunSummarySample(t *testing.T) {
+	t.Parallel()
+	sample := strings.Join(readmeSample(t, "Run 2 finished in 700ms: all 10 devices synced.")[:5], "\n")
+	sum := syncrun.Summary{RunID: 2, Status: store.RunSucceeded, Total: 10, Duration: 700 * time.Millisecond,
+		Counts:          store.FinalCounts{OK: 10, Changed: 4, Changes: 4},
+		Requests:        12,
+		Listing:         syncrun.ListingSummary{Status: syncrun.ListingComplete, Confirmed: 190, Requests: 2},
+		DetailsAge:      store.DetailsAge{Devices: 200, WithDetails: 200, Oldest: 10 * time.Second, P99: 10 * time.Second},
+		DetailsAgeKnown: true}
+	var b strings.Builder
+	writePlainSummary(&b, sum, -1)
+	want := "\nRun 2 finished in 700ms: all 10 devices synced.\n" + sample + "\n"
+	if b.String() != want {
+		t.Errorf("README's run summary:\n%s\nthe code prints:\n%s", want, b.String())
 	}
 }
