@@ -343,11 +343,14 @@ func checkRate(rep *checkReport, o runOptions, tracked int) {
 		rep.add("rate", checkOK, detail, "")
 		return
 	}
+	if tracked == 0 {
+		rep.add("rate", checkWarn, detail+": no device is tracked yet, so a run has nothing to fetch",
+			fmt.Sprintf("track the org's devices: %s discover, or %s devices add", Name, Name))
+		return
+	}
 	need := time.Duration(float64(tracked) / o.Rate * float64(time.Second)).Round(time.Second)
 	detail += fmt.Sprintf(": the %s tracked take at most about %s per run (every device's details; a list-guided run asks for fewer)", plural(tracked, "device"), need)
 	switch {
-	case tracked == 0:
-		rep.add("rate", checkWarn, detail, fmt.Sprintf("no device is tracked: %s discover, or %s devices add", Name, Name))
 	case o.MaxDuration > 0 && need > o.MaxDuration:
 		rep.add("rate", checkWarn, detail+fmt.Sprintf(", more than --max-duration %s: each run syncs the stalest part", o.MaxDuration),
 			"raise --rate if Webex allows it, or shard the fleet")

@@ -107,7 +107,11 @@ func cmdRun(ctx context.Context, args []string, getenv Env, stdout, stderr io.Wr
 	if o.PushgatewayURL != "" {
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
-		if err := pushMetrics(pctx, o.PushgatewayURL, sum, summaryErr(sum, newFailed) == nil, o.DetailMaxAge, time.Now()); err != nil {
+		tolerated := 0
+		if newFailed >= 0 {
+			tolerated = sum.Counts.Failed - newFailed
+		}
+		if err := pushMetrics(pctx, o.PushgatewayURL, sum, summaryErr(sum, newFailed) == nil, tolerated, o.DetailMaxAge, time.Now()); err != nil {
 			// Monitoring trouble must not change what the run did.
 			log.LogAttrs(ctx, slog.LevelError, "could not push metrics", slog.Int64("run_id", sum.RunID), slog.String("error", err.Error()))
 		}

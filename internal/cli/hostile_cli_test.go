@@ -168,9 +168,13 @@ func TestJSONLogKeysKeepOneType(t *testing.T) {
 
 // Issue 11, item 10: with --tolerate-forbidden, devices forbidden run after
 // run (a location admin's token) do not fail every hourly Job, while a
-// device newly forbidden, or any error, still exits 3.
+// device newly forbidden, or any error, still exits 3. The runs push to a
+// real Pushgateway the failed devices the flag forgave
+// (wxc_sync_last_devices_failed_tolerated), which the failing-devices
+// alert subtracts as the exit code does.
 func TestTolerateForbiddenForgivesOnlyKnownForbiddenDevices(t *testing.T) {
 	t.Parallel()
+	gw := startPushgateway(t)
 	sim, base := startSim(t, 40)
 	ids := sim.IDs()
 	for _, id := range ids[:3] {
@@ -179,26 +183,34 @@ func TestTolerateForbiddenForgivesOnlyKnownForbiddenDevices(t *testing.T) {
 	db := pgtest.DBURL(t)
 	track(t, db, ids)
 	env := map[string]string{"DATABASE_URL": db, "WEBEX_TOKEN": cliToken, "SYNC_TOLERATE_FORBIDDEN": "true"}
-	run := func(step string, wantCode int, wantNew float64) {
+	run := func(step string, wantCode int, wantFailed, wantNew float64) {
 		t.Helper()
 		// Every device every run (--detect none): the faults planted between
 		// runs are on devices the listing would vouch for.
-		r := runCLI(t, env, "run", "--api-url", base, "--rate", "1000", "--burst", "50", "--log-format", "json", "--detect", "none")
+		r := runCLI(t, env, "run", "--api-url", base, "--rate", "1000", "--burst", "50", "--log-format", "json", "--detect", "none",
+			"--pushgateway-url", gw)
 		if r.code != wantCode {
 			t.Errorf("%s: exit %d, want %d\n%s", step, r.code, wantCode, r.stderr)
 		}
-		if s := summaryLine(t, r.stderr); s["devices_failed_new"] != wantNew {
-			t.Errorf("%s: summary %v, want devices_failed_new %v", step, s, wantNew)
+		if s := summaryLine(t, r.stderr); s["devices_failed"] != wantFailed || s["devices_failed_new"] != wantNew {
+			t.Errorf("%s: summary %v, want devices_failed %v, devices_failed_new %v", step, s, wantFailed, wantNew)
+		}
+		fams := gatewayMetrics(t, gw)
+		if got := value(t, fams, "wxc_sync_last_devices", "outcome=failed"); got != wantFailed {
+			t.Errorf("%s: pushed %v failed devices, want %v", step, got, wantFailed)
+		}
+		if got := value(t, fams, "wxc_sync_last_devices_failed_tolerated"); got != wantFailed-wantNew {
+			t.Errorf("%s: pushed %v tolerated failed devices, want %v", step, got, wantFailed-wantNew)
 		}
 	}
-	run("first run: three devices newly forbidden", exitcode.Partial, 3)
-	run("second run: the same three, known", exitcode.OK, 0)
+	run("first run: three devices newly forbidden", exitcode.Partial, 3, 3)
+	run("second run: the same three, known", exitcode.OK, 3, 0)
 	sim.SetFault(ids[3], webexsim.Fault{Kind: webexsim.FaultForbidden})
-	run("a fourth device forbidden", exitcode.Partial, 1)
-	run("the four again", exitcode.OK, 0)
+	run("a fourth device forbidden", exitcode.Partial, 4, 1)
+	run("the four again", exitcode.OK, 4, 0)
 	sim.SetFault(ids[4], webexsim.Fault{Kind: webexsim.FaultBadGateway})
-	run("an error beside them", exitcode.Partial, 1)
-	run("the same error again: errors are never tolerated", exitcode.Partial, 1)
+	run("an error beside them", exitcode.Partial, 5, 1)
+	run("the same error again: errors are never tolerated", exitcode.Partial, 5, 1)
 	if n := queryInt(t, db, `SELECT count(*) FROM sync_runs WHERE status = 'partial'`); n != 6 {
 		t.Errorf("%d partial runs, want 6: tolerated or not, a run with failed devices is partial", n)
 	}

@@ -20,8 +20,10 @@ import (
 // previous success in place and an alert on its age fires.
 // detailMaxAge, the run's --detail-max-age, is pushed too, so that the
 // staleness alert compares the details' age with the bound this job was
-// given rather than with a copy of it in the rules.
-func pushMetrics(ctx context.Context, gatewayURL string, s syncrun.Summary, success bool, detailMaxAge time.Duration, now time.Time) error {
+// given rather than with a copy of it in the rules. tolerated is the failed
+// devices --tolerate-forbidden forgave (0 without it), pushed so that the
+// failing-devices alert leaves them out as the exit code does.
+func pushMetrics(ctx context.Context, gatewayURL string, s syncrun.Summary, success bool, tolerated int, detailMaxAge time.Duration, now time.Time) error {
 	reg := prometheus.NewRegistry()
 	gauge := func(name, help string, v float64) {
 		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
@@ -65,6 +67,7 @@ func pushMetrics(ctx context.Context, gatewayURL string, s syncrun.Summary, succ
 		devices.WithLabelValues(outcome).Set(float64(n))
 	}
 	reg.MustRegister(devices)
+	gauge("wxc_sync_last_devices_failed_tolerated", "Of the last run's failed devices, those --tolerate-forbidden forgave: forbidden in the run before too (0 without the flag).", float64(tolerated))
 	status := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "wxc_sync_last_status", Help: "1 for the status the last run ended with.",
 	}, []string{"status"})

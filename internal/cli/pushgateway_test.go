@@ -163,6 +163,7 @@ var pushedGauges = []string{
 	"wxc_sync_last_devices",
 	"wxc_sync_last_devices_changed",
 	"wxc_sync_last_devices_confirmed",
+	"wxc_sync_last_devices_failed_tolerated",
 	"wxc_sync_last_devices_refreshed",
 	"wxc_sync_last_devices_sampled",
 	"wxc_sync_last_duration_seconds",
@@ -222,6 +223,7 @@ func TestPushgatewayServesTheRunMetrics(t *testing.T) {
 		{"wxc_sync_last_devices", []string{"outcome=failed"}, 0},
 		{"wxc_sync_last_devices", []string{"outcome=not_found"}, 0},
 		{"wxc_sync_last_devices", []string{"outcome=skipped"}, 0},
+		{"wxc_sync_last_devices_failed_tolerated", nil, 0},
 		{"wxc_sync_last_devices_changed", nil, 30}, // a first sync changes every device
 		{"wxc_sync_last_requests", nil, float64(requests)},
 		{"wxc_sync_last_status", []string{"status=succeeded"}, 1},
