@@ -14,10 +14,15 @@ SELECT extract(epoch FROM current_setting('statement_timeout')::interval)::float
 SELECT set_config('statement_timeout', @statement_timeout::text, false),
        set_config('lock_timeout', @lock_timeout::text, false);
 
--- name: PlanGenerically :exec
+-- name: PlanBatchWrite :exec
 -- For the rest of the transaction, a prepared statement runs its generic
 -- plan from its first execution on (plan_cache_mode): a batch write's plan
 -- does not depend on the values of its arrays, and PostgreSQL would
 -- otherwise plan it anew for each of its first five executions on every
--- connection, each plan taking about as long as writing the batch.
-SELECT set_config('plan_cache_mode', 'force_generic_plan', true);
+-- connection, each plan taking about as long as writing the batch. And it
+-- joins its rows to the tables by key, one index look-up a row, never by
+-- hashing or sorting a whole table: a generic plan made while a table was
+-- small (device_sync_state before a first sync) is used against it full.
+SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
+       set_config('enable_hashjoin', 'off', true),
+       set_config('enable_mergejoin', 'off', true);

@@ -9,17 +9,22 @@ import (
 	"context"
 )
 
-const planGenerically = `-- name: PlanGenerically :exec
-SELECT set_config('plan_cache_mode', 'force_generic_plan', true)
+const planBatchWrite = `-- name: PlanBatchWrite :exec
+SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
+       set_config('enable_hashjoin', 'off', true),
+       set_config('enable_mergejoin', 'off', true)
 `
 
 // For the rest of the transaction, a prepared statement runs its generic
 // plan from its first execution on (plan_cache_mode): a batch write's plan
 // does not depend on the values of its arrays, and PostgreSQL would
 // otherwise plan it anew for each of its first five executions on every
-// connection, each plan taking about as long as writing the batch.
-func (q *Queries) PlanGenerically(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, planGenerically)
+// connection, each plan taking about as long as writing the batch. And it
+// joins its rows to the tables by key, one index look-up a row, never by
+// hashing or sorting a whole table: a generic plan made while a table was
+// small (device_sync_state before a first sync) is used against it full.
+func (q *Queries) PlanBatchWrite(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, planBatchWrite)
 	return err
 }
 

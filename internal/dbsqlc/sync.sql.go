@@ -99,17 +99,29 @@ prev AS (
                 ELSE ARRAY(SELECT jsonb_array_elements_text(i.tags)) END AS tags,
            i.upgrade_channel_enabled, i.owner_sip_user_name, i.owner_line_port,
            i.outbound_proxy, i.details, i.last_error,
-           d.ip AS old_ip, d.mac AS old_mac, d.activation_state AS old_activation_state
+           d.ip AS old_ip, d.mac AS old_mac, d.activation_state AS old_activation_state,
+           st.has_state, st.last_synced_at AS old_synced_at, st.confirmed_at
     FROM input i
-    -- Each device's row by its key (the LIMIT keeps the look-up per row):
-    -- a join would let the planner scan and hash the whole table for every
-    -- batch, as it does for a table it takes for small.
+    -- Each device's rows by their key (the LIMIT keeps the look-up per
+    -- row): a join would let the planner scan and hash the whole table for
+    -- every batch, as it does for a table it takes for small.
     CROSS JOIN LATERAL (
         SELECT d.ip, d.mac, d.activation_state
         FROM devices d
         WHERE d.device_id = i.device_id
         LIMIT 1
     ) AS d
+    -- When the job last saw the old IP and MAC in a trusted listing
+    -- (ApplyListingPage; a NULL listing_confirmed_earlier means the
+    -- listing at listed_at did).
+    LEFT JOIN LATERAL (
+        SELECT true AS has_state, s.last_synced_at,
+               CASE WHEN s.listing_confirmed_earlier IS NULL THEN s.listed_at
+                    ELSE nullif(s.listing_confirmed_earlier, '-infinity') END AS confirmed_at
+        FROM device_sync_state s
+        WHERE s.device_id = i.device_id
+        LIMIT 1
+    ) AS st ON true
 ),
 synced AS (
     UPDATE devices d
@@ -146,7 +158,8 @@ synced AS (
     RETURNING d.device_id,
               p.old_activation_state, d.activation_state AS new_activation_state,
               p.old_ip, d.ip AS new_ip,
-              p.old_mac, d.mac AS new_mac
+              p.old_mac, d.mac AS new_mac,
+              p.old_synced_at, p.confirmed_at
 ),
 failed AS (
     UPDATE devices d
@@ -157,13 +170,14 @@ failed AS (
       AND p.outcome <> 'ok'
       AND (d.sync_status, d.last_error) IS DISTINCT FROM (p.outcome, p.last_error)
 ),
-state AS (
+state_new AS (
     INSERT INTO device_sync_state AS s (device_id, last_attempt_at, last_synced_at, last_run_id, consecutive_failures)
     SELECT p.device_id, now(),
            CASE WHEN p.outcome = 'ok' THEN now() END,
            $1::bigint,
            CASE WHEN p.outcome IN ('ok', 'not_found') THEN 0 ELSE 1 END
     FROM prev p
+    WHERE p.has_state IS NULL
     ORDER BY p.device_id
     ON CONFLICT (device_id) DO UPDATE
     SET last_attempt_at      = EXCLUDED.last_attempt_at,
@@ -172,23 +186,29 @@ state AS (
         consecutive_failures = CASE WHEN EXCLUDED.consecutive_failures = 0 THEN 0
                                     ELSE s.consecutive_failures + 1 END
 ),
+state AS (
+    UPDATE device_sync_state s
+    SET last_attempt_at      = now(),
+        last_synced_at       = CASE WHEN p.outcome = 'ok' THEN now() ELSE s.last_synced_at END,
+        last_run_id          = $1::bigint,
+        consecutive_failures = CASE WHEN p.outcome IN ('ok', 'not_found') THEN 0
+                                    ELSE s.consecutive_failures + 1 END
+    FROM prev p
+    WHERE s.device_id = p.device_id
+      AND p.has_state
+),
 changes AS (
     -- Each change's window opens when the job last saw the old value: the
     -- last successful fetch of the details, or for IP and MAC a later
-    -- trusted listing that showed it (ApplyListingPage; a NULL
-    -- listing_confirmed_earlier means the listing at listed_at did). The
-    -- statement reads device_sync_state as it was before its own update
-    -- above.
+    -- trusted listing that showed it, both as they were before this
+    -- statement's own update of device_sync_state (prev).
     INSERT INTO device_changes (device_id, run_id, field, old_value, new_value, changed_at, old_value_seen_at)
     SELECT s.device_id, $1::bigint, v.field, v.old_value, v.new_value, now(), v.seen_at
     FROM synced s
-    LEFT JOIN device_sync_state st ON st.device_id = s.device_id
-    CROSS JOIN LATERAL (SELECT CASE WHEN st.listing_confirmed_earlier IS NULL THEN st.listed_at
-                                    ELSE nullif(st.listing_confirmed_earlier, '-infinity') END AS confirmed_at) AS l
     CROSS JOIN LATERAL (VALUES
-        ('activation_state', s.old_activation_state, s.new_activation_state, st.last_synced_at),
-        ('ip', host(s.old_ip), host(s.new_ip), greatest(st.last_synced_at, l.confirmed_at)),
-        ('mac', s.old_mac::text, s.new_mac::text, greatest(st.last_synced_at, l.confirmed_at))
+        ('activation_state', s.old_activation_state, s.new_activation_state, s.old_synced_at),
+        ('ip', host(s.old_ip), host(s.new_ip), greatest(s.old_synced_at, s.confirmed_at)),
+        ('mac', s.old_mac::text, s.new_mac::text, greatest(s.old_synced_at, s.confirmed_at))
     ) AS v (field, old_value, new_value, seen_at)
     WHERE v.old_value IS DISTINCT FROM v.new_value
     ORDER BY s.device_id, v.field
@@ -246,9 +266,17 @@ type ApplyResultsRow struct {
 // row version, no WAL for its wide row), and only its narrow
 // device_sync_state row moves, as a HOT update. The run's counters move in
 // the same statement, so sync_runs always equals what the tables hold.
-// The stored state of the devices still tracked, beside their new values.
-// No row lock: the run lock makes this run the only writer of these
-// columns, and a lock would itself write to every row's page.
+// The stored state of the devices still tracked, beside their new values,
+// and their device_sync_state row as it was before this statement (none:
+// the device was never attempted nor listed). No row lock: the run lock
+// makes this run the only writer of these rows, and a lock would itself
+// write to every row's page.
+// The bookkeeping row: updated in place where it existed when the
+// statement began, inserted otherwise (a first sync). Not one INSERT ...
+// ON CONFLICT DO UPDATE for all: that locks every existing row before
+// updating it, a WAL record a device on every run. The insert keeps ON
+// CONFLICT for a row written since by another statement (a batch sent
+// twice at once).
 func (q *Queries) ApplyResults(ctx context.Context, arg ApplyResultsParams) (ApplyResultsRow, error) {
 	row := q.db.QueryRow(ctx, applyResults,
 		arg.RunID,
@@ -399,7 +427,9 @@ WITH stored AS (
     WHERE s.last_run_id = $9::bigint
 ),
 history AS (
-    SELECT count(DISTINCT device_id)::int AS changed, count(*)::int AS changes
+    -- Distinct in byte order (COLLATE "C"): the same devices, counted
+    -- without the database's collation rules.
+    SELECT count(DISTINCT device_id COLLATE "C")::int AS changed, count(*)::int AS changes
     FROM device_changes
     WHERE run_id = $9::bigint
 ),
@@ -581,7 +611,7 @@ queued AS (
                                            WHEN 'max_age' THEN 4
                                            ELSE 0
                                        END,
-                                       s.last_attempt_at NULLS FIRST, s.device_id),
+                                       s.last_attempt_at NULLS FIRST, s.device_id COLLATE "C"),
            s.device_id, s.org_id, s.reason
     FROM sampled s
     WHERE s.reason IS NOT NULL

@@ -147,7 +147,7 @@ func (s *Store) applyOnce(ctx context.Context, runID int64, results []Result) (B
 	// written compare equal the second time and add no history.
 	err = s.withRetry(ctx, func(ctx context.Context) error {
 		return s.inTx(ctx, func(q *dbsqlc.Queries) error {
-			if err := q.PlanGenerically(ctx); err != nil {
+			if err := q.PlanBatchWrite(ctx); err != nil {
 				return err
 			}
 			var err error
