@@ -19,7 +19,7 @@ prev AS (
     SELECT i.device_id AS given_id, i.org_id AS given_org_id, d.device_id, d.org_id
     FROM input i
     JOIN devices d ON d.device_id = i.device_id
-                   OR d.device_key = wxc_device_key(i.device_id)
+                   OR d.device_key COLLATE "C" = wxc_device_key(i.device_id)
 ),
 added AS (
     INSERT INTO devices (device_id, org_id)
@@ -94,7 +94,7 @@ WITH hits AS (
     UNION ALL
     SELECT d.device_id, 'uuid'
     FROM devices d
-    WHERE d.device_key = sqlc.narg(device_key)::text
+    WHERE d.device_key COLLATE "C" = sqlc.narg(device_key)::text
     UNION ALL
     SELECT d.device_id, 'mac'
     FROM devices d

@@ -47,7 +47,7 @@ matched AS (
            d.ip AS details_ip, d.mac AS details_mac,
            d.connection_status AS old_connection_status, s.listed_at AS old_listed_at
     FROM input i
-    JOIN devices d ON d.device_key = i.device_key
+    JOIN devices d ON d.device_key COLLATE "C" = i.device_key
     LEFT JOIN device_sync_state s ON s.device_id = d.device_id
     WHERE coalesce(d.org_id, '') = @org_key::text
       AND (@shard_count::int = 0

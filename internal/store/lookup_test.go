@@ -178,7 +178,7 @@ func TestLookupsUseIndexes(t *testing.T) {
 	}{
 		{in: callingID("12345678-0000-4000-8000-0000000000aa"), indexes: []string{"devices_pkey", "device_id_merges_pkey", "devices_device_key_idx"}},
 		{in: "00:11:22:33:44:55", indexes: []string{"devices_mac_idx", "devices_listed_mac_idx"}},
-		{in: "12345678-00…", indexes: []string{"devices_device_key_bytes_idx"}},
+		{in: "12345678-00…", indexes: []string{"devices_device_key_idx"}},
 	} {
 		l, err := device.ParseLookup(tt.in)
 		if err != nil {
