@@ -352,3 +352,46 @@ func TestGovernorProbeRefusedGoesBack(t *testing.T) {
 		t.Errorf("the refusal's upper bound is %.2f, want 21.9-22.0", g.bound)
 	}
 }
+
+// Against a server that took five requests sent at once, and two more
+// 20 ms apart, before refusing the eighth, every bucket that explains the
+// record holds 2 tokens or more (a bucket of 1 takes no two requests at
+// once): the client's burst is 2 and the spacing half a request, so that a
+// late wake-up is caught up (an early request finds a token all the same).
+// Against a strict server, after a refusal of the second request, the
+// burst is 1 and the spacing (1-0.005)/rate.
+func TestGovernorCatchesUpAgainstARoomyServer(t *testing.T) {
+	t.Parallel()
+	lim := rate.NewLimiter(50, 5)
+	g := newGovernorAt(lim, 0, govT0)
+	var m sendMark
+	for i := range 8 {
+		at := max(0, 20*(i-4)) // five at once, then 20 ms apart
+		m, _ = g.admit(ms(at))
+		if i < 7 {
+			g.accepted(ms(at+20), m)
+		}
+	}
+	g.refused(ms(61), m, false)
+	g.paused(ms(1061))
+	r := float64(lim.Limit())
+	if !g.roomy || lim.Burst() != 2 {
+		t.Fatalf("after five taken at once: roomy %v, burst %d; want true and 2", g.roomy, lim.Burst())
+	}
+	g.admit(ms(1100))
+	want := time.Duration(0.5 / r * float64(time.Second))
+	if _, wait := g.admit(ms(1100)); wait != want {
+		t.Errorf("a second request at once waits %v, want %v (half a request at %.2f/s)", wait, want, r)
+	}
+
+	strict := rate.NewLimiter(50, 5)
+	gs := newGovernorAt(strict, 0, govT0)
+	m1, _ := gs.admit(ms(0))
+	gs.accepted(ms(20), m1)
+	m2, _ := gs.admit(ms(20))
+	gs.refused(ms(21), m2, false)
+	gs.paused(ms(1021))
+	if gs.roomy || strict.Burst() != 1 {
+		t.Fatalf("after a refusal of the second request, 20 ms after the first: roomy %v, burst %d; want false and 1", gs.roomy, strict.Burst())
+	}
+}
