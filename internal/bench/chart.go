@@ -70,7 +70,7 @@ func (r *Results) WriteChart(w io.Writer) error {
 	const (
 		width    = 1280
 		left     = 16
-		labelW   = 27 * charWidth
+		labelW   = 31 * charWidth // the longest label, "job: server limit R/2=25, long", and a space
 		plotX0   = left + labelW + 8
 		plotX1   = width - 170
 		top      = 70
