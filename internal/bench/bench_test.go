@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxc-inventory/wxc-sync/internal/localpg"
 	"github.com/wxc-inventory/wxc-sync/internal/pgtest"
 )
 
@@ -146,12 +145,7 @@ func TestSmoke(t *testing.T) {
 // lost: that is the benchmark's job.
 func TestSurvivalSmoke(t *testing.T) {
 	t.Parallel()
-	if _, err := localpg.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("the survival scenario needs PostgreSQL server binaries: %v", err)
-		}
-		t.Skipf("SKIPPED: the survival scenario needs PostgreSQL server binaries: %v", err)
-	}
+	pgtest.NeedServerBinaries(t, "the survival scenario needs PostgreSQL server binaries")
 	var progress bytes.Buffer
 	env := Env{NewDB: func(context.Context) (string, func(), error) { return pgtest.DBURL(t), func() {}, nil }, Progress: &progress}
 	res, err := Run(context.Background(), Config{Scenarios: []string{ScenarioSurvival}, SurvivalDevices: 1500, SurvivalRate: 500, Concurrency: 8}, env)
@@ -207,12 +201,7 @@ func TestConfigValidate(t *testing.T) {
 // figures' size: that is the benchmark's job.
 func TestWALSmoke(t *testing.T) {
 	t.Parallel()
-	if _, err := localpg.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("the wal scenario needs PostgreSQL server binaries: %v", err)
-		}
-		t.Skipf("SKIPPED: the wal scenario needs PostgreSQL server binaries: %v", err)
-	}
+	pgtest.NeedServerBinaries(t, "the wal scenario needs PostgreSQL server binaries")
 	const fleet = 300
 	var progress bytes.Buffer
 	res, err := Run(context.Background(), Config{Scenarios: []string{ScenarioWAL}, WALDevices: fleet, WALRuns: 2},

@@ -212,11 +212,12 @@ const (
 	// slow ones at a few requests a second.
 	climbMax       = 0.06
 	climbPerSecond = 0.6
-	// refitEvery is how often the record is fitted again while holding
-	// between wide bounds.
 	// earlyN: a refusal within the first earlyN requests after a pause
 	// is early (any bucket had a pause's worth of tokens).
-	earlyN        = 2
+	earlyN = 2
+	// Holding between wide bounds, the record is fitted again every
+	// refitRequests requests, but no sooner than refitMin and no later
+	// than refitEvery.
 	refitEvery    = 3 * time.Second
 	refitMin      = 300 * time.Millisecond
 	refitRequests = 2

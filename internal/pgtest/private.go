@@ -13,6 +13,28 @@ import (
 	"github.com/wxc-inventory/wxc-sync/migrations"
 )
 
+// NeedServerBinaries ends the test unless the local PostgreSQL server
+// binaries (initdb, postgres, pg_ctl) are there: a loud skip, or a
+// failure when CI is set. need says who needs them, for the message.
+func NeedServerBinaries(t testing.TB, need string) {
+	t.Helper()
+	if _, err := localpg.Available(); err != nil {
+		unavailable(t, need, err)
+	}
+}
+
+// unavailable ends a test whose program err says is missing: skipped,
+// loudly, and counted for Main's summary; with CI set a failure, since a
+// CI run that quietly covers less is worse than a red one.
+func unavailable(t testing.TB, need string, err error) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("pgtest: %s: %v", need, err)
+	}
+	skipped.Add(1)
+	t.Skipf("SKIPPED: %s: %v", need, err)
+}
+
 // PrivateServer starts a throwaway cluster of the test's own, from the
 // local PostgreSQL binaries, for a test that restarts its server or changes
 // its authentication or TLS, which the shared server must not see. It is
@@ -20,13 +42,7 @@ import (
 // loudly, or fails when CI is set.
 func PrivateServer(t testing.TB) *localpg.Cluster {
 	t.Helper()
-	if _, err := localpg.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("pgtest: this test needs a private PostgreSQL server from local binaries: %v", err)
-		}
-		skipped.Add(1)
-		t.Skipf("SKIPPED: this test needs a private PostgreSQL server from local binaries: %v", err)
-	}
+	NeedServerBinaries(t, "this test needs a private PostgreSQL server from local binaries")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c, err := localpg.Start(ctx)
@@ -77,11 +93,7 @@ func MigratedDB(t testing.TB, c *localpg.Cluster, name string) string {
 func PgBouncer(t testing.TB, dbURL string, o localpg.PgBouncerOptions) string {
 	t.Helper()
 	if _, err := localpg.PgBouncerAvailable(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("pgtest: this test needs PgBouncer: %v", err)
-		}
-		skipped.Add(1)
-		t.Skipf("SKIPPED: this test needs PgBouncer: %v", err)
+		unavailable(t, "this test needs PgBouncer", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
