@@ -37,22 +37,54 @@ func TestMatrixCellMeasure(t *testing.T) {
 				return 5
 			}
 		}), 90*time.Second)
-		if c.Length != 90 || c.Accepted != 882 || c.Capacity != 900 || math.Abs(c.Share-0.98) > 1e-9 || math.Abs(c.Offered()-882.0/903) > 1e-9 || c.First != 4 || c.After != 1 {
-			t.Fatalf("measured %+v; want 90 s, 882 accepted of 900 (98%%; 97.7%% of 3 + 900), 4 429s in the first 30 s, 1 a minute after", c)
+		// The first 429 at 3 s: the 30 s from it hold all four; from 33 s
+		// on the server could accept 570 + its bucket of 3 (3 + 330 - 323
+		// left over), and took 882 - 323 = 559: 97.6%.
+		if c.Length != 90 || c.Accepted != 882 || c.Capacity != 900 || math.Abs(c.Share-0.98) > 1e-9 || math.Abs(c.Offered()-882.0/903) > 1e-9 ||
+			c.FirstAt != 3 || c.First != 4 || c.AfterFrom != 33 || c.After != 1 || math.Abs(c.Converged-559.0/573) > 1e-9 {
+			t.Fatalf("measured %+v; want 90 s, 882 accepted of 900 (98%%; 97.7%% of 3 + 900), the first 429 at 3 s, 4 429s in the 30 s from it, 1 a minute after, 559 of 573 from 33 s", c)
 		}
 		if c.judge(); !c.Pass {
 			t.Errorf("judged a failure: %s", c.Why)
 		}
+		// The bucket read empty at 33 s: the server could take 570.
+		samples := series(95, func(s int) int64 { return int64(9.8 * float64(s)) }, func(s int) int64 { return int64(min(4, s/3)) })
+		for i := range samples {
+			samples[i].known = true
+		}
+		if c.measure(samples, 90*time.Second); math.Abs(c.Converged-559.0/570) > 1e-9 {
+			t.Errorf("converged %.4f with the bucket read empty, want 559/570", c.Converged)
+		}
+		// 9.6/s: 576 of 603 from 30 s, 95.5%.
 		c.measure(series(95, func(s int) int64 { return int64(9.6 * float64(s)) }, func(int) int64 { return 6 }), 90*time.Second)
-		if c.judge(); c.Pass || c.Why != "95.7% of bucket + limit < 97%; 6 429s in the first 30 s > 5" {
+		if c.judge(); c.Pass || c.Why != "converged 95.5% < 97%; 6 429s in the first 30 s > 5" {
 			t.Errorf("96%% of the limit with 6 429s at the start judged %v: %q", c.Pass, c.Why)
 		}
 		// 100% of the limit is not enough when the bucket was large: the
-		// client owes the server's bucket too.
+		// client owes the server's bucket too. Never refused, it converges
+		// from 30 s: 120 accepted of 120 + the 100 the bucket still held.
 		big := &MatrixCell{Kind: "steady", Limit: 2, Bucket: 100, ClientRate: 4, Length: 90}
 		big.measure(series(95, func(s int) int64 { return int64(2 * float64(s)) }, func(int) int64 { return 0 }), 90*time.Second)
-		if big.judge(); big.Pass || math.Abs(big.Share-1) > 1e-9 {
-			t.Errorf("180 of 2/s x 90 s with a bucket of 100: share %.3f, pass %v; want 1.000 and a failure (64%% of 280)", big.Share, big.Pass)
+		if big.judge(); big.Pass || math.Abs(big.Share-1) > 1e-9 || math.Abs(big.Converged-120.0/220) > 1e-9 {
+			t.Errorf("180 of 2/s x 90 s with a bucket of 100: share %.3f, converged %.3f, pass %v; want 1.000, 0.545 and a failure", big.Share, big.Converged, big.Pass)
+		}
+		// At 4/s until the bucket is spent at 50 s, then 2/s: the first
+		// 429 at 50 s starts the window; three in it, one at 85 s is one
+		// in the minute from 80 s on (not six a minute over the 10 s
+		// left); from 80 s the bucket is empty (100 + 160 - 260) and the
+		// server could take 20, all of which it did.
+		big.measure(series(95, func(s int) int64 { return int64(4*min(s, 50) + 2*max(0, s-50)) }, func(s int) int64 {
+			switch {
+			case s < 50:
+				return 0
+			case s < 85:
+				return int64(min(3, 1+(s-50)/10))
+			default:
+				return 4
+			}
+		}), 90*time.Second)
+		if big.judge(); !big.Pass || big.FirstAt != 50 || big.First != 3 || big.AfterFrom != 80 || big.After != 1 || big.Converged != 1 {
+			t.Errorf("the bucket of 100 spent at 50 s: measured %+v (%s); want the first 429 at 50 s, 3 in the 30 s from it, 1 a minute from 80 s, converged 100%%, a pass", big, big.Why)
 		}
 	})
 	t.Run("tighten", func(t *testing.T) {
@@ -68,8 +100,16 @@ func TestMatrixCellMeasure(t *testing.T) {
 			// Three 429s right after the drop, none after 60 s.
 			return int64(min(max(s-30, 0), 3))
 		}), 120*time.Second)
-		if c.Capacity != 1650 || c.Accepted != 1650 || c.First != 0 || c.AfterFrom != 60 || c.After != 0 {
-			t.Fatalf("measured %+v; want capacity 1650, all of it accepted, 0 429s at the start, none a minute from 60 s", c)
+		// The first 429 at 31 s: the window is 31 s to 61 s, later than
+		// 30 s after the drop.
+		if c.Capacity != 1650 || c.Accepted != 1650 || c.FirstAt != 31 || c.First != 3 || c.AfterFrom != 61 || c.After != 0 || math.Abs(c.Converged-590.0/591) > 1e-9 {
+			t.Fatalf("measured %+v; want capacity 1650, all of it accepted, 3 429s in the 30 s from the first at 31 s, none a minute from 61 s, converged 590 of 590 + the bucket of 1", c)
+		}
+		// Refused from the first request: the 429s a minute count from
+		// 30 s after the drop.
+		c.measure(series(125, func(s int) int64 { return int64(25*min(s, 30) + 10*max(s-30, 0)) }, func(s int) int64 { return 1 + int64(min(max(s-30, 0), 3)) }), 120*time.Second)
+		if c.FirstAt != 0 || c.First != 1 || c.AfterFrom != 60 {
+			t.Fatalf("measured %+v; want 1 429 in the first 30 s, counted a minute from 60 s", c)
 		}
 	})
 	t.Run("loosen", func(t *testing.T) {

@@ -9,11 +9,14 @@ import (
 )
 
 // The issue's targets for a server of any shape (issue 17), judged as
-// cmd/wxc-bench's pacing matrix judges a cell: at least 97% of what the
-// server could accept (its bucket, full at the start, and its limit's
-// integral), at most five 429s in the first 30 s and one a minute after
-// (counted from 30 s after a drop), and after a rise 90% of the new limit
-// over 30 s within five minutes of it.
+// cmd/wxc-bench's pacing matrix judges a cell (see internal/bench's
+// matrixFirst for why): at least 97% of what the server could accept once
+// converged (from 30 s after the first 429 on: the limit's integral, and
+// what its bucket held then), at most five 429s in those 30 s
+// and one a minute after (counted from 30 s after a drop, if later; over a
+// minute at the least), and after a rise 90% of the new limit over 30 s
+// within five minutes of it. The whole-cell share (of bucket + limit) is
+// printed too.
 const (
 	shapeMinShare  = 0.97
 	shapeMax30     = 5
@@ -51,6 +54,8 @@ type shortfall struct {
 // shapeResult is a shape's figures on one seed.
 type shapeResult struct {
 	share, perMin float64
+	converged     float64 // the share once converged; -1: no time left after the window
+	firstAt       time.Duration
 	first         int
 	reached       time.Duration // after a rise: end of the first 30 s window at 90%; -1 never
 }
@@ -76,16 +81,33 @@ func (sh shape) measure(seed uint64) shapeResult {
 	if sh.client > 0 {
 		p.clientRate = sh.client
 	}
-	r := p.run(&pacingServer{limit: limit, bucket: sh.b}, dur)
-	settle := 30 * time.Second
+	capTo := func(t time.Duration) float64 { // the limit's integral over [0, t]
+		if sh.changeTo > 0 && t > change {
+			return sh.L*change.Seconds() + sh.changeTo*(t-change).Seconds()
+		}
+		return sh.L * t.Seconds()
+	}
+	srv := &pacingServer{limit: limit, bucket: sh.b}
+	r := p.run(srv, dur)
+	var start time.Duration // the first 429 starts the convergence window
+	if len(r.refused) > 0 {
+		start = r.refused[0]
+	}
+	settle := start + 30*time.Second
 	if sh.changeTo > 0 && sh.changeTo < sh.L {
-		settle = change + 30*time.Second
+		settle = max(settle, change+30*time.Second)
 	}
 	res := shapeResult{
-		share:   float64(len(r.accepted)) / capacity,
-		first:   r.count(r.refused, 0, 30*time.Second),
-		perMin:  float64(r.count(r.refused, settle, dur)) / (dur - settle).Minutes(),
-		reached: -1,
+		share:     float64(len(r.accepted)) / capacity,
+		firstAt:   start,
+		first:     r.count(r.refused, start, start+30*time.Second),
+		converged: -1,
+		reached:   -1,
+	}
+	if settle < dur {
+		res.perMin = float64(r.count(r.refused, settle, dur)) / max(dur-settle, time.Minute).Minutes()
+		left := srv.tokensAt(r.first + settle)
+		res.converged = float64(r.count(r.accepted, settle, dur)) / (capTo(dur) - capTo(settle) + left)
 	}
 	if sh.changeTo > sh.L {
 		for from := change; from+30*time.Second <= dur; from += 100 * time.Millisecond {
@@ -101,8 +123,8 @@ func (sh shape) measure(seed uint64) shapeResult {
 // meets reports whether res meets the issue's targets, and what it misses.
 func (sh shape) meets(res shapeResult) (bool, string) {
 	var why []string
-	if sh.changeTo <= sh.L && res.share < shapeMinShare {
-		why = append(why, fmt.Sprintf("%.1f%% < 97%%", 100*res.share))
+	if sh.changeTo <= sh.L && res.converged >= 0 && res.converged < shapeMinShare {
+		why = append(why, fmt.Sprintf("converged %.1f%% < 97%%", 100*res.converged))
 	}
 	if res.first > shapeMax30 {
 		why = append(why, fmt.Sprintf("%d 429s in the first 30 s", res.first))
@@ -181,16 +203,16 @@ func TestGovernorAgainstServersOfEveryShape(t *testing.T) {
 			for seed := uint64(1); seed <= shapeSeeds; seed++ {
 				res := sh.measure(seed)
 				ok, why := sh.meets(res)
-				t.Logf("seed %d: %.1f%% of bucket + limit, %d 429s in the first 30 s, %.1f a minute after, rise found after %v; targets met: %v %s",
-					seed, 100*res.share, res.first, res.perMin, res.reached, ok, why)
+				t.Logf("seed %d: converged %.1f%%, %.1f%% of bucket + limit, first 429 at %.1f s, %d 429s in the 30 s from it, %.1f a minute after, rise found after %v; targets met: %v %s",
+					seed, 100*res.converged, 100*res.share, res.firstAt.Seconds(), res.first, res.perMin, res.reached, ok, why)
 				if sh.short == nil {
 					if !ok {
 						t.Errorf("seed %d misses the issue's targets: %s", seed, why)
 					}
 					continue
 				}
-				if sh.changeTo <= sh.L && res.share < sh.short.minShare {
-					t.Errorf("seed %d: %.1f%% of bucket + limit, want at least %.1f%% (short of 97%%: see shortfalls)", seed, 100*res.share, 100*sh.short.minShare)
+				if sh.changeTo <= sh.L && res.converged < sh.short.minShare {
+					t.Errorf("seed %d: converged %.1f%%, want at least %.1f%% (short of 97%%: see shortfalls)", seed, 100*res.converged, 100*sh.short.minShare)
 				}
 				if res.first > sh.short.max30 {
 					t.Errorf("seed %d: %d 429s in the first 30 s, want at most %d", seed, res.first, sh.short.max30)
@@ -208,50 +230,48 @@ func TestGovernorAgainstServersOfEveryShape(t *testing.T) {
 
 // shortfalls are the shapes where the governor falls short of the issue's
 // targets on the simulated clock, with what it achieves instead. See
-// docs/BENCHMARKS.md (issue 17) for why: a 429 costs a whole second's
-// pause, of which a bucket of b saves b/L, so against a bucket of 1 or 3
-// at 10/s or more every 429 is about 1% of a 90 s cell; the first is
-// unavoidable, and finding the limit to within 1% takes more.
+// docs/BENCHMARKS.md (issue 17) for why.
 //
-// Each entry states the share of bucket + limit, the 429s in the first
-// 30 s and the 429s a minute after that the governor keeps to on every
+// Each entry states the converged share, the 429s in the 30 s from the
+// first and the 429s a minute after that the governor keeps to on every
 // seed (its worst less a point of share), and its figures on seeds 1-3
-// (share/first 30 s/a minute after). What they are short of, and why:
-//   - a bucket of 1 (and 3, at 10/s and more): the first 429 is
-//     unavoidable, costs about 1% of the cell, and says only that the
-//     limit is below the rate refused; the next one or two bound it, and
-//     against a bucket of 1 the timing noise of the requests keeps the
-//     hold 1-4% under the limit (wake-ups a little late are lost: a strict
-//     server refuses a late request caught up);
+// (converged share/429s in the 30 s/a minute after). What they are short
+// of, and why:
+//   - a hold a little under the limit: the converged share counts what
+//     the server's bucket held when the window ended, and a hold under the
+//     limit leaves the bucket to fill (a bucket of 20 at 2/s is 17% of a
+//     minute's limit), while the bounds a refusal leaves are a few percent
+//     wide and the hold sits under the lower one against a strict server;
 //   - a bucket of 100 at 2/s, client at 4/s: the first 429 comes after
-//     50 s, and the search that follows needs one or two more within the
-//     cell's last minute;
+//     50 s, so only 10 s of the 90 s cell are past the window, and the
+//     hold then is still finding the limit;
 //   - a Retry-After as an HTTP-date is a pause of one to two seconds,
 //     not one, and without one the client's fallback pause is one to two
 //     seconds too: each 429 costs more.
 func shortfalls() map[string]*shortfall {
 	return map[string]*shortfall{
-		"10/s bucket 1, no Retry-After":            {minShare: 0.92, max30: 5, maxPerMin: 1}, // seeds 1-3: 93.0%/2/0.0, 93.1%/2/0.0, 93.1%/2/0.0
-		"10/s bucket 1 client 10x":                 {minShare: 0.93, max30: 5, maxPerMin: 1}, // seeds 1-3: 94.7%/3/0.0, 94.2%/3/0.0, 94.5%/3/0.0
-		"10/s bucket 1 client 2x":                  {minShare: 0.93, max30: 5, maxPerMin: 1}, // seeds 1-3: 95.6%/2/0.0, 94.7%/2/0.0, 95.4%/2/0.0
-		"10/s bucket 3, Retry-After an HTTP-date":  {minShare: 0.90, max30: 5, maxPerMin: 1}, // seeds 1-3: 91.8%/3/0.0, 92.4%/2/0.0, 94.8%/3/0.0
-		"10/s bucket 3 client 10x":                 {minShare: 0.93, max30: 5, maxPerMin: 1}, // seeds 1-3: 94.4%/5/0.0, 94.5%/5/0.0, 94.6%/5/0.0
-		"10/s bucket 3 client 2x":                  {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 95.5%/3/0.0, 96.7%/3/0.0, 96.0%/3/1.0
-		"2/s bucket 100 client 2x":                 {minShare: 0.97, max30: 5, maxPerMin: 3}, // seeds 1-3: 98.9%/0/3.0, 98.2%/0/2.0, 98.9%/0/3.0
-		"2/s bucket 1 client 10x":                  {minShare: 0.88, max30: 5, maxPerMin: 1}, // seeds 1-3: 89.5%/4/1.0, 90.1%/4/0.0, 90.1%/4/0.0
-		"2/s bucket 1 client 2x":                   {minShare: 0.88, max30: 5, maxPerMin: 1}, // seeds 1-3: 89.5%/3/0.0, 89.0%/3/0.0, 91.2%/3/0.0
-		"2/s bucket 3 client 10x":                  {minShare: 0.93, max30: 5, maxPerMin: 1}, // seeds 1-3: 94.0%/2/1.0, 94.5%/2/1.0, 94.0%/2/1.0
-		"2/s bucket 3 client 2x":                   {minShare: 0.92, max30: 5, maxPerMin: 1}, // seeds 1-3: 98.4%/3/0.0, 93.4%/2/0.0, 97.8%/3/0.0
-		"25->10/s at 30 s bucket 1":                {minShare: 0.88, max30: 5, maxPerMin: 1}, // seeds 1-3: 89.3%/3/0.0, 89.2%/2/0.0, 90.2%/3/0.0
-		"25/s bucket 100, no Retry-After":          {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.8%/2/0.0, 96.7%/2/0.0, 96.9%/2/0.0
-		"25/s bucket 1 client 10x":                 {minShare: 0.86, max30: 5, maxPerMin: 1}, // seeds 1-3: 92.7%/3/0.0, 87.2%/4/0.0, 88.4%/5/0.0
-		"25/s bucket 1 client 2x":                  {minShare: 0.91, max30: 5, maxPerMin: 1}, // seeds 1-3: 92.5%/2/0.0, 93.6%/2/0.0, 92.9%/2/0.0
-		"25/s bucket 20, Retry-After an HTTP-date": {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 95.5%/3/1.0, 95.3%/3/0.0, 95.6%/3/1.0
-		"25/s bucket 20, noisier network":          {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.8%/3/1.0, 97.4%/3/0.0, 96.4%/3/1.0
-		"25/s bucket 3 client 10x":                 {minShare: 0.93, max30: 5, maxPerMin: 1}, // seeds 1-3: 94.0%/5/0.0, 94.0%/5/0.0, 94.0%/5/0.0
-		"25/s bucket 3 client 2x":                  {minShare: 0.92, max30: 5, maxPerMin: 1}, // seeds 1-3: 95.1%/3/0.0, 95.6%/3/0.0, 93.8%/3/0.0
-		"40/s bucket 10 client 2x":                 {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 95.3%/4/0.0, 96.9%/3/0.0, 96.6%/3/0.0
-		"7/s bucket 1 client 3x":                   {minShare: 0.92, max30: 5, maxPerMin: 1}, // seeds 1-3: 94.3%/2/0.0, 94.1%/2/0.0, 93.0%/3/0.0
-		"7/s bucket 5 client 3x":                   {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 98.4%/3/0.0, 96.7%/3/0.0, 97.3%/3/1.0
+		"10/s bucket 100 client 10x":               {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.8%/3/1.0, 96.2%/3/0.0, 96.6%/3/1.0
+		"10/s bucket 100 client 2x":                {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 99.0%/2/0.0, 96.7%/2/0.0, 98.6%/2/0.0
+		"10/s bucket 20, latency 20-120 ms":        {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.3%/2/0.0, 96.7%/2/0.0, 96.2%/2/0.0
+		"10/s bucket 20, no Retry-After":           {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 98.2%/2/0.0, 96.6%/2/0.0, 95.7%/3/0.0
+		"10/s bucket 20 client 2x":                 {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.1%/3/0.0, 96.5%/2/0.0, 97.1%/3/0.0
+		"10/s bucket 3, Retry-After an HTTP-date":  {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.5%/3/0.0, 98.6%/2/0.0, 98.8%/3/0.0
+		"2/s bucket 100 client 10x":                {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.3%/4/0.0, 95.7%/3/0.0, 96.4%/4/0.0
+		"2/s bucket 100 client 2x":                 {minShare: 0.79, max30: 5, maxPerMin: 1}, // seeds 1-3: 86.4%/2/1.0, 80.0%/2/0.0, 86.4%/3/0.0
+		"2/s bucket 1 client 10x":                  {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.0%/4/1.0, 96.4%/4/0.0, 98.2%/4/0.0
+		"2/s bucket 1 client 2x":                   {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.3%/3/0.0, 96.6%/3/0.0, 98.0%/3/0.0
+		"2/s bucket 20 client 10x":                 {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.7%/3/0.0, 97.5%/3/0.0, 96.7%/3/0.0
+		"2/s bucket 20 client 2x":                  {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 95.2%/3/0.0, 95.2%/2/0.0, 95.2%/3/0.0
+		"2/s bucket 3 client 10x":                  {minShare: 0.96, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.0%/2/1.0, 97.7%/2/1.0, 97.0%/2/1.0
+		"2/s bucket 3 client 2x":                   {minShare: 0.92, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.5%/3/0.0, 93.1%/2/0.0, 96.9%/3/0.0
+		"25->10/s at 30 s bucket 1":                {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.4%/3/0.0, 95.5%/3/0.0, 97.7%/3/0.0
+		"25/s bucket 100, no Retry-After":          {minShare: 0.93, max30: 5, maxPerMin: 1}, // seeds 1-3: 94.8%/2/0.0, 94.7%/2/0.0, 95.0%/2/0.0
+		"25/s bucket 100 client 2x":                {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.5%/2/0.0, 96.2%/2/0.0, 96.4%/2/0.0
+		"25/s bucket 1 client 10x":                 {minShare: 0.90, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.4%/3/0.0, 91.6%/4/0.0, 92.8%/5/0.0
+		"25/s bucket 1 client 2x":                  {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 95.5%/2/0.0, 96.6%/2/0.0, 95.7%/2/0.0
+		"25/s bucket 20, Retry-After an HTTP-date": {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.6%/3/1.0, 97.7%/3/0.0, 96.9%/3/1.0
+		"25/s bucket 20, noisier network":          {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.7%/3/1.0, 97.5%/3/0.0, 95.8%/3/1.0
+		"25/s bucket 3 client 2x":                  {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 98.0%/3/0.0, 98.5%/3/0.0, 96.6%/3/0.0
+		"7/s bucket 1 client 3x":                   {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.0%/2/0.0, 96.9%/2/0.0, 96.5%/3/0.0
 	}
 }

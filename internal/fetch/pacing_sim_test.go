@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -21,6 +22,24 @@ type pacingServer struct {
 	last        time.Duration
 	pausedUntil time.Duration
 	started     bool
+	// history is the bucket after every request, for tokensAt.
+	history []bucketAt
+}
+
+type bucketAt struct {
+	t      time.Duration
+	tokens float64
+}
+
+// tokensAt is what the bucket held at t (server time), refilled from the
+// last request before it at the rate then.
+func (s *pacingServer) tokensAt(t time.Duration) float64 {
+	i := sort.Search(len(s.history), func(i int) bool { return s.history[i].t > t })
+	if i == 0 {
+		return s.bucket
+	}
+	h := s.history[i-1]
+	return math.Min(s.bucket, h.tokens+s.limit(t)*(t-h.t).Seconds())
 }
 
 func (s *pacingServer) allow(t time.Duration) (bool, time.Duration) {
@@ -33,6 +52,7 @@ func (s *pacingServer) allow(t time.Duration) (bool, time.Duration) {
 	L := s.limit(t)
 	s.tokens = math.Min(s.bucket, s.tokens+L*(t-s.last).Seconds())
 	s.last = t
+	defer func() { s.history = append(s.history, bucketAt{t, s.tokens}) }()
 	if s.tokens >= 1 {
 		s.tokens--
 		return true, 0
@@ -69,6 +89,7 @@ type pacingRun struct {
 // pacingResult is what the server saw.
 type pacingResult struct {
 	accepted, refused []time.Duration // arrival times, from the first request
+	first             time.Duration   // the first request's arrival, server time
 	finalRate         float64
 	g                 *governor
 }
@@ -220,6 +241,7 @@ func (p pacingRun) run(srv *pacingServer, dur time.Duration) pacingResult {
 		case evArrive:
 			if first < 0 {
 				first = now
+				res.first = now
 			}
 			ok, wait := srv.allow(now)
 			if ok {

@@ -237,6 +237,34 @@ func (s *Sim) SetRateLimit(rate float64, burst int) error {
 // RateLimit returns the rate limit in force.
 func (s *Sim) RateLimit() RateLimitState { return s.limiter.state() }
 
+// BucketTokens is how many tokens the fullest bucket holds now, refilled
+// to now at the rate in force (a schedule's step due since the last
+// request not yet applied); a bucket of the configured size when no token
+// has one yet, and 0 when there is no limit. The benchmark's pacing matrix
+// reads it for what the server could still accept.
+func (s *Sim) BucketTokens() float64 { return s.limiter.tokensAt(time.Now()) }
+
+// tokensAt is BucketTokens at now.
+func (l *limiter) tokensAt(now time.Time) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rate <= 0 {
+		return 0
+	}
+	if len(l.buckets) == 0 {
+		return l.burst
+	}
+	most := 0.0
+	for _, b := range l.buckets {
+		t := b.tokens
+		if el := now.Sub(b.last); el > 0 {
+			t = math.Min(l.burst, t+el.Seconds()*l.rate)
+		}
+		most = math.Max(most, t)
+	}
+	return most
+}
+
 // setRetryAfter spells a wait in the configured form; it never advertises less
 // than one second, since Webex never does and "0" would invite a hot loop,
 // unless the form is RetryAfterZero, whose point is that.

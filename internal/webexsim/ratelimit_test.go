@@ -2,6 +2,7 @@ package webexsim
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"regexp"
 	"slices"
@@ -91,6 +92,30 @@ func TestLimiterPause(t *testing.T) {
 		if ok != st.wantOK || (wait-st.wantWait).Abs() > time.Microsecond {
 			t.Fatalf("step %d at %v: allow = %v, wait %v; want %v, %v", i, st.at, ok, wait, st.wantOK, st.wantWait)
 		}
+	}
+}
+
+// What a bucket holds, read without taking a token.
+func TestLimiterTokensAt(t *testing.T) {
+	t.Parallel()
+	l := newLimiter(2, 10, nil) // 2/s, bucket 10
+	t0 := time.Unix(1_000, 0)
+	if got := l.tokensAt(t0); got != 10 {
+		t.Fatalf("before any request: %v tokens, want the bucket's 10", got)
+	}
+	for range 8 {
+		l.allow("tok", t0)
+	}
+	for _, st := range []struct {
+		at   time.Duration
+		want float64
+	}{{0, 2}, {time.Second, 4}, {500 * time.Millisecond, 3}, {time.Minute, 10}} {
+		if got := l.tokensAt(t0.Add(st.at)); math.Abs(got-st.want) > 1e-9 {
+			t.Errorf("%v after 8 of 10 taken at 2/s: %v tokens, want %v", st.at, got, st.want)
+		}
+	}
+	if off := newLimiter(0, 0, nil); off.tokensAt(t0) != 0 {
+		t.Errorf("no limit: %v tokens, want 0", off.tokensAt(t0))
 	}
 }
 
