@@ -38,41 +38,40 @@ func TestMatrixCellMeasure(t *testing.T) {
 			}
 		}), 90*time.Second)
 		// The first 429 at 3 s: the 30 s from it hold all four; from 33 s
-		// on the server could accept 570 + its bucket of 3 (3 + 330 - 323
-		// left over), and took 882 - 323 = 559: 97.6%.
+		// on the limit is 570, and 882 - 323 = 559 were taken: 98.1%.
 		if c.Length != 90 || c.Accepted != 882 || c.Capacity != 900 || math.Abs(c.Share-0.98) > 1e-9 || math.Abs(c.Offered()-882.0/903) > 1e-9 ||
-			c.FirstAt != 3 || c.First != 4 || c.AfterFrom != 33 || c.After != 1 || math.Abs(c.Converged-559.0/573) > 1e-9 {
-			t.Fatalf("measured %+v; want 90 s, 882 accepted of 900 (98%%; 97.7%% of 3 + 900), the first 429 at 3 s, 4 429s in the 30 s from it, 1 a minute after, 559 of 573 from 33 s", c)
+			c.FirstAt != 3 || c.First != 4 || c.AfterFrom != 33 || c.After != 1 || math.Abs(c.Converged-559.0/570) > 1e-9 {
+			t.Fatalf("measured %+v; want 90 s, 882 accepted of 900 (98%%; 97.7%% of 3 + 900), the first 429 at 3 s, 4 429s in the 30 s from it, 1 a minute after, 559 of 570 from 33 s", c)
 		}
 		if c.judge(); !c.Pass {
 			t.Errorf("judged a failure: %s", c.Why)
 		}
-		// The bucket read empty at 33 s: the server could take 570.
-		samples := series(95, func(s int) int64 { return int64(9.8 * float64(s)) }, func(s int) int64 { return int64(min(4, s/3)) })
+		// 10/s from 33 s, 570, but 20 of them out of a bucket full at
+		// 33 s and empty at the end: 550 of the limit's 570, 96.5%.
+		samples := series(95, func(s int) int64 { return int64(9.8*float64(min(s, 33)) + 10*float64(max(0, s-33))) }, func(s int) int64 { return int64(min(4, s/3)) })
 		for i := range samples {
-			samples[i].known = true
+			samples[i].tokens = 20 * float64(max(0, 90-i)) / 90
 		}
-		if c.measure(samples, 90*time.Second); math.Abs(c.Converged-559.0/570) > 1e-9 {
-			t.Errorf("converged %.4f with the bucket read empty, want 559/570", c.Converged)
+		if c.measure(samples, 90*time.Second); math.Abs(c.Converged-(570.0-20*57.0/90)/570) > 1e-9 {
+			t.Errorf("converged %.4f, the bucket drawn from %.1f to 0, want (570 - %.1f)/570", c.Converged, 20*57.0/90, 20*57.0/90)
 		}
-		// 9.6/s: 576 of 603 from 30 s, 95.5%.
+		// 9.6/s: 576 of the limit's 600 from 30 s, 96%.
 		c.measure(series(95, func(s int) int64 { return int64(9.6 * float64(s)) }, func(int) int64 { return 6 }), 90*time.Second)
-		if c.judge(); c.Pass || c.Why != "converged 95.5% < 97%; 6 429s in the first 30 s > 5" {
+		if c.judge(); c.Pass || c.Why != "converged 96.0% < 97%; 6 429s in the first 30 s > 5" {
 			t.Errorf("96%% of the limit with 6 429s at the start judged %v: %q", c.Pass, c.Why)
 		}
-		// 100% of the limit is not enough when the bucket was large: the
-		// client owes the server's bucket too. Never refused, it converges
-		// from 30 s: 120 accepted of 120 + the 100 the bucket still held.
+		// Exactly at the limit from the start, never refused: 100% once
+		// converged (from 30 s), whatever the bucket holds; the whole
+		// cell's 180 of 100 + 180 is reported beside it.
 		big := &MatrixCell{Kind: "steady", Limit: 2, Bucket: 100, ClientRate: 4, Length: 90}
 		big.measure(series(95, func(s int) int64 { return int64(2 * float64(s)) }, func(int) int64 { return 0 }), 90*time.Second)
-		if big.judge(); big.Pass || math.Abs(big.Share-1) > 1e-9 || math.Abs(big.Converged-120.0/220) > 1e-9 {
-			t.Errorf("180 of 2/s x 90 s with a bucket of 100: share %.3f, converged %.3f, pass %v; want 1.000, 0.545 and a failure", big.Share, big.Converged, big.Pass)
+		if big.judge(); !big.Pass || math.Abs(big.Share-1) > 1e-9 || big.Converged != 1 || math.Abs(big.Offered()-180.0/280) > 1e-9 {
+			t.Errorf("180 of 2/s x 90 s with a bucket of 100: share %.3f, converged %.3f, pass %v; want 1.000, 1.000 and a pass", big.Share, big.Converged, big.Pass)
 		}
 		// At 4/s until the bucket is spent at 50 s, then 2/s: the first
 		// 429 at 50 s starts the window; three in it, one at 85 s is one
 		// in the minute from 80 s on (not six a minute over the 10 s
-		// left); from 80 s the bucket is empty (100 + 160 - 260) and the
-		// server could take 20, all of which it did.
+		// left); from 80 s the limit is 20, all of which was taken.
 		big.measure(series(95, func(s int) int64 { return int64(4*min(s, 50) + 2*max(0, s-50)) }, func(s int) int64 {
 			switch {
 			case s < 50:
@@ -102,8 +101,8 @@ func TestMatrixCellMeasure(t *testing.T) {
 		}), 120*time.Second)
 		// The first 429 at 31 s: the window is 31 s to 61 s, later than
 		// 30 s after the drop.
-		if c.Capacity != 1650 || c.Accepted != 1650 || c.FirstAt != 31 || c.First != 3 || c.AfterFrom != 61 || c.After != 0 || math.Abs(c.Converged-590.0/591) > 1e-9 {
-			t.Fatalf("measured %+v; want capacity 1650, all of it accepted, 3 429s in the 30 s from the first at 31 s, none a minute from 61 s, converged 590 of 590 + the bucket of 1", c)
+		if c.Capacity != 1650 || c.Accepted != 1650 || c.FirstAt != 31 || c.First != 3 || c.AfterFrom != 61 || c.After != 0 || c.Converged != 1 {
+			t.Fatalf("measured %+v; want capacity 1650, all of it accepted, 3 429s in the 30 s from the first at 31 s, none a minute from 61 s, converged 100%%", c)
 		}
 		// Refused from the first request: the 429s a minute count from
 		// 30 s after the drop.

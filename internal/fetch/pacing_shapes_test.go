@@ -10,9 +10,9 @@ import (
 
 // The issue's targets for a server of any shape (issue 17), judged as
 // cmd/wxc-bench's pacing matrix judges a cell (see internal/bench's
-// matrixFirst for why): at least 97% of what the server could accept once
-// converged (from 30 s after the first 429 on: the limit's integral, and
-// what its bucket held then), at most five 429s in those 30 s
+// matrixFirst for why): at least 97% of the limit once converged (from
+// 30 s after the first 429 on; what the client took from the stock its
+// bucket held then does not count), at most five 429s in those 30 s
 // and one a minute after (counted from 30 s after a drop, if later; over a
 // minute at the least), and after a rise 90% of the new limit over 30 s
 // within five minutes of it. The whole-cell share (of bucket + limit) is
@@ -106,8 +106,8 @@ func (sh shape) measure(seed uint64) shapeResult {
 	}
 	if settle < dur {
 		res.perMin = float64(r.count(r.refused, settle, dur)) / max(dur-settle, time.Minute).Minutes()
-		left := srv.tokensAt(r.first + settle)
-		res.converged = float64(r.count(r.accepted, settle, dur)) / (capTo(dur) - capTo(settle) + left)
+		drawn := max(0, srv.tokensAt(r.first+settle)-srv.tokensAt(r.first+dur))
+		res.converged = (float64(r.count(r.accepted, settle, dur)) - drawn) / (capTo(dur) - capTo(settle))
 	}
 	if sh.changeTo > sh.L {
 		for from := change; from+30*time.Second <= dur; from += 100 * time.Millisecond {
@@ -237,41 +237,28 @@ func TestGovernorAgainstServersOfEveryShape(t *testing.T) {
 // seed (its worst less a point of share), and its figures on seeds 1-3
 // (converged share/429s in the 30 s/a minute after). What they are short
 // of, and why:
-//   - a hold a little under the limit: the converged share counts what
-//     the server's bucket held when the window ended, and a hold under the
-//     limit leaves the bucket to fill (a bucket of 20 at 2/s is 17% of a
-//     minute's limit), while the bounds a refusal leaves are a few percent
-//     wide and the hold sits under the lower one against a strict server;
+//   - a strict server (a bucket of 1, or 3 at 25/s): the bounds a refusal
+//     leaves are a few percent wide, and against a server that refuses a
+//     request that reached it a little early the hold sits under the lower
+//     one, by the requests' timing noise; a late wake-up cannot be caught
+//     up;
 //   - a bucket of 100 at 2/s, client at 4/s: the first 429 comes after
 //     50 s, so only 10 s of the 90 s cell are past the window, and the
 //     hold then is still finding the limit;
 //   - a Retry-After as an HTTP-date is a pause of one to two seconds,
-//     not one, and without one the client's fallback pause is one to two
-//     seconds too: each 429 costs more.
+//     not one: each 429 costs more.
 func shortfalls() map[string]*shortfall {
 	return map[string]*shortfall{
-		"10/s bucket 100 client 10x":               {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.8%/3/1.0, 96.2%/3/0.0, 96.6%/3/1.0
-		"10/s bucket 100 client 2x":                {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 99.0%/2/0.0, 96.7%/2/0.0, 98.6%/2/0.0
-		"10/s bucket 20, latency 20-120 ms":        {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.3%/2/0.0, 96.7%/2/0.0, 96.2%/2/0.0
-		"10/s bucket 20, no Retry-After":           {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 98.2%/2/0.0, 96.6%/2/0.0, 95.7%/3/0.0
-		"10/s bucket 20 client 2x":                 {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.1%/3/0.0, 96.5%/2/0.0, 97.1%/3/0.0
-		"10/s bucket 3, Retry-After an HTTP-date":  {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.5%/3/0.0, 98.6%/2/0.0, 98.8%/3/0.0
-		"2/s bucket 100 client 10x":                {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.3%/4/0.0, 95.7%/3/0.0, 96.4%/4/0.0
-		"2/s bucket 100 client 2x":                 {minShare: 0.79, max30: 5, maxPerMin: 1}, // seeds 1-3: 86.4%/2/1.0, 80.0%/2/0.0, 86.4%/3/0.0
-		"2/s bucket 1 client 10x":                  {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.0%/4/1.0, 96.4%/4/0.0, 98.2%/4/0.0
-		"2/s bucket 1 client 2x":                   {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.3%/3/0.0, 96.6%/3/0.0, 98.0%/3/0.0
-		"2/s bucket 20 client 10x":                 {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.7%/3/0.0, 97.5%/3/0.0, 96.7%/3/0.0
-		"2/s bucket 20 client 2x":                  {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 95.2%/3/0.0, 95.2%/2/0.0, 95.2%/3/0.0
-		"2/s bucket 3 client 10x":                  {minShare: 0.96, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.0%/2/1.0, 97.7%/2/1.0, 97.0%/2/1.0
-		"2/s bucket 3 client 2x":                   {minShare: 0.92, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.5%/3/0.0, 93.1%/2/0.0, 96.9%/3/0.0
-		"25->10/s at 30 s bucket 1":                {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.4%/3/0.0, 95.5%/3/0.0, 97.7%/3/0.0
-		"25/s bucket 100, no Retry-After":          {minShare: 0.93, max30: 5, maxPerMin: 1}, // seeds 1-3: 94.8%/2/0.0, 94.7%/2/0.0, 95.0%/2/0.0
-		"25/s bucket 100 client 2x":                {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.5%/2/0.0, 96.2%/2/0.0, 96.4%/2/0.0
-		"25/s bucket 1 client 10x":                 {minShare: 0.90, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.4%/3/0.0, 91.6%/4/0.0, 92.8%/5/0.0
-		"25/s bucket 1 client 2x":                  {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 95.5%/2/0.0, 96.6%/2/0.0, 95.7%/2/0.0
-		"25/s bucket 20, Retry-After an HTTP-date": {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.6%/3/1.0, 97.7%/3/0.0, 96.9%/3/1.0
-		"25/s bucket 20, noisier network":          {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.7%/3/1.0, 97.5%/3/0.0, 95.8%/3/1.0
-		"25/s bucket 3 client 2x":                  {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 98.0%/3/0.0, 98.5%/3/0.0, 96.6%/3/0.0
-		"7/s bucket 1 client 3x":                   {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.0%/2/0.0, 96.9%/2/0.0, 96.5%/3/0.0
+		"10/s bucket 100 client 10x":              {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.9%/3/1.0, 98.3%/3/0.0, 96.8%/3/1.0
+		"10/s bucket 3, Retry-After an HTTP-date": {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.8%/3/0.0, 98.9%/2/0.0, 99.3%/3/0.0
+		"2/s bucket 100 client 2x":                {minShare: 0.89, max30: 5, maxPerMin: 1}, // seeds 1-3: 90.5%/2/1.0, 97.6%/2/0.0, 90.4%/3/0.0
+		"2/s bucket 1 client 10x":                 {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.1%/4/1.0, 96.7%/4/0.0, 98.4%/4/0.0
+		"2/s bucket 3 client 2x":                  {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 99.1%/3/0.0, 95.3%/2/0.0, 99.0%/3/0.0
+		"25->10/s at 30 s bucket 1":               {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.5%/3/0.0, 95.5%/3/0.0, 97.8%/3/0.0
+		"25/s bucket 1 client 10x":                {minShare: 0.90, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.5%/3/0.0, 91.7%/4/0.0, 92.8%/5/0.0
+		"25/s bucket 1 client 2x":                 {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 95.5%/2/0.0, 96.6%/2/0.0, 95.7%/2/0.0
+		"25/s bucket 20, noisier network":         {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.8%/3/1.0, 98.8%/3/0.0, 96.3%/3/1.0
+		"25/s bucket 3 client 2x":                 {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 98.1%/3/0.0, 98.6%/3/0.0, 96.8%/3/0.0
+		"7/s bucket 1 client 3x":                  {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.2%/2/0.0, 97.0%/2/0.0, 96.7%/3/0.0
 	}
 }
