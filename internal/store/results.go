@@ -39,6 +39,12 @@ type BatchCounts struct {
 	Changed              int // devices with at least one history row
 	Changes              int // history rows
 	Missing              int // results whose device row no longer exists
+	// Resent counts the batches sent again after an attempt whose outcome
+	// is unknown (its connection was lost, perhaps after the commit): such
+	// a batch may have been applied twice, and then the run's counters in
+	// sync_runs count it twice. FinishRun recounts from the tables then.
+	// Set even when ApplyResults returns an error.
+	Resent int
 }
 
 func (c *BatchCounts) Add(o BatchCounts) {
@@ -48,6 +54,7 @@ func (c *BatchCounts) Add(o BatchCounts) {
 	c.Changed += o.Changed
 	c.Changes += o.Changes
 	c.Missing += o.Missing
+	c.Resent += o.Resent
 }
 
 // ApplyResults stores a batch of results for run runID in one statement:
@@ -63,28 +70,31 @@ func (s *Store) ApplyResults(ctx context.Context, runID int64, results []Result)
 	if err == nil || !isDataError(err) {
 		return counts, err
 	}
+	// A data error is PostgreSQL's answer: nothing of the batch committed.
 	if len(results) == 1 {
 		r := results[0]
 		if isForeignKeyViolation(err) {
 			// The device was removed (devices remove, discover --prune)
 			// between its fetch and this write: nothing to store.
-			return BatchCounts{Missing: 1}, nil
+			return BatchCounts{Missing: 1, Resent: counts.Resent}, nil
 		}
 		if r.Outcome != OutcomeOK {
-			return BatchCounts{}, err
+			return counts, err
 		}
 		bad := Result{DeviceID: r.DeviceID, Outcome: OutcomeError,
 			Error: "the details could not be stored: " + err.Error()}
-		return s.applyOnce(ctx, runID, []Result{bad})
+		c, err := s.applyOnce(ctx, runID, []Result{bad})
+		c.Resent += counts.Resent
+		return c, err
 	}
 	half := len(results) / 2
-	var total BatchCounts
+	total := BatchCounts{Resent: counts.Resent}
 	for _, part := range [][]Result{results[:half], results[half:]} {
 		c, err := s.ApplyResults(ctx, runID, part)
+		total.Add(c)
 		if err != nil {
 			return total, err
 		}
-		total.Add(c)
 	}
 	return total, nil
 }
@@ -144,8 +154,11 @@ func (s *Store) applyOnce(ctx context.Context, runID int64, results []Result) (B
 	var row dbsqlc.ApplyResultsRow
 	// One statement: it commits whole or not at all, so sending it again
 	// after a lost connection cannot half-write a batch. Devices already
-	// written compare equal the second time and add no history.
+	// written compare equal the second time and add no history, but the
+	// run's counters move again: Resent says so.
+	attempts := 0
 	err = s.withRetry(ctx, func(ctx context.Context) error {
+		attempts++
 		return s.inTx(ctx, func(q *dbsqlc.Queries) error {
 			if err := q.PlanBatchWrite(ctx); err != nil {
 				return err
@@ -155,14 +168,18 @@ func (s *Store) applyOnce(ctx context.Context, runID int64, results []Result) (B
 			return err
 		})
 	})
+	resent := 0
+	if attempts > 1 {
+		resent = 1
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		return BatchCounts{}, fmt.Errorf("store results: run %d does not exist", runID)
+		return BatchCounts{Resent: resent}, fmt.Errorf("store results: run %d does not exist", runID)
 	}
 	if err != nil {
-		return BatchCounts{}, fmt.Errorf("store results: %w", err)
+		return BatchCounts{Resent: resent}, fmt.Errorf("store results: %w", err)
 	}
 	c := BatchCounts{OK: int(row.Ok), NotFound: int(row.NotFound), Failed: int(row.Failed),
-		Changed: int(row.Changed), Changes: int(row.Changes)}
+		Changed: int(row.Changed), Changes: int(row.Changes), Resent: resent}
 	c.Missing = len(results) - c.OK - c.NotFound - c.Failed
 	return c, nil
 }

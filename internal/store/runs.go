@@ -226,11 +226,16 @@ type Finish struct {
 	// configured rate; 0: none. The next run of the scope starts there
 	// (PreviousRate).
 	EndedRate float64
+	// Counted says the run's counters are exact: no batch was sent twice
+	// (BatchCounts.Resent is 0). Otherwise, and by default, FinishRun
+	// recounts them from the tables.
+	Counted bool
 }
 
 // FinishRun records how a run ended, recounts its accounting from the rows
-// it wrote and drops its work list and listing. A run that another run took
-// over cannot (ErrTakenOver): the run that took over marked it abandoned.
+// it wrote unless f.Counted says its counters are exact, and drops its work
+// list and listing. A run that another run took over cannot
+// (ErrTakenOver): the run that took over marked it abandoned.
 func (s *Store) FinishRun(ctx context.Context, runID int64, f Finish) (FinalCounts, error) {
 	var row dbsqlc.FinishRunRow
 	err := s.withRetry(ctx, func(ctx context.Context) error {
@@ -239,7 +244,7 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, f Finish) (FinalCoun
 			RunID: runID, Status: string(f.Status), Error: nullable(f.Error), Throttled: clampInt32(f.Throttled),
 			ListingStatus: nullable(f.ListingStatus), ListingError: nullable(f.ListingError),
 			ListingRequests: clampInt32(f.ListingRequests), DetailsRequests: clampInt32(f.DetailsRequests),
-			EndedRate: positive(f.EndedRate),
+			EndedRate: positive(f.EndedRate), Recount: !f.Counted,
 		})
 		return err
 	})

@@ -371,6 +371,10 @@ func (r *run) finish() Summary {
 	f := store.Finish{Status: sum.Status, Throttled: sum.Throttled,
 		ListingStatus: string(r.listing.Status), ListingError: r.listing.Error,
 		ListingRequests: r.listing.Requests, DetailsRequests: sum.Requests - r.listing.Requests}
+	// The counters the batches moved are exact unless a batch was sent
+	// twice; without a writer nothing was counted, and a recount costs
+	// little.
+	f.Counted = r.w != nil && counts.Resent == 0
 	sum.StartRate = r.startRate
 	if pace, governed := r.client.Pace(); governed {
 		f.EndedRate, sum.EndedRate = pace, pace

@@ -109,11 +109,14 @@ func (w *writer) loop(ctx context.Context) error {
 
 func (w *writer) write(ctx context.Context, batch []store.Result) error {
 	c, err := w.st.ApplyResults(ctx, w.run.ID, batch)
-	if err != nil {
-		return err
-	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if err != nil {
+		// Nothing of the batch is counted, but a batch sent twice before
+		// it failed may have committed: FinishRun must recount.
+		w.counts.Resent += c.Resent
+		return err
+	}
 	w.counts.Add(c)
 	if c.Missing > 0 {
 		w.log.LogAttrs(ctx, slog.LevelInfo, "devices were deleted while the run fetched them",
