@@ -76,6 +76,12 @@ const (
 // server up to slack off its send time. Rates are searched between floor
 // and ceil.
 func fitRecord(recs []sendRec, start bucketStart, slack time.Duration, floor, ceil, maxBucket float64) fit {
+	return fitRecordIn(recs, start, slack, floor, ceil, 0, maxBucket)
+}
+
+// fitRecordIn is fitRecord with buckets of minBucket tokens or more only
+// (the sizes whose range reaches it).
+func fitRecordIn(recs []sendRec, start bucketStart, slack time.Duration, floor, ceil, minBucket, maxBucket float64) fit {
 	if len(recs) == 0 {
 		return fit{}
 	}
@@ -95,6 +101,9 @@ func fitRecord(recs []sendRec, start bucketStart, slack time.Duration, floor, ce
 	for _, b := range bucketSizes {
 		if b > maxBucket {
 			break
+		}
+		if b*bucketStep <= minBucket {
+			continue
 		}
 		// Each size stands for those up to the next one, and the first
 		// request may have found anything the start allows: the

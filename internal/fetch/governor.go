@@ -94,10 +94,25 @@ import (
 //     request in a hundred reaches the server a few milliseconds late, and
 //     a strict server refuses the next at any rate within a few percent of
 //     its limit. Once the fit says every bucket that explains the record
-//     holds roomyBucket tokens or more, the burst is roomyBurst and the
-//     spacing half a request: an early request finds a token, and a late
-//     wake-up is caught up. The configured burst returns when the rate is
-//     back at the ceiling.
+//     holds roomyBucket tokens or more, the spacing is half a request and
+//     the burst as many requests as the smallest such bucket holds (and
+//     as the lower bound of the rate: a pause of a second refills that
+//     many), at least roomyBurst and at most the configured burst: an
+//     early request finds a token, a late wake-up is caught up, and the
+//     tokens a pause refilled are spent after it. Against a strict
+//     server, while the rate in force is under the fit's lower bound lo,
+//     the burst is two and two requests may leave as much closer than
+//     1/rate as the rate is under lo (at most maxCatchUp; see catchUp):
+//     the server takes requests 1/lo apart, so a wake-up that came late
+//     is caught up by the next request. The configured burst returns when
+//     the rate is back at the ceiling.
+//   - What the fits found of the bucket's size is kept (minBucket): a
+//     stretch that begins at a refusal (the bucket empty) or a long
+//     hold's latest requests cannot tell a large bucket from a small one,
+//     and read as a strict server's it would hold far under the limit.
+//     Every fit tries only buckets at least as large as the largest
+//     smallest bucket an earlier one found, and forgets it when none
+//     explains the record (the server changed) or the limit fell.
 //
 // # One burst of 429s, one decision
 //
@@ -143,7 +158,13 @@ type governor struct {
 	fitStart   bucketStart
 	// maxBucket bounds the server's bucket: the first spell, if it began
 	// with the server idle and the client at its ceiling, emptied it.
+	// minBucket bounds it from below: the largest of the smallest buckets
+	// that explained a stretch of the record (a stretch that starts where
+	// the last refusal left the bucket, or a long hold's latest requests,
+	// knows less of it than the first spell did); 0 once none explains the
+	// record with it (the server changed).
 	maxBucket float64
+	minBucket float64
 	// slack is how far off its send time a request may have reached the
 	// server, as the fit reads the record: fitSlack, doubled by every
 	// refusal of a rate the last fit called safe (a request that left on
@@ -160,7 +181,12 @@ type governor struct {
 	held  rate.Limit
 	// roomy: the last fit's smallest bucket holds roomyBucket tokens or
 	// more (see roomySlack).
-	roomy     bool
+	roomy bool
+	// lo is the last fit's lower bound (0: none): the server takes
+	// requests 1/lo apart whatever its bucket (see catchUp); smallest, its
+	// smallest bucket.
+	lo        rate.Limit
+	smallest  float64
 	calmSince time.Time
 
 	// The round trips of the last accepted requests (rttN of them so
@@ -241,6 +267,8 @@ const (
 	maxLate     = 50 * time.Millisecond
 	roomyBurst  = 2
 	roomyBucket = 2
+	// maxCatchUp bounds catchUp.
+	maxCatchUp = 0.05
 	// recordSize bounds the record; fitBursts, the refusals a fit reaches
 	// back over (older ones may describe a limit that has moved).
 	recordSize = 4096
@@ -293,7 +321,7 @@ func (g *governor) admit(now time.Time) (sendMark, time.Duration) {
 	defer g.mu.Unlock()
 	r := g.lim.Limit()
 	if g.governing && !g.lastSend.IsZero() {
-		slack := spacingSlack
+		slack := max(spacingSlack, g.catchUp())
 		if g.roomy {
 			slack = roomySlack
 		}
@@ -457,7 +485,7 @@ func (g *governor) refused(now time.Time, m sendMark, guessed bool) refusal {
 		// last: the limit fell. What the record says of the old one, and
 		// the timing noise it was read with, no longer apply.
 		g.fitFrom, g.fitStart = m.seq, startRefused
-		g.slack, g.safe = fitSlack, 0
+		g.slack, g.safe, g.minBucket = fitSlack, 0, 0
 	}
 	if g.safe > 0 && x <= g.safe && !g.climbing && g.probeN == 0 && !early {
 		// Refused while holding at a rate the record said was safe: the
@@ -516,9 +544,9 @@ func (g *governor) refused(now time.Time, m sendMark, guessed bool) refusal {
 		g.probeAt = now.Add(probeSoon)
 	}
 	g.probeN, g.lastStep = 0, time.Time{}
-	g.bound = 0
+	g.bound, g.lo, g.smallest = 0, 0, 0
 	if f.ok {
-		g.bound = f.hi
+		g.bound, g.lo, g.smallest = f.hi, rate.Limit(f.lo), f.smallest
 	}
 	g.setRoomy(now, f.ok && f.smallest >= roomyBucket)
 	r := refusal{pause: true, burst: true}
@@ -532,13 +560,44 @@ func (g *governor) refused(now time.Time, m sendMark, guessed bool) refusal {
 // more, and sets the client's burst and spacing for it. g.mu is held.
 func (g *governor) setRoomy(now time.Time, roomy bool) {
 	g.roomy = roomy
-	if g.governing {
-		b := 1
-		if roomy {
-			b = roomyBurst
-		}
-		g.lim.SetBurstAt(now, min(b, g.burst))
+	g.setBurst(now)
+}
+
+// setBurst sets the client's burst for the server's shape and the rate in
+// force: roomyBurst against a roomy server; two while a strict one may be
+// caught up with (see catchUp), so that a request that left late lets the
+// next leave early; else one. g.mu is held.
+func (g *governor) setBurst(now time.Time) {
+	if !g.governing {
+		return
 	}
+	b := 1
+	switch {
+	case g.roomy:
+		// As many as the server's smallest bucket holds: a pause refills
+		// at least that many (a pause is a second or more, and the
+		// bucket's rate at least lo), which the client then spends.
+		b = max(roomyBurst, int(min(g.smallest, float64(g.lo))))
+	case g.catchUp() > spacingSlack:
+		b = 2
+	}
+	if b = min(b, g.burst); g.lim.Burst() != b {
+		g.lim.SetBurstAt(now, b)
+	}
+}
+
+// catchUp is how much closer than 1/rate two requests may leave against a
+// server whose bucket may be a single token: by as much as the rate in
+// force is under the last fit's lower bound (the server takes requests
+// 1/lo apart), at most maxCatchUp; none above it. A wake-up that came
+// late is caught up by the next request within it, which a strict server
+// takes. g.mu is held.
+func (g *governor) catchUp() float64 {
+	r := g.lim.Limit()
+	if g.lo <= 0 || r >= g.lo {
+		return 0
+	}
+	return min(maxCatchUp, 1-float64(r/g.lo))
 }
 
 // answeredAt notes when the request marked m was answered: an accepted
@@ -646,7 +705,7 @@ func (g *governor) refit(now time.Time) {
 		g.wide = false
 		return
 	}
-	f := fitRecord(g.record[from:end+1], g.fitStart, g.slack, float64(g.floor), float64(g.ceiling)*2, g.maxBucket)
+	f := g.fitRecord(g.record[from:end+1], g.fitStart)
 	if !f.ok {
 		return
 	}
@@ -657,6 +716,7 @@ func (g *governor) refit(now time.Time) {
 		f.hi = max(f.lo, g.bound)
 	}
 	g.wide = !f.narrow()
+	g.lo, g.smallest = rate.Limit(f.lo), f.smallest
 	g.setRoomy(now, f.smallest >= roomyBucket)
 	if next := max(g.floor, min(g.holdRate(f), g.ceiling)); next > g.lim.Limit() {
 		g.set(now, next)
@@ -711,7 +771,7 @@ func (g *governor) fit(m sendMark) fit {
 		stretches = append(stretches, stretch{end - maxFit, startUnknown})
 	}
 	for _, s := range stretches {
-		f := fitRecord(g.record[s.from:end+1], s.start, g.slack, float64(g.floor), float64(g.ceiling)*2, g.maxBucket)
+		f := g.fitRecord(g.record[s.from:end+1], s.start)
 		if f.ok {
 			g.fitFrom, g.fitStart = g.recordFrom+s.from, s.start
 			if s.start == startUnknown {
@@ -723,6 +783,23 @@ func (g *governor) fit(m sendMark) fit {
 	}
 	g.fitFrom, g.fitStart = m.seq, startRefused
 	return fit{}
+}
+
+// fitRecord fits recs with the governor's slack, rates and bounds of the
+// bucket; when no bucket of minBucket or more explains them, with any
+// (and minBucket is forgotten). It raises minBucket to what the fit
+// found. g.mu is held.
+func (g *governor) fitRecord(recs []sendRec, start bucketStart) fit {
+	floor, ceil := float64(g.floor), float64(g.ceiling)*2
+	f := fitRecordIn(recs, start, g.slack, floor, ceil, g.minBucket, g.maxBucket)
+	if !f.ok && g.minBucket > 0 {
+		g.minBucket = 0
+		f = fitRecordIn(recs, start, g.slack, floor, ceil, 0, g.maxBucket)
+	}
+	if f.ok {
+		g.minBucket = max(g.minBucket, f.smallest)
+	}
+	return f
 }
 
 // paused records the end of the pause in force: requests sent before it
@@ -743,6 +820,7 @@ func (g *governor) set(now time.Time, r rate.Limit) {
 		g.governing = false
 		g.lim.SetBurstAt(now, g.burst)
 	}
+	g.setBurst(now)
 }
 
 // limit is the rate in force.

@@ -395,3 +395,86 @@ func TestGovernorCatchesUpAgainstARoomyServer(t *testing.T) {
 		t.Fatalf("after a refusal of the second request, 20 ms after the first: roomy %v, burst %d; want false and 1", gs.roomy, strict.Burst())
 	}
 }
+
+// A server that took 30 requests sent at once holds 27 tokens or more.
+// After a hold longer than a fit reads (maxFit requests, 50 ms apart),
+// a refusal's fit reads only the hold's latest requests, from a bucket
+// that may have held anything, which a strict server of 20/s explains
+// just as well; the governor keeps what the first spell said of the
+// bucket, so the server is still roomy: the client's burst stays above
+// one and its spacing half a request.
+func TestGovernorKeepsWhatItLearnedOfTheBucket(t *testing.T) {
+	t.Parallel()
+	lim := rate.NewLimiter(100, 40)
+	g := newGovernorAt(lim, 0, govT0)
+	var m sendMark
+	for i := range 31 {
+		m, _ = g.admit(ms(0))
+		if i < 30 {
+			g.accepted(ms(20), m)
+		}
+	}
+	g.refused(ms(1), m, false)
+	g.paused(ms(1001))
+	if !g.roomy || g.minBucket < 27 {
+		t.Fatalf("after 30 taken at once: roomy %v, least bucket %.1f; want true and 27 or more", g.roomy, g.minBucket)
+	}
+	const hold = maxFit + 100
+	at := 1001
+	for i := 0; ; i++ {
+		// 50 ms apart, whatever the rate in force: the admit's spacing
+		// is half a request or less.
+		m, _ = g.admit(ms(at))
+		if i == hold {
+			break
+		}
+		g.accepted(ms(at+20), m)
+		at += 50
+	}
+	g.refused(ms(at+1), m, false)
+	g.paused(ms(at + 1001))
+	if !g.roomy || lim.Burst() < 2 || g.minBucket < 27 {
+		t.Errorf("after a long hold, refused: roomy %v, burst %d, least bucket %.1f; want true, 2 or more, 27 or more", g.roomy, lim.Burst(), g.minBucket)
+	}
+	// Without what the first spell said, the hold's latest requests read
+	// strict.
+	end := len(g.record)
+	if f := fitRecord(g.record[end-maxFit-1:end], startUnknown, fitSlack, 0.05, 200, math.Inf(1)); !f.ok || f.smallest >= 2 {
+		t.Errorf("the hold's latest requests alone: %+v, want a fit whose smallest bucket is 1", f)
+	}
+}
+
+// Against a strict server whose fit says it takes requests 1/lo apart,
+// a rate under lo lets a request leave early by as much, to catch up a
+// late wake-up: at 24/s under a lower bound of 25/s, the burst is two and
+// the spacing (1 - 0.04)/24 s = 40 ms; at or above lo, one and
+// (1 - 0.005)/rate.
+func TestGovernorCatchesUpUnderTheLowerBound(t *testing.T) {
+	t.Parallel()
+	lim := rate.NewLimiter(50, 5)
+	g := newGovernorAt(lim, 24, govT0) // governing at 24/s
+	g.mu.Lock()
+	g.lo = 25
+	g.setBurst(govT0)
+	g.mu.Unlock()
+	if lim.Burst() != 2 {
+		t.Fatalf("at 24/s under lo 25/s: burst %d, want 2", lim.Burst())
+	}
+	g.admit(ms(0))
+	if _, wait := g.admit(ms(0)); wait != 40*time.Millisecond {
+		t.Errorf("at 24/s under lo 25/s a second request waits %v, want 40ms", wait)
+	}
+	g.mu.Lock()
+	g.lo = 24
+	g.set(ms(100), 24)
+	g.mu.Unlock()
+	if lim.Burst() != 1 {
+		t.Fatalf("at 24/s, lo 24/s: burst %d, want 1", lim.Burst())
+	}
+	g.admit(ms(100))
+	r := 24.0
+	want := time.Duration((1 - spacingSlack) / r * float64(time.Second))
+	if _, wait := g.admit(ms(100)); wait != want {
+		t.Errorf("at 24/s, lo 24/s, a second request waits %v, want %v", wait, want)
+	}
+}
