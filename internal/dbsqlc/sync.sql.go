@@ -184,6 +184,7 @@ state_new AS (
         last_synced_at       = coalesce(EXCLUDED.last_synced_at, s.last_synced_at),
         last_run_id          = EXCLUDED.last_run_id,
         consecutive_failures = CASE WHEN EXCLUDED.consecutive_failures = 0 THEN 0
+                                    WHEN s.last_run_id = EXCLUDED.last_run_id THEN s.consecutive_failures
                                     ELSE s.consecutive_failures + 1 END
 ),
 state AS (
@@ -191,7 +192,10 @@ state AS (
     SET last_attempt_at      = now(),
         last_synced_at       = CASE WHEN p.outcome = 'ok' THEN now() ELSE s.last_synced_at END,
         last_run_id          = $1::bigint,
+        -- A failure counts once a run: a batch sent again after a lost
+        -- answer (this run attempted the device already) adds none.
         consecutive_failures = CASE WHEN p.outcome IN ('ok', 'not_found') THEN 0
+                                    WHEN s.last_run_id = $1::bigint THEN s.consecutive_failures
                                     ELSE s.consecutive_failures + 1 END
     FROM prev p
     WHERE s.device_id = p.device_id

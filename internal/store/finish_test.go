@@ -156,3 +156,50 @@ func TestApplyResultsReportsABatchSentAgain(t *testing.T) {
 		t.Errorf("the batch sent again: %+v, want 2 ok and Resent 1", a.c)
 	}
 }
+
+// TestABatchSentTwiceCountsAFailureOnce: a failed device's run of failures
+// grows by one a run, however often the run's batch was sent. (A failure
+// counted twice would make a new forbidden device look like one already
+// failing the run before, which --tolerate-forbidden forgives.)
+func TestABatchSentTwiceCountsAFailureOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.DB(t)
+	st := store.New(pool)
+	track(t, pool, "dev-new", "dev-known")
+	failures := func(id string) int {
+		t.Helper()
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT consecutive_failures FROM device_sync_state WHERE device_id = $1`, id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	forbidden := func(id string) store.Result {
+		return store.Result{DeviceID: id, Outcome: store.OutcomeForbidden, Error: "403"}
+	}
+	// dev-known has a state row from an earlier run; dev-new has none.
+	run := startRun(t, st)
+	if _, err := st.ApplyResults(ctx, run.ID, []store.Result{ok(phone("dev-known", "10.0.0.1", "", device.ActivationActivated))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.FinishRun(ctx, run.ID, store.Finish{Status: store.RunSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	for r := 1; r <= 2; r++ {
+		run = startRun(t, st)
+		for range 2 { // the second time as after a lost answer
+			if _, err := st.ApplyResults(ctx, run.ID, []store.Result{forbidden("dev-new"), forbidden("dev-known")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := st.FinishRun(ctx, run.ID, store.Finish{Status: store.RunFailed}); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"dev-new", "dev-known"} {
+			if n := failures(id); n != r {
+				t.Errorf("%s after %d failed runs, each batch sent twice: %d consecutive failures, want %d", id, r, n, r)
+			}
+		}
+	}
+}
