@@ -99,13 +99,8 @@ import (
 //     as the lower bound of the rate: a pause of a second refills that
 //     many), at least roomyBurst and at most the configured burst: an
 //     early request finds a token, a late wake-up is caught up, and the
-//     tokens a pause refilled are spent after it. Against a strict
-//     server, while the rate in force is under the fit's lower bound lo,
-//     the burst is two and two requests may leave as much closer than
-//     1/rate as the rate is under lo (at most maxCatchUp; see catchUp):
-//     the server takes requests 1/lo apart, so a wake-up that came late
-//     is caught up by the next request. The configured burst returns when
-//     the rate is back at the ceiling.
+//     tokens a pause refilled are spent after it. The configured burst
+//     returns when the rate is back at the ceiling.
 //   - What the fits found of the bucket's size is kept (minBucket): a
 //     stretch that begins at a refusal (the bucket empty) or a long
 //     hold's latest requests cannot tell a large bucket from a small one,
@@ -182,9 +177,9 @@ type governor struct {
 	// roomy: the last fit's smallest bucket holds roomyBucket tokens or
 	// more (see roomySlack).
 	roomy bool
-	// lo is the last fit's lower bound (0: none): the server takes
-	// requests 1/lo apart whatever its bucket (see catchUp); smallest, its
-	// smallest bucket.
+	// lo is the last fit's lower bound (0: none), and smallest its
+	// smallest bucket: a pause refills min(smallest, lo) tokens or more
+	// (see setBurst).
 	lo        rate.Limit
 	smallest  float64
 	calmSince time.Time
@@ -267,8 +262,6 @@ const (
 	maxLate     = 50 * time.Millisecond
 	roomyBurst  = 2
 	roomyBucket = 2
-	// maxCatchUp bounds catchUp.
-	maxCatchUp = 0.05
 	// recordSize bounds the record; fitBursts, the refusals a fit reaches
 	// back over (older ones may describe a limit that has moved).
 	recordSize = 4096
@@ -321,7 +314,7 @@ func (g *governor) admit(now time.Time) (sendMark, time.Duration) {
 	defer g.mu.Unlock()
 	r := g.lim.Limit()
 	if g.governing && !g.lastSend.IsZero() {
-		slack := max(spacingSlack, g.catchUp())
+		slack := spacingSlack
 		if g.roomy {
 			slack = roomySlack
 		}
@@ -563,41 +556,22 @@ func (g *governor) setRoomy(now time.Time, roomy bool) {
 	g.setBurst(now)
 }
 
-// setBurst sets the client's burst for the server's shape and the rate in
-// force: roomyBurst against a roomy server; two while a strict one may be
-// caught up with (see catchUp), so that a request that left late lets the
-// next leave early; else one. g.mu is held.
+// setBurst sets the client's burst for the server's shape: one against a
+// server whose bucket may be a single token; against a roomy one, as many
+// requests as its smallest bucket holds, at least roomyBurst: a pause
+// refills at least that many (a pause is a second or more, and the
+// bucket's rate at least lo), which the client then spends. g.mu is held.
 func (g *governor) setBurst(now time.Time) {
 	if !g.governing {
 		return
 	}
 	b := 1
-	switch {
-	case g.roomy:
-		// As many as the server's smallest bucket holds: a pause refills
-		// at least that many (a pause is a second or more, and the
-		// bucket's rate at least lo), which the client then spends.
+	if g.roomy {
 		b = max(roomyBurst, int(min(g.smallest, float64(g.lo))))
-	case g.catchUp() > spacingSlack:
-		b = 2
 	}
 	if b = min(b, g.burst); g.lim.Burst() != b {
 		g.lim.SetBurstAt(now, b)
 	}
-}
-
-// catchUp is how much closer than 1/rate two requests may leave against a
-// server whose bucket may be a single token: by as much as the rate in
-// force is under the last fit's lower bound (the server takes requests
-// 1/lo apart), at most maxCatchUp; none above it. A wake-up that came
-// late is caught up by the next request within it, which a strict server
-// takes. g.mu is held.
-func (g *governor) catchUp() float64 {
-	r := g.lim.Limit()
-	if g.lo <= 0 || r >= g.lo {
-		return 0
-	}
-	return min(maxCatchUp, 1-float64(r/g.lo))
 }
 
 // answeredAt notes when the request marked m was answered: an accepted

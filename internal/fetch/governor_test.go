@@ -443,38 +443,3 @@ func TestGovernorKeepsWhatItLearnedOfTheBucket(t *testing.T) {
 		t.Errorf("the hold's latest requests alone: %+v, want a fit whose smallest bucket is 1", f)
 	}
 }
-
-// Against a strict server whose fit says it takes requests 1/lo apart,
-// a rate under lo lets a request leave early by as much, to catch up a
-// late wake-up: at 24/s under a lower bound of 25/s, the burst is two and
-// the spacing (1 - 0.04)/24 s = 40 ms; at or above lo, one and
-// (1 - 0.005)/rate.
-func TestGovernorCatchesUpUnderTheLowerBound(t *testing.T) {
-	t.Parallel()
-	lim := rate.NewLimiter(50, 5)
-	g := newGovernorAt(lim, 24, govT0) // governing at 24/s
-	g.mu.Lock()
-	g.lo = 25
-	g.setBurst(govT0)
-	g.mu.Unlock()
-	if lim.Burst() != 2 {
-		t.Fatalf("at 24/s under lo 25/s: burst %d, want 2", lim.Burst())
-	}
-	g.admit(ms(0))
-	if _, wait := g.admit(ms(0)); wait != 40*time.Millisecond {
-		t.Errorf("at 24/s under lo 25/s a second request waits %v, want 40ms", wait)
-	}
-	g.mu.Lock()
-	g.lo = 24
-	g.set(ms(100), 24)
-	g.mu.Unlock()
-	if lim.Burst() != 1 {
-		t.Fatalf("at 24/s, lo 24/s: burst %d, want 1", lim.Burst())
-	}
-	g.admit(ms(100))
-	r := 24.0
-	want := time.Duration((1 - spacingSlack) / r * float64(time.Second))
-	if _, wait := g.admit(ms(100)); wait != want {
-		t.Errorf("at 24/s, lo 24/s, a second request waits %v, want %v", wait, want)
-	}
-}
