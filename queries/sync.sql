@@ -2,21 +2,31 @@
 -- runs as it is in psql with its parameters (@name) set.
 
 -- name: AbandonRuns :many
--- Runs left 'running' in a scope whose lock this run now holds are over:
--- their processes died, or lost their database for longer than their
--- lease and can commit nothing more (the lock's fence). A whole-fleet run
--- holds every scope; a shard run holds its own and excludes whole-fleet
--- runs. Their work lists go with them.
-WITH abandoned AS (
-    UPDATE sync_runs
+-- Runs left 'running' in a scope that shares a device with this run's are
+-- over, since this run holds the lock of every such scope (LockRun): their
+-- processes died, or lost their database for longer than their lease and
+-- can commit nothing more (the lock's fence). Scopes share a device as in
+-- OverlappingLeases: the whole fleet with every scope, shards i/c and
+-- i'/c' when i = i' (mod gcd(c, c')), so that shard 0/2 finds a dead 0/4
+-- run, and 0/4 a dead 0/2 one. A run that still holds a lease is left
+-- alone whatever its scope says. Their work lists go with them.
+WITH me AS (
+    SELECT CASE WHEN @scope::text = 'all' THEN 0 ELSE split_part(@scope::text, '/', 1)::int END AS idx,
+           CASE WHEN @scope::text = 'all' THEN 0 ELSE split_part(@scope::text, '/', 2)::int END AS cnt
+),
+abandoned AS (
+    UPDATE sync_runs r
     SET status = 'abandoned',
         finished_at = now(),
         updated_at = now(),
         error = 'it stopped without finishing (killed, crashed, or cut off from the database for longer than its lock''s lease); found by run ' || @found_by::bigint::text
-    WHERE status = 'running'
-      AND run_id <> @found_by::bigint
-      AND (@scope::text = 'all' OR scope IN (@scope::text, 'all'))
-    RETURNING run_id
+    FROM me
+    WHERE r.status = 'running'
+      AND r.run_id <> @found_by::bigint
+      AND (me.cnt = 0 OR r.scope = 'all'
+           OR mod(me.idx - split_part(r.scope, '/', 1)::int, gcd(me.cnt, split_part(r.scope, '/', 2)::int)) = 0)
+      AND NOT EXISTS (SELECT FROM run_leases l WHERE l.run_id = r.run_id)
+    RETURNING r.run_id
 ),
 dropped AS (
     DELETE FROM run_queue q

@@ -12,16 +12,23 @@ import (
 
 const abandonRuns = `-- name: AbandonRuns :many
 
-WITH abandoned AS (
-    UPDATE sync_runs
+WITH me AS (
+    SELECT CASE WHEN $1::text = 'all' THEN 0 ELSE split_part($1::text, '/', 1)::int END AS idx,
+           CASE WHEN $1::text = 'all' THEN 0 ELSE split_part($1::text, '/', 2)::int END AS cnt
+),
+abandoned AS (
+    UPDATE sync_runs r
     SET status = 'abandoned',
         finished_at = now(),
         updated_at = now(),
-        error = 'it stopped without finishing (killed, crashed, or cut off from the database for longer than its lock''s lease); found by run ' || $1
-    WHERE status = 'running'
-      AND run_id <> $2::bigint
-      AND ($3::text = 'all' OR scope IN ($3::text, 'all'))
-    RETURNING run_id
+        error = 'it stopped without finishing (killed, crashed, or cut off from the database for longer than its lock''s lease); found by run ' || $2
+    FROM me
+    WHERE r.status = 'running'
+      AND r.run_id <> $3::bigint
+      AND (me.cnt = 0 OR r.scope = 'all'
+           OR mod(me.idx - split_part(r.scope, '/', 1)::int, gcd(me.cnt, split_part(r.scope, '/', 2)::int)) = 0)
+      AND NOT EXISTS (SELECT FROM run_leases l WHERE l.run_id = r.run_id)
+    RETURNING r.run_id
 ),
 dropped AS (
     DELETE FROM run_queue q
@@ -37,20 +44,23 @@ SELECT run_id FROM abandoned ORDER BY run_id
 `
 
 type AbandonRunsParams struct {
+	Scope                string
 	FoundBypgCatalogint8 string
 	FoundBy              int64
-	Scope                string
 }
 
 // Statements of the sync run. sqlc turns them into internal/dbsqlc; each
 // runs as it is in psql with its parameters (@name) set.
-// Runs left 'running' in a scope whose lock this run now holds are over:
-// their processes died, or lost their database for longer than their
-// lease and can commit nothing more (the lock's fence). A whole-fleet run
-// holds every scope; a shard run holds its own and excludes whole-fleet
-// runs. Their work lists go with them.
+// Runs left 'running' in a scope that shares a device with this run's are
+// over, since this run holds the lock of every such scope (LockRun): their
+// processes died, or lost their database for longer than their lease and
+// can commit nothing more (the lock's fence). Scopes share a device as in
+// OverlappingLeases: the whole fleet with every scope, shards i/c and
+// i'/c' when i = i' (mod gcd(c, c')), so that shard 0/2 finds a dead 0/4
+// run, and 0/4 a dead 0/2 one. A run that still holds a lease is left
+// alone whatever its scope says. Their work lists go with them.
 func (q *Queries) AbandonRuns(ctx context.Context, arg AbandonRunsParams) ([]int64, error) {
-	rows, err := q.db.Query(ctx, abandonRuns, arg.FoundBypgCatalogint8, arg.FoundBy, arg.Scope)
+	rows, err := q.db.Query(ctx, abandonRuns, arg.Scope, arg.FoundBypgCatalogint8, arg.FoundBy)
 	if err != nil {
 		return nil, err
 	}

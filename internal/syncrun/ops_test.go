@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -153,9 +154,28 @@ func TestRunsLeftRunningAreMarkedAbandoned(t *testing.T) {
 	if err := e.pool.QueryRow(ctx, `INSERT INTO sync_runs (scope) VALUES ('1/2') RETURNING run_id`).Scan(&otherShard); err != nil {
 		t.Fatal(err)
 	}
+	// A run of a scope that shares devices with it is over, though: 0/4
+	// and 2/4 lie inside 0/2, 0/2 inside 0/1 (its whole fleet, split one
+	// way); 1/4 and 3/4 share nothing with 0/2.
+	overlapping := map[int64]string{}
+	for _, scope := range []string{"0/4", "2/4", "1/4", "3/4", "0/1"} {
+		var id int64
+		if err := e.pool.QueryRow(ctx, `INSERT INTO sync_runs (scope) VALUES ($1) RETURNING run_id`, scope).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		overlapping[id] = scope
+	}
 	sum = e.run(t, ctx, syncrun.Config{Scope: store.Scope{Index: 0, Count: 2}})
-	if len(sum.Abandoned) != 0 {
-		t.Errorf("a shard run abandoned %v", sum.Abandoned)
+	var got []string
+	for _, id := range sum.Abandoned {
+		scope, ok := overlapping[id]
+		if !ok {
+			scope = fmt.Sprintf("run %d", id)
+		}
+		got = append(got, scope)
+	}
+	if want := []string{"0/4", "2/4", "0/1"}; !slices.Equal(got, want) {
+		t.Errorf("shard 0/2 abandoned %v, want the runs of %v (not 1/2's, 1/4's or 3/4's: they share no device)", got, want)
 	}
 }
 
