@@ -20,6 +20,7 @@ type discoverOptions struct {
 	Prune     bool
 	DryRun    bool
 	NoMigrate bool
+	List      bool
 }
 
 func (o *discoverOptions) register(fs *flagSet) {
@@ -30,6 +31,7 @@ func (o *discoverOptions) register(fs *flagSet) {
 	fs.BoolVar(&o.Prune, "prune", false, "remove tracked devices of the org that the listing no longer returns\n(their history stays); without it they are only reported")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "show what would change, change nothing (the discovery is still recorded)")
 	fs.BoolVar(&o.NoMigrate, "no-migrate", false, "do not apply pending migrations; fail if any are pending")
+	fs.BoolVar(&o.List, "list", false, fmt.Sprintf("print every device added, removed or not listed; without it, the first %d of each\nand how many more (a first discovery of a large org adds thousands)", discoverListed))
 	o.logOptions.register(fs)
 }
 
@@ -72,19 +74,23 @@ func cmdDiscover(ctx context.Context, args []string, getenv Env, stdout, stderr 
 		}
 		return verb
 	}
-	for _, id := range sum.Added {
-		fmt.Fprintf(stdout, "%s %s\n", would("added", "would add"), id)
+	limit := discoverListed
+	if o.List {
+		limit = -1
 	}
+	printSome(stdout, sum.Added, limit, would("added", "would add")+" %s\n", would("added", "would be added"))
 	removed := map[string]bool{}
 	for _, id := range sum.Removed {
 		removed[id] = true
-		fmt.Fprintf(stdout, "%s %s (not listed any more; history kept)\n", would("removed", "would remove"), id)
 	}
+	printSome(stdout, sum.Removed, limit, would("removed", "would remove")+" %s (not listed any more; history kept)\n", would("removed", "would be removed"))
+	var unlisted []string
 	for _, id := range sum.Unlisted {
 		if !removed[id] {
-			fmt.Fprintf(stdout, "not listed %s (tracked; --prune removes it)\n", id)
+			unlisted = append(unlisted, id)
 		}
 	}
+	printSome(stdout, unlisted, limit, "not listed %s (tracked; --prune removes it)\n", "tracked and not listed")
 	for _, r := range sum.Rejected {
 		fmt.Fprintf(stderr, "rejected device ID %s: %s\n", shorten(r.CallingDeviceID), r.Reason)
 	}
@@ -97,4 +103,20 @@ func cmdDiscover(ctx context.Context, args []string, getenv Env, stdout, stderr 
 		plural(sum.Calling, "calling device"), plural(len(sum.Added), "device")+" "+would("added", "would be added"),
 		len(sum.Unlisted), len(sum.Removed), len(sum.Rejected))
 	return nil
+}
+
+// discoverListed is how many devices of each kind discover names without
+// --list.
+const discoverListed = 20
+
+// printSome prints line (with the ID for %s) for the first limit ids (all
+// when limit < 0), then one line for the rest.
+func printSome(w io.Writer, ids []string, limit int, line, what string) {
+	for i, id := range ids {
+		if limit >= 0 && i == limit {
+			fmt.Fprintf(w, "... and %d more %s (--list prints every one)\n", len(ids)-limit, what)
+			return
+		}
+		fmt.Fprintf(w, line, id)
+	}
 }

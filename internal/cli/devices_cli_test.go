@@ -196,9 +196,19 @@ func TestDiscoverCommand(t *testing.T) {
 	}
 	sim.ClearListFault()
 
+	// A dry run names the first 20 devices it would add, then counts the
+	// rest; --list names every one.
+	r = runCLI(t, env, append(args, "--dry-run")...)
+	if n := strings.Count(r.stdout, "would add "); r.code != 0 || n != 20 || !strings.Contains(r.stdout, "... and 55 more would be added (--list prints every one)\n") {
+		t.Errorf("discover --dry-run: code %d, %d devices named, want 20 and a count of the other 55\n%s%s", r.code, n, r.stdout, r.stderr)
+	}
+	r = runCLI(t, env, append(args, "--dry-run", "--list")...)
+	if n := strings.Count(r.stdout, "would add "); r.code != 0 || n != 75 || strings.Contains(r.stdout, "more would be added") {
+		t.Errorf("discover --dry-run --list: code %d, %d devices named, want all 75\n%s%s", r.code, n, r.stdout, r.stderr)
+	}
 	r = runCLI(t, env, args...)
 	if r.code != 0 || !strings.Contains(r.stdout, "75 devices listed on 4 pages, 75 calling devices; 75 devices added, 1 not listed, 0 removed") ||
-		!strings.Contains(r.stdout, "not listed "+cliDevID(9)) {
+		!strings.Contains(r.stdout, "not listed "+cliDevID(9)) || strings.Count(r.stdout, "\nadded ") != 19 {
 		t.Errorf("discover: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// Items without callingDeviceId are tracked by their id (DEVICE type).
@@ -220,7 +230,7 @@ func TestDiscoverCommand(t *testing.T) {
 	}
 	r = runCLI(t, env, "report", "recent_discoveries", "--format", "csv")
 	recs, _ := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
-	if len(recs) != 4 || recs[1][1] != "succeeded" || recs[3][1] != "failed" {
+	if len(recs) != 6 || recs[1][1] != "succeeded" || recs[3][4] != "dry-run" || recs[5][1] != "failed" {
 		t.Errorf("recent_discoveries: %v", recs)
 	}
 }
