@@ -178,6 +178,33 @@ func (c *MatrixCell) judge() {
 	c.Pass, c.Why = len(why) == 0, strings.Join(why, "; ")
 }
 
+// until is how long the cell runs, from the first request, given when
+// the server refused a request first (0: not yet) and the cell's Length.
+// One rule for every steady and tightening cell: at least Length, and at
+// least as long past the end of the convergence window (30 s after the
+// first 429, or after a drop, if later) as a cell whose first 429 came at
+// once would have: Length less the window (less the drop's time too, for
+// a tightening cell), 60 s of the recorded 90 s cells. A cell whose
+// server hides the limit behind a large bucket (2/s, a bucket of 100, the
+// client at 4/s: the first 429 after 50 s) would otherwise have 10 s past
+// the window, too few to judge a hold on. Cells too short to have a
+// window (the quick run's) and loosening cells (judged on the rise) run
+// their Length.
+func (c *MatrixCell) until(firstAt, length time.Duration) time.Duration {
+	if firstAt <= 0 || firstAt > length || c.Kind == "loosen" {
+		return length
+	}
+	from, judged := firstAt+matrixFirst, length-matrixFirst
+	if c.Kind == "tighten" {
+		change := time.Duration(float64(c.ChangeAt) * float64(time.Second))
+		from, judged = max(from, change+matrixSettle), length-change-matrixFirst
+	}
+	if judged <= 0 {
+		return length
+	}
+	return max(length, from+judged)
+}
+
 // matrixCells lists the cells cfg asks for.
 func matrixCells(cfg Config) []*MatrixCell {
 	var cells []*MatrixCell
@@ -255,9 +282,14 @@ type matrixSample struct {
 // has passed since the first request.
 func (b *bencher) matrixCell(ctx context.Context, c *MatrixCell) error {
 	length := time.Duration(float64(c.Length) * float64(time.Second))
-	// More devices than the server can accept in the window: the client
-	// never runs out of work.
-	n := int(math.Ceil(math.Max(c.Limit, c.ChangeTo)*float64(c.Length)*1.1)) + c.Bucket + 100
+	// More devices than the server can accept in the window, however long
+	// until makes it (the first 429 comes by the time the bucket is
+	// spent): the client never runs out of work.
+	longest := float64(c.Length)
+	if c.Kind != "loosen" {
+		longest = 2*longest + float64(c.Bucket)/c.Limit
+	}
+	n := int(math.Ceil(math.Max(c.Limit, c.ChangeTo)*longest*1.1)) + c.Bucket + 100
 	cfg := webexsim.Config{Devices: n, RateLimit: c.Limit, Burst: c.Bucket,
 		Latency: b.cfg.MatrixLatency, Jitter: b.cfg.MatrixJitter}
 	if c.Kind != "steady" {
@@ -274,10 +306,13 @@ func (b *bencher) matrixCell(ctx context.Context, c *MatrixCell) error {
 		return err
 	}
 
-	// The run stops when the window has passed since the first request.
+	// The run stops when the cell's length has passed since the first
+	// request (see until).
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var samples []matrixSample
+	var firstAt time.Duration
+	runLength := length
 	sampled := make(chan struct{})
 	go func() {
 		defer close(sampled)
@@ -296,7 +331,11 @@ func (b *bencher) matrixCell(ctx context.Context, c *MatrixCell) error {
 			s := matrixSample{t: time.Since(st.FirstRequest), accepted: st.Requests - st.RateLimited, throttled: st.RateLimited,
 				tokens: sim.BucketTokens()}
 			samples = append(samples, s)
-			if s.t >= length {
+			if firstAt == 0 && s.throttled > 0 {
+				firstAt = s.t
+				runLength = c.until(firstAt, length)
+			}
+			if s.t >= runLength {
 				stop()
 				return
 			}
@@ -312,7 +351,7 @@ func (b *bencher) matrixCell(ctx context.Context, c *MatrixCell) error {
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
-	c.measure(samples, length)
+	c.measure(samples, runLength)
 	return nil
 }
 

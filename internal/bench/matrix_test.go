@@ -180,3 +180,33 @@ func TestMatrixSmoke(t *testing.T) {
 		t.Errorf("the table lacks the matrix:\n%s", tbl)
 	}
 }
+
+// A cell runs its Length, and a minute past its convergence window when
+// its first 429 came within the Length: the bucket of 100 at 2/s, spent
+// at 50 s, runs to 140 s, not 90 s with 10 s past the window.
+func TestMatrixCellRunsAMinutePastItsWindow(t *testing.T) {
+	t.Parallel()
+	steady := &MatrixCell{Kind: "steady", Limit: 2, Bucket: 100, ClientRate: 4, Length: 90}
+	tighten := &MatrixCell{Kind: "tighten", Limit: 25, ChangeTo: 10, ChangeAt: 30, Bucket: 1, ClientRate: 50, Length: 120}
+	for _, tc := range []struct {
+		name      string
+		c         *MatrixCell
+		firstAt   time.Duration
+		length    time.Duration
+		wantUntil time.Duration
+	}{
+		{"first 429 at once", steady, 50 * time.Millisecond, 90 * time.Second, 90050 * time.Millisecond},
+		{"first 429 at 10 s", steady, 10 * time.Second, 90 * time.Second, 100 * time.Second},
+		{"first 429 at 49.5 s", steady, 49500 * time.Millisecond, 90 * time.Second, 139500 * time.Millisecond},
+		{"no 429 yet", steady, 0, 90 * time.Second, 90 * time.Second},
+		{"first 429 after the length", steady, 95 * time.Second, 90 * time.Second, 90 * time.Second},
+		{"tighten: judged from 30 s after the drop", tighten, 50 * time.Millisecond, 120 * time.Second, 120 * time.Second},
+		{"a quick 3 s cell", &MatrixCell{Kind: "steady", Limit: 20, Bucket: 1, ClientRate: 40, Length: 3}, 50 * time.Millisecond, 3 * time.Second, 3 * time.Second},
+		{"loosen", &MatrixCell{Kind: "loosen", Limit: 10, ChangeTo: 25, ChangeAt: 30, Bucket: 1, ClientRate: 50, Length: 360}, time.Second, 360 * time.Second, 360 * time.Second},
+		{"tighten: first 429 at 40 s", tighten, 40 * time.Second, 120 * time.Second, 130 * time.Second},
+	} {
+		if got := tc.c.until(tc.firstAt, tc.length); got != tc.wantUntil {
+			t.Errorf("%s: runs %v, want %v", tc.name, got, tc.wantUntil)
+		}
+	}
+}

@@ -101,6 +101,25 @@ import (
 //     early request finds a token, a late wake-up is caught up, and the
 //     tokens a pause refilled are spent after it. The configured burst
 //     returns when the rate is back at the ceiling.
+//   - Against a server that may be strict (smallest bucket under three
+//     tokens), the hold under the lower bound of a refusal's fit leaves
+//     as much of the limit unused as the bounds are apart: several
+//     percent when the fit's reading of the requests' timing is
+//     creepNoise of a request's time or more (a millisecond at 15/s and
+//     up: the fit cannot tell whether a request reached the server a
+//     millisecond early or late), or when the bounds are wider than a
+//     few margins (a bucket of 2-3 tokens at a few a second, whose
+//     refits raise the lower bound by a fraction of a percent a
+//     request). So from the hold the rate creeps up, creepStep every
+//     creepEvery (alongside the refits), never to the last fit's upper
+//     bound, until a refusal: that takes it two steps under the last
+//     rate in force for a whole creepEvery (or to the fit's hold, if
+//     higher), and no later creep comes within two steps of the least
+//     rate refused while holding (creepCap, forgotten when the limit
+//     fell). The creep measures what the fit cannot: the rate at which
+//     the requests' real timing, on this machine and network, is
+//     refused. At 25/s against a bucket of one it holds about 1% under
+//     the limit, not 4-6%, for one more refusal.
 //   - What the fits found of the bucket's size is kept (minBucket): a
 //     stretch that begins at a refusal (the bucket empty) or a long
 //     hold's latest requests cannot tell a large bucket from a small one,
@@ -201,6 +220,21 @@ type governor struct {
 	probeN    int        // steps of the probe so far
 	probeFrom rate.Limit // the rate the probe began at
 	lastStep  time.Time  // the last step of a probe
+
+	// creep: holding under the lower bound of a fit against a server
+	// that may be strict, the rate rises by creepStep every creepEvery
+	// (creepAt: the next step) until a refusal, which takes it a step
+	// under proven, the last rate that was in force for a whole
+	// creepEvery since the last refusal (setAt: when the rate in force
+	// was set).
+	creep   bool
+	crept   bool // the rate in force is a step of the creep
+	creepAt time.Time
+	setAt   time.Time
+	proven  rate.Limit
+	// creepCap is the least rate refused while holding or creeping (0:
+	// none): a creep stops two steps under it.
+	creepCap rate.Limit
 }
 
 // sendMark identifies a request within its spell and the record.
@@ -266,6 +300,16 @@ const (
 	// back over (older ones may describe a limit that has moved).
 	recordSize = 4096
 	fitBursts  = 6
+	// creepStep and creepEvery: the creep's steps (see governor.creep).
+	// creepNoise: it creeps when the fit's reading of the requests'
+	// timing (slack) is this share of a request's time or more (25/s
+	// with a millisecond of slack: 2.5%), so that the fit's bounds are
+	// too wide to hold within a point of the limit, or the bounds are not
+	// narrow; when they are, the fit alone is close enough, and a creep
+	// would only add a refusal.
+	creepStep  = 0.005
+	creepEvery = 2 * time.Second
+	creepNoise = 0.015
 	// maxFit bounds the requests one fit reads, for its cost (a few
 	// milliseconds).
 	maxFit = 1024
@@ -409,6 +453,15 @@ func (g *governor) accepted(now time.Time, m sendMark) {
 		g.set(now, next)
 	case g.wide && !now.Before(g.refitAt):
 		g.refit(now)
+	case g.creep && !now.Before(g.creepAt):
+		next := min(g.ceiling, r*(1+creepStep))
+		if r >= g.ceiling || (g.bound > 0 && float64(next) >= g.bound*(1-margin)) || (g.creepCap > 0 && next*(1+creepStep) >= g.creepCap) {
+			g.creep = false
+			return
+		}
+		g.creepAt = now.Add(creepEvery)
+		g.set(now, next)
+		g.crept = true
 	case !now.Before(g.probeAt) && r < g.ceiling && now.Sub(g.lastStep) >= probeStep:
 		// A probe: the rate rises by 1%, 2%, 4%... every probeStep, until
 		// a refusal says where the limit is now.
@@ -525,8 +578,22 @@ func (g *governor) refused(now time.Time, m sendMark, guessed bool) refusal {
 		// than half way into bounds that a bucket's tokens widened.
 		next, climb = g.probeFrom, 0
 	}
+	creeping := g.creep && g.crept && g.proven > 0
+	if fell {
+		g.creepCap = 0
+	} else if !g.climbing && g.probeN == 0 && !early && (g.creepCap == 0 || x < g.creepCap) {
+		g.creepCap = x
+	}
+	if creeping && f.ok && g.proven < x && float64(g.proven) < f.hi*(1-margin) && !fell {
+		// Refused on a step of the creep: a step under the last rate
+		// held for a step's time (the refusal may have come of noise
+		// that the rate a step above it meets too), or the fit's hold,
+		// if higher.
+		next, climb = max(next, g.proven/(1+creepStep)), 0
+	}
 	next = max(g.floor, min(next, g.ceiling))
 	g.set(now, next)
+	g.setAt = now
 	g.held = next
 	g.climbing = climb > next*(1+margin)
 	g.target = max(next, min(climb, g.ceiling))
@@ -537,6 +604,8 @@ func (g *governor) refused(now time.Time, m sendMark, guessed bool) refusal {
 		g.probeAt = now.Add(probeSoon)
 	}
 	g.probeN, g.lastStep = 0, time.Time{}
+	g.creep = f.ok && !f.roomy() && (f.lo*g.slack.Seconds() >= creepNoise || !f.narrow()) && !g.climbing && next < g.ceiling
+	g.creepAt, g.proven = now.Add(creepEvery), 0
 	g.bound, g.lo, g.smallest = 0, 0, 0
 	if f.ok {
 		g.bound, g.lo, g.smallest = f.hi, rate.Limit(f.lo), f.smallest
@@ -789,6 +858,13 @@ func (g *governor) paused(end time.Time) {
 // set puts rate r in force at now; the configured burst returns when the
 // rate is back at the ceiling. g.mu is held.
 func (g *governor) set(now time.Time, r rate.Limit) {
+	g.crept = false
+	if old := g.lim.Limit(); r != old {
+		if r > old && now.Sub(g.setAt) >= creepEvery {
+			g.proven = old
+		}
+		g.setAt = now
+	}
 	g.lim.SetLimitAt(now, r)
 	if r >= g.ceiling && g.governing {
 		g.governing = false

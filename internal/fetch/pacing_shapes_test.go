@@ -94,8 +94,22 @@ func (sh shape) measure(seed uint64) shapeResult {
 		start = r.refused[0]
 	}
 	settle := start + 30*time.Second
+	judged := dur - 30*time.Second
 	if sh.changeTo > 0 && sh.changeTo < sh.L {
 		settle = max(settle, change+30*time.Second)
+		judged -= change
+	}
+	if len(r.refused) > 0 && start <= dur && sh.changeTo <= sh.L && settle+judged > dur {
+		// As the matrix runs a cell (internal/bench, MatrixCell.until):
+		// as long past the window as a cell whose first 429 came at once.
+		// The same seed replays the same run, longer.
+		dur = settle + judged
+		srv = &pacingServer{limit: limit, bucket: sh.b}
+		r = p.run(srv, dur)
+		capacity = sh.b + sh.L*dur.Seconds()
+		if sh.changeTo > 0 {
+			capacity = sh.b + sh.L*change.Seconds() + sh.changeTo*(dur-change).Seconds()
+		}
 	}
 	res := shapeResult{
 		share:     float64(len(r.accepted)) / capacity,
@@ -237,26 +251,22 @@ func TestGovernorAgainstServersOfEveryShape(t *testing.T) {
 // seed (its worst less a point of share), and its figures on seeds 1-3
 // (converged share/429s in the 30 s/a minute after). What they are short
 // of, and why:
-//   - a strict server (a bucket of 1, or 3 at 25/s): the bounds a refusal
-//     leaves are a few percent wide, and against a server that refuses a
-//     request that reached it a little early the hold sits under the lower
-//     one, by the requests' timing noise; a late wake-up cannot be caught
-//     up;
+//   - a strict server at 25/s: the creep ends within a point or two of
+//     the limit, and a late wake-up (0.7 ms on average here, 1.7% of a
+//     request at 25/s) cannot be caught up against a bucket of one, so
+//     the converged share sits at 96.9-97.5%; with the client at 10x, two
+//     blind cuts are refused before the climb, and a request already in
+//     flight may take a sixth 429;
 //   - a bucket of 100 at 2/s, client at 4/s: the first 429 comes after
-//     50 s, so only 10 s of the 90 s cell are past the window, and the
-//     hold then is still finding the limit;
+//     50 s (the cell runs to 139.5 s, as the matrix runs it), and the
+//     climb's refusal comes 30.5 s after it, in the judged minute;
 //   - a Retry-After as an HTTP-date is a pause of one to two seconds,
 //     not one: each 429 costs more.
 func shortfalls() map[string]*shortfall {
 	return map[string]*shortfall{
-		"10/s bucket 3, Retry-After an HTTP-date": {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.8%/3/0.0, 99.0%/2/0.0, 99.3%/3/0.0
-		"2/s bucket 100 client 2x":                {minShare: 0.89, max30: 5, maxPerMin: 1}, // seeds 1-3: 90.5%/2/1.0, 97.6%/2/0.0, 90.4%/2/1.0
-		"2/s bucket 1 client 10x":                 {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.1%/4/1.0, 96.7%/4/0.0, 98.4%/4/0.0
-		"2/s bucket 3 client 2x":                  {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 99.1%/3/0.0, 95.3%/2/0.0, 99.1%/3/0.0
-		"25->10/s at 30 s bucket 1":               {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.5%/3/0.0, 95.5%/3/0.0, 97.8%/3/0.0
-		"25/s bucket 1 client 10x":                {minShare: 0.90, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.5%/3/0.0, 91.7%/4/0.0, 92.8%/5/0.0
-		"25/s bucket 1 client 2x":                 {minShare: 0.94, max30: 5, maxPerMin: 1}, // seeds 1-3: 95.5%/2/0.0, 96.6%/2/0.0, 95.7%/2/0.0
-		"25/s bucket 3 client 2x":                 {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 98.1%/3/0.0, 98.4%/3/0.0, 96.5%/3/0.0
-		"7/s bucket 1 client 3x":                  {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.2%/2/0.0, 97.0%/2/0.0, 96.7%/3/0.0
+		"10/s bucket 3, Retry-After an HTTP-date": {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.3%/3/1.0, 96.8%/2/1.0, 99.2%/3/0.0
+		"2/s bucket 100 client 2x":                {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.7%/2/1.0, 99.2%/2/0.0, 96.7%/2/1.0 (run to 139.5 s)
+		"25/s bucket 1 client 2x":                 {minShare: 0.96, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.0%/3/0.0, 96.9%/3/0.0, 97.1%/3/0.0
+		"25/s bucket 1 client 10x":                {minShare: 0.96, max30: 6, maxPerMin: 1}, // seeds 1-3: 97.5%/4/0.0, 97.2%/4/0.0, 97.4%/6/0.0
 	}
 }
