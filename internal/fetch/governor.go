@@ -61,7 +61,10 @@ import (
 //     unless the bounds are wider than the timing noise.
 //   - When the fit says little (the first refusal, or a server that took
 //     no more than two requests), it cuts blind: to a quarter of the rate
-//     refused after a refusal at once, else a half, and climbs back towards
+//     refused after a refusal at once (the server took no more than two
+//     requests; a 429 of an earlier request of the burst that comes back
+//     after the first one heard counts: see earlier) or at the rate a blind
+//     cut went to, else a half, and climbs back towards
 //     the rate refused, closing climbStep of the gap for every request
 //     accepted at the rate in force, but rising by no more than climbMax
 //     (or climbPerSecond over a request's time, at a few a second): so
@@ -235,6 +238,13 @@ type governor struct {
 	// creepCap is the least rate refused while holding or creeping (0:
 	// none): a creep stops two steps under it.
 	creepCap rate.Limit
+
+	// openN is the position in its spell of the request whose 429
+	// opened the last burst (or of an earlier one of the same spell
+	// refused, whose 429 came back later: see earlier); openBlind, that
+	// the burst's decision was a blind cut.
+	openN     int
+	openBlind bool
 }
 
 // sendMark identifies a request within its spell and the record.
@@ -495,9 +505,16 @@ func (g *governor) refused(now time.Time, m sendMark, guessed bool) refusal {
 	g.answeredAt(now, m, false)
 	if m.spell != g.spell || m.n == 0 {
 		g.answered(m, outRefused)
+		if m.spell == g.spell-1 && m.n > 0 && m.n < g.openN {
+			g.earlier(now, m)
+		}
 		return refusal{}
 	}
 	g.answered(m, outBurst)
+	// A blind cut refused at the rate it cut to, before the climb moved
+	// it: the limit is further below than a half.
+	recut := g.openBlind && m.rate <= g.held*(1+margin)
+	g.openN, g.openBlind = m.n, false
 	defer func() {
 		g.spell++
 		g.spellStart, g.sentN = time.Time{}, 0
@@ -563,13 +580,14 @@ func (g *governor) refused(now time.Time, m sendMark, guessed bool) refusal {
 		// The record says only where the limit is not: cut blind, and
 		// climb back towards the rate refused (or what the record allows).
 		cut := rate.Limit(cutHalf)
-		if m.n <= 3 {
+		if m.n <= 3 || recut {
 			cut = cutQuarter
 		}
 		next, climb = x*cut, x*(1-margin)
 		if f.ok {
 			next, climb = max(next, rate.Limit(f.lo)*(1-margin)), min(climb, rate.Limit(f.hi)*(1-margin))
 		}
+		g.openBlind = next == x*cut
 	}
 	if g.probeN > 0 && f.ok && f.lo <= float64(g.probeFrom)*(1+margin) {
 		// A probe refused before the record proved any room above the
@@ -616,6 +634,30 @@ func (g *governor) refused(now time.Time, m sendMark, guessed bool) refusal {
 		r.lo, r.hi = rate.Limit(f.lo), rate.Limit(f.hi)
 	}
 	return r
+}
+
+// earlier takes in a 429 of a request sent before the one that opened the
+// last burst, in the same spell, that came back later than it (the
+// answers of requests in flight together race to the governor): the
+// server took fewer requests before refusing than the burst's decision
+// assumed. A blind cut that took the server for one that took three or
+// more is made as deep as for one that took fewer, and the burst counts
+// as early if this request was. (What the fit made of the bucket is left
+// alone: requests also reach the server in another order than they were
+// admitted in, and a first request that reached it after the fourth may
+// be refused by a bucket of three.) g.mu is held.
+func (g *governor) earlier(now time.Time, m sendMark) {
+	g.openN = m.n
+	if m.n <= earlyN {
+		g.early = true
+	}
+	if g.openBlind && m.n <= 3 && g.climbing {
+		if next := max(g.floor, m.rate*cutQuarter); next < g.lim.Limit() {
+			g.set(now, next)
+			g.held = next
+		}
+		g.openBlind = false
+	}
 }
 
 // setRoomy says whether the server's bucket holds roomyBucket tokens or

@@ -84,3 +84,64 @@ func TestGovernorCreepsUpAgainstAStrictServer(t *testing.T) {
 		}
 	}
 }
+
+// The answers of requests in flight together race to the governor: a
+// client at 250/s sends four requests 4 ms apart to a strict server, which
+// takes the first and refuses the rest, and the 429 of the fourth is the
+// first the governor hears. Taken alone it says the server took three
+// requests, and the blind cut is to half of 250/s; the 429 of the second,
+// heard next, says it took one, and the cut is made as deep as for one
+// that took no more than two: a quarter, 62.5/s.
+func TestGovernorTakesInAnEarlierRefusalOfTheBurst(t *testing.T) {
+	t.Parallel()
+	lim := rate.NewLimiter(250, 5)
+	g := newGovernorAt(lim, 0, govT0)
+	var marks []sendMark
+	for i := range 4 {
+		m, _ := g.admit(ms(4 * i))
+		marks = append(marks, m)
+	}
+	g.refused(ms(13), marks[3], false)
+	g.paused(ms(1013))
+	if got := lim.Limit(); got != 125 {
+		t.Fatalf("after the 429 of the fourth request: %.2f/s, want 125 (half of 250)", float64(got))
+	}
+	g.refused(ms(14), marks[1], false)
+	g.refused(ms(14), marks[2], false)
+	if got := lim.Limit(); got != 62.5 {
+		t.Errorf("after the 429 of the second request: %.2f/s, want 62.5 (a quarter of 250)", float64(got))
+	}
+	g.accepted(ms(21), marks[0])
+	if !g.early {
+		t.Errorf("the burst began with the second request: want it early")
+	}
+}
+
+// A blind cut refused at the rate it cut to, before the climb moved it,
+// says the limit is further below than half the rate refused: the next
+// cut is to a quarter. A server that takes three requests and refuses the
+// fourth, at 100/s and again at 50/s: 100 -> 50 -> 12.5, not 25.
+func TestGovernorCutsDeeperWhenABlindCutIsRefused(t *testing.T) {
+	t.Parallel()
+	lim := rate.NewLimiter(100, 5)
+	g := newGovernorAt(lim, 0, govT0)
+	spell := func(start, gap int) {
+		var m sendMark
+		for i := range 4 {
+			m, _ = g.admit(ms(start + gap*i))
+			if i < 3 {
+				g.accepted(ms(start+gap*i+1), m)
+			}
+		}
+		g.refused(ms(start+gap*3+1), m, false)
+		g.paused(ms(start + gap*3 + 1001))
+	}
+	spell(0, 10)
+	if got := lim.Limit(); got != 50 {
+		t.Fatalf("after the first refusal: %.2f/s, want 50 (half of 100)", float64(got))
+	}
+	spell(1031, 20)
+	if got := lim.Limit(); got != 12.5 {
+		t.Errorf("after the cut to 50/s was refused at 50/s: %.2f/s, want 12.5 (a quarter of 50)", float64(got))
+	}
+}
