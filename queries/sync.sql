@@ -195,6 +195,41 @@ recorded AS (
 )
 SELECT reason, devices FROM counted ORDER BY reason;
 
+-- name: QueueAllDevices :one
+-- QueueDueDevices without the listing (@use_listing false): every device
+-- of the scope is due ('all'), never attempted first, then stalest first,
+-- as there; one sort and one insert, without the reasons' steps, which
+-- decide nothing here. Returns the list's size.
+WITH queued AS (
+    INSERT INTO run_queue (run_id, pos, device_id, org_id, reason)
+    SELECT @run_id::bigint,
+           row_number() OVER (ORDER BY s.last_attempt_at NULLS FIRST, d.device_id COLLATE "C"),
+           d.device_id, d.org_id, 'all'
+    FROM devices d
+    LEFT JOIN device_sync_state s USING (device_id)
+    WHERE @shard_count::int = 0
+       OR mod(d.shard_hash::bigint + 2147483648, @shard_count::int) = @shard_index::int
+    RETURNING 1
+),
+recorded AS (
+    UPDATE sync_runs r
+    SET devices_total     = (SELECT count(*) FROM queued),
+        devices_confirmed = 0,
+        devices_refreshed = 0,
+        -- A listing that was swept but may not be used (403) counts as
+        -- in QueueDueDevices; without a sweep the run has no rows here.
+        devices_listed    = (SELECT count(*)
+                             FROM run_listing l
+                             JOIN devices d ON d.device_id = l.device_id
+                             WHERE l.run_id = @run_id::bigint
+                               AND (@shard_count::int = 0
+                                    OR mod(d.shard_hash::bigint + 2147483648, @shard_count::int) = @shard_index::int)),
+        updated_at        = now()
+    WHERE r.run_id = @run_id::bigint
+    RETURNING r.devices_total
+)
+SELECT devices_total::int FROM recorded;
+
 -- name: DuePage :many
 -- One page of the run's work list, after position @after_pos.
 SELECT pos, device_id, coalesce(org_id, '')::text AS org_id
@@ -472,6 +507,14 @@ gaps AS (
 SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY gap), 0)::float8 AS seconds
 FROM gaps
 WHERE gap > 0;
+
+-- name: RaiseWorkMem :exec
+-- Raises work_mem for the rest of the transaction (SET LOCAL), never lowers
+-- it. The work list's sort and the freshness aggregate hold a row a device
+-- of the scope, which the server's default (4MB) spills to temporary files
+-- from about 15,000 devices on.
+SELECT set_config('work_mem', @work_mem::text, true)
+WHERE pg_size_bytes(current_setting('work_mem')) < pg_size_bytes(@work_mem::text);
 
 -- name: DetailsAge :one
 -- How stale the details of the scope's devices are now: the oldest, and

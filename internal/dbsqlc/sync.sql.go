@@ -555,6 +555,55 @@ func (q *Queries) PreviousEndedRate(ctx context.Context, scope string, runID int
 	return ended_rate, err
 }
 
+const queueAllDevices = `-- name: QueueAllDevices :one
+WITH queued AS (
+    INSERT INTO run_queue (run_id, pos, device_id, org_id, reason)
+    SELECT $1::bigint,
+           row_number() OVER (ORDER BY s.last_attempt_at NULLS FIRST, d.device_id COLLATE "C"),
+           d.device_id, d.org_id, 'all'
+    FROM devices d
+    LEFT JOIN device_sync_state s USING (device_id)
+    WHERE $2::int = 0
+       OR mod(d.shard_hash::bigint + 2147483648, $2::int) = $3::int
+    RETURNING 1
+),
+recorded AS (
+    UPDATE sync_runs r
+    SET devices_total     = (SELECT count(*) FROM queued),
+        devices_confirmed = 0,
+        devices_refreshed = 0,
+        -- A listing that was swept but may not be used (403) counts as
+        -- in QueueDueDevices; without a sweep the run has no rows here.
+        devices_listed    = (SELECT count(*)
+                             FROM run_listing l
+                             JOIN devices d ON d.device_id = l.device_id
+                             WHERE l.run_id = $1::bigint
+                               AND ($2::int = 0
+                                    OR mod(d.shard_hash::bigint + 2147483648, $2::int) = $3::int)),
+        updated_at        = now()
+    WHERE r.run_id = $1::bigint
+    RETURNING r.devices_total
+)
+SELECT devices_total::int FROM recorded
+`
+
+type QueueAllDevicesParams struct {
+	RunID      int64
+	ShardCount int32
+	ShardIndex int32
+}
+
+// QueueDueDevices without the listing (@use_listing false): every device
+// of the scope is due ('all'), never attempted first, then stalest first,
+// as there; one sort and one insert, without the reasons' steps, which
+// decide nothing here. Returns the list's size.
+func (q *Queries) QueueAllDevices(ctx context.Context, arg QueueAllDevicesParams) (int32, error) {
+	row := q.db.QueryRow(ctx, queueAllDevices, arg.RunID, arg.ShardCount, arg.ShardIndex)
+	var devices_total int32
+	err := row.Scan(&devices_total)
+	return devices_total, err
+}
+
 const queueDueDevices = `-- name: QueueDueDevices :many
 WITH scope AS (
     SELECT d.device_id, d.org_id, d.sync_status, d.first_synced_at,
@@ -736,6 +785,20 @@ func (q *Queries) QueueDueDevices(ctx context.Context, arg QueueDueDevicesParams
 		return nil, err
 	}
 	return items, nil
+}
+
+const raiseWorkMem = `-- name: RaiseWorkMem :exec
+SELECT set_config('work_mem', $1::text, true)
+WHERE pg_size_bytes(current_setting('work_mem')) < pg_size_bytes($1::text)
+`
+
+// Raises work_mem for the rest of the transaction (SET LOCAL), never lowers
+// it. The work list's sort and the freshness aggregate hold a row a device
+// of the scope, which the server's default (4MB) spills to temporary files
+// from about 15,000 devices on.
+func (q *Queries) RaiseWorkMem(ctx context.Context, workMem string) error {
+	_, err := q.db.Exec(ctx, raiseWorkMem, workMem)
+	return err
 }
 
 const recentRunInterval = `-- name: RecentRunInterval :one

@@ -152,8 +152,22 @@ func (s *Store) QueueDue(ctx context.Context, run *Run, o DueOptions) (QueueCoun
 	// Tried again after a lost connection: the list is written anew.
 	err := s.withRetry(ctx, func(ctx context.Context) error {
 		return s.inTx(ctx, func(q *dbsqlc.Queries) error {
+			if err := q.RaiseWorkMem(ctx, scopeWorkMem); err != nil {
+				return err
+			}
 			if err := q.ClearRunQueue(ctx, run.ID); err != nil {
 				return err
+			}
+			rows = nil
+			if !o.UseListing {
+				// Every device is due: the list without the reasons.
+				n, err := q.QueueAllDevices(ctx, dbsqlc.QueueAllDevicesParams{
+					RunID: run.ID, ShardCount: int32(run.Scope.Count), ShardIndex: int32(run.Scope.Index)})
+				if err != nil || n == 0 {
+					return err
+				}
+				rows = []dbsqlc.QueueDueDevicesRow{{Reason: "all", Devices: n}}
+				return nil
 			}
 			var err error
 			rows, err = q.QueueDueDevices(ctx, dbsqlc.QueueDueDevicesParams{
@@ -180,6 +194,12 @@ func (s *Store) QueueDue(ctx context.Context, run *Run, o DueOptions) (QueueCoun
 	run.Total = c.Due
 	return c, nil
 }
+
+// scopeWorkMem is the work_mem the statements that read the whole scope
+// at once (the work list, the age of the details) run with, in their own
+// transaction: enough to sort and hash about 200,000 devices in memory.
+// A larger setting (the role's, the database's) is kept.
+const scopeWorkMem = "64MB"
 
 func nonNil(s []string) []string {
 	if s == nil {

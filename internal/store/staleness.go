@@ -37,9 +37,14 @@ type DetailsAge struct {
 func (s *Store) DetailsAge(ctx context.Context, scope Scope) (DetailsAge, error) {
 	var row dbsqlc.DetailsAgeRow
 	err := s.withRetry(ctx, func(ctx context.Context) error {
-		var err error
-		row, err = s.q.DetailsAge(ctx, int32(scope.Count), int32(scope.Index))
-		return err
+		return s.inTx(ctx, func(q *dbsqlc.Queries) error {
+			if err := q.RaiseWorkMem(ctx, scopeWorkMem); err != nil {
+				return err
+			}
+			var err error
+			row, err = q.DetailsAge(ctx, int32(scope.Count), int32(scope.Index))
+			return err
+		})
 	})
 	if err != nil {
 		return DetailsAge{}, fmt.Errorf("measure the age of the details: %w", err)
