@@ -68,7 +68,10 @@ LIMIT 1;
 -- an index on last_attempt_at.
 --
 -- Without the listing (@use_listing false) every device of the scope is
--- due ('all'), stalest first. With it, a device is due when its details
+-- due ('all'), stalest first; the store writes that list with
+-- QueueAllDevices, in one sort, and this branch is the reference the
+-- test holds it to (TestQueueAllMatchesTheReasonedList). With the
+-- listing, a device is due when its details
 -- were never fetched, its last attempt failed, the listing of its org could
 -- not be read whole, it is not in a complete listing (its details say
 -- whether it is gone; a device already known gone waits for @max_age), the
