@@ -171,7 +171,20 @@ func (t trace) replay(start, b, L float64, mode int) int {
 	for i, dt := range t.dt {
 		refill := L * dt
 		switch t.out[i] {
-		case outAccepted, outPending:
+		case outPending:
+			// Its answer is not back: it may have been refused. Read
+			// for the acceptances it took no token (the lower bound
+			// holds whether it did or not), for the refusals it took
+			// one (so does the upper). Answers race: the 429 of one of
+			// two requests sent together may come back first, and the
+			// other read as accepted made a strict server one of two
+			// tokens.
+			if mode == tooLow {
+				tokens = min(b, tokens+refill)
+			} else {
+				tokens = max(0, min(b, tokens+refill)-1)
+			}
+		case outAccepted:
 			if mode == tooLow && min(b, tokens+refill+slack) < 1 {
 				return tooLow
 			}

@@ -98,3 +98,35 @@ func TestFitRecord(t *testing.T) {
 		t.Errorf("an inconsistent record fitted: [%.2f, %.2f)", f.lo, f.hi)
 	}
 }
+
+// A request whose answer is not back may have been refused: the answers
+// of requests sent together race, and the 429 of the later one may come
+// back first. A strict server of 2/s: the run's first request taken, two
+// sent together 24 ms later refused, the second's 429 back first, so
+// that the first is still pending when the governor fits the record at
+// the burst (and raises its least bucket to what the fit found); then,
+// after the pause, the client climbs and is refused 460 ms after a
+// request taken 550 ms after the one before. Read as either, the pending
+// request leaves a bucket of one at 1.8-2.18/s (and larger ones at
+// lower rates: the fit's upper bound is 2.18/s); read as taken, it would
+// need a bucket of one at 40/s or more, which the last refusal forbids,
+// and the fit would make the server one of 1.5 tokens or more.
+func TestFitRecordReadsAPendingRequestAsEither(t *testing.T) {
+	t.Parallel()
+	recs := []sendRec{
+		{at: ms(0), out: outAccepted},
+		{at: ms(24), out: outPending},
+		{at: ms(24), out: outBurst},
+		{at: ms(1030), out: outAccepted}, // after the pause
+		{at: ms(1580), out: outAccepted},
+		{at: ms(2040), out: outBurst},
+	}
+	f := fitRecord(recs, startFull, fitSlack, 0.05, 500, 3)
+	if !f.ok || f.smallest != 1 || f.hi < 2.15 || f.hi > 2.2 {
+		t.Errorf("fit %+v: want a bucket of one among those that explain the record, under 2.2/s", f)
+	}
+	recs[1].out = outAccepted
+	if f := fitRecord(recs, startFull, fitSlack, 0.05, 500, 3); f.ok && f.smallest < 1.5 {
+		t.Errorf("with the pending request read as taken, fit %+v: want no bucket under 1.5 tokens", f)
+	}
+}

@@ -164,7 +164,7 @@ func NewClient(opts Options) (*Client, error) {
 		http:    &own,
 		api:     api,
 		limiter: opts.Limiter,
-		gov:     newGovernor(opts.Limiter),
+		gov:     newGovernor(opts.Limiter, time.Now()),
 		gate:    make(chan struct{}, 1),
 		log:     opts.Logger,
 	}, nil
@@ -320,9 +320,13 @@ func (c *Client) get(ctx context.Context, r request) error {
 		}
 		attempts++
 		ferr, tok := c.once(ctx, r, mark)
-		if ferr == nil || (ferr.Kind != KindRateLimited && ferr.Status != 0) {
+		switch {
+		case ferr == nil || (ferr.Kind != KindRateLimited && ferr.Status != 0):
 			// Any answer but a 429 or 423 got past the server's limit.
 			c.gov.accepted(time.Now(), mark)
+		case ferr.Kind != KindRateLimited:
+			// No answer (a 429 or 423 told the governor in throttle).
+			c.gov.unanswered(mark)
 		}
 		if ferr == nil {
 			return nil

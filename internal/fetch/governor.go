@@ -46,9 +46,13 @@ import (
 //
 // # What the governor does
 //
-//   - Until the first 429 it sends at the configured rate and burst, or at
-//     the rate the previous run of its scope ended with (its starting
-//     rate), from where it probes upwards.
+//   - Until the first 429 it sends at the configured rate, or at the rate
+//     the previous run of its scope ended with (its starting rate), from
+//     where it probes upwards. Without a starting rate it starts slowly,
+//     as TCP does (see admit): one request in flight until the server
+//     answered, one more for every request it took, a burst of one; the
+//     configured burst once the window is wider than any client keeps
+//     in flight.
 //   - At a refusal (the first 429 of a burst; see below) it fits the
 //     record. When the fit is informative (hi within informative×lo), it
 //     holds at lo less margin if lo and hi are close, else half way (in
@@ -64,11 +68,12 @@ import (
 //     refused after a refusal at once (the server took no more than two
 //     requests; a 429 of an earlier request of the burst that comes back
 //     after the first one heard counts: see earlier) or at the rate a blind
-//     cut went to, else a half, and climbs back towards
-//     the rate refused, closing climbStep of the gap for every request
-//     accepted at the rate in force, but rising by no more than climbMax
-//     (or climbPerSecond over a request's time, at a few a second): so
-//     that the refusal that ends the climb comes just above the limit and
+//     cut went to, else a half, and climbs back towards the rate refused
+//     (the least the record refuses: after the slow start's second
+//     round, one request a round trip), closing climbStep of the gap for
+//     every request accepted at the rate in force, but rising by no more
+//     than climbMax (or climbPerSecond over a request's time, at a few a
+//     second): so that the refusal that ends the climb comes just above the limit and
 //     bounds it to a few percent.
 //   - Holding between wide bounds, it fits again every refitRequests
 //     requests (refitMin to refitEvery), and never above the least rate
@@ -152,6 +157,12 @@ type governor struct {
 	// governing is set by the first 429, or a starting rate: burst one,
 	// spacing.
 	governing bool
+	// starting: the slow start (see admit), until the first 429, a
+	// starting rate, or a window of slowStartEnd; window is how many
+	// requests may be in flight then, inflight how many are.
+	starting bool
+	window   int
+	inflight int
 
 	spell    int       // spells so far; a mark names its spell
 	pauseEnd time.Time // sends before it belong to no spell
@@ -323,19 +334,30 @@ const (
 	// maxFit bounds the requests one fit reads, for its cost (a few
 	// milliseconds).
 	maxFit = 1024
+	// The slow start (see admit) ends at a window of slowStartEnd
+	// requests in flight; a request held back by it tries again after
+	// slowStartPoll.
+	slowStartEnd  = 64
+	slowStartPoll = time.Millisecond
 )
 
-// newGovernor governs lim, whose rate and burst are the configured ceiling.
-func newGovernor(lim *rate.Limiter) *governor {
+// newGovernor governs lim, whose rate and burst are the configured ceiling,
+// from now on: in its slow start (see admit) the client's burst is one.
+func newGovernor(lim *rate.Limiter, now time.Time) *governor {
 	ceiling := lim.Limit()
-	return &governor{lim: lim, ceiling: ceiling, floor: min(ceiling, 0.05), burst: lim.Burst(),
-		fitStart: startFull, maxBucket: math.Inf(1), target: ceiling, slack: fitSlack}
+	g := &governor{lim: lim, ceiling: ceiling, floor: min(ceiling, 0.05), burst: lim.Burst(),
+		fitStart: startFull, maxBucket: math.Inf(1), target: ceiling, slack: fitSlack,
+		starting: ceiling != rate.Inf, window: 1}
+	if g.starting {
+		lim.SetBurstAt(now, 1)
+	}
+	return g
 }
 
 // newGovernorAt is newGovernor resumed at start (see resume) at now; a
 // start of 0 is none.
 func newGovernorAt(lim *rate.Limiter, start rate.Limit, now time.Time) *governor {
-	g := newGovernor(lim)
+	g := newGovernor(lim, now)
 	g.resume(now, start)
 	return g
 }
@@ -347,14 +369,28 @@ func newGovernorAt(lim *rate.Limiter, start rate.Limit, now time.Time) *governor
 func (g *governor) resume(now time.Time, start rate.Limit) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.off() || !(start > 0) || start >= g.ceiling || !g.lastSend.IsZero() {
+	if g.off() || !(start > 0) || !g.lastSend.IsZero() {
 		return false
 	}
-	g.governing = true
+	if start >= g.ceiling {
+		// The previous run was never refused: no slow start either.
+		g.endStart(now)
+		return false
+	}
+	g.governing, g.starting = true, false
 	g.lim.SetBurstAt(now, 1)
 	g.set(now, max(start, g.floor))
 	g.probeAt = now.Add(probeStep)
 	return true
+}
+
+// endStart ends the slow start of a run that met no 429: the configured
+// burst returns. g.mu is held.
+func (g *governor) endStart(now time.Time) {
+	if g.starting {
+		g.starting = false
+		g.lim.SetBurstAt(now, g.burst)
+	}
 }
 
 // off reports whether there is nothing to govern: no rate limit at all.
@@ -363,11 +399,34 @@ func (g *governor) off() bool { return g.ceiling == rate.Inf }
 // admit records a request about to be sent at now and returns its mark, or
 // how long to wait first: while governing, no two requests leave closer
 // than the spacing.
+//
+// Before the first 429 of a run without a starting rate, the governor
+// knows nothing of the server, and every request in flight when a 429
+// comes back earns one too: at 10x a strict server's limit, the
+// configured burst and the requests after it put five to seven 429s into
+// the first few milliseconds, more than the first 30 s may take. So it
+// starts as TCP does: one request in flight until the server has
+// answered, and one more for every request it took (the window doubles
+// with every round trip), until the first 429 or until the window is
+// slowStartEnd (more than any client keeps in flight at these rates).
+// Meanwhile its own burst is one, and its requests leave 1/ceiling apart
+// (the spacing, as when governing: a request held back by the window
+// must not be followed at once by one that took the limiter's next
+// token meanwhile): a round's requests leaving together would be
+// refused together.
+// Against a strict server the first 429 then comes in the second round
+// trip, with two requests in flight; and its fit reads the gap of a
+// round trip between the accepted first request and the refused second,
+// not the microseconds between the requests of a burst. A server that
+// takes everything costs a few round trips at the start.
 func (g *governor) admit(now time.Time) (sendMark, time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.starting && g.inflight >= g.window {
+		return sendMark{}, slowStartPoll
+	}
 	r := g.lim.Limit()
-	if g.governing && !g.lastSend.IsZero() {
+	if (g.governing || g.starting) && !g.lastSend.IsZero() {
 		slack := spacingSlack
 		if g.roomy {
 			slack = roomySlack
@@ -379,6 +438,7 @@ func (g *governor) admit(now time.Time) (sendMark, time.Duration) {
 	}
 	g.lastSend = now
 	g.lastAnswered, g.lastLate = false, 0
+	g.inflight++
 	m := sendMark{spell: g.spell, seq: -1, sentAt: now, rate: r}
 	if !g.off() {
 		if len(g.record) == recordSize {
@@ -403,6 +463,22 @@ func (g *governor) admit(now time.Time) (sendMark, time.Duration) {
 	g.sentN++
 	m.n = g.sentN
 	return m, 0
+}
+
+// unanswered records that the request marked m ended without an answer
+// (a connection error, a timeout, or it was never sent): it is no longer
+// in flight, and says nothing of the server.
+func (g *governor) unanswered(m sendMark) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.landed()
+}
+
+// landed counts a request no longer in flight. g.mu is held.
+func (g *governor) landed() {
+	if g.inflight > 0 {
+		g.inflight--
+	}
 }
 
 // answered records what became of the request marked m. g.mu is held.
@@ -430,11 +506,18 @@ func (g *governor) seekBurst() {
 func (g *governor) accepted(now time.Time, m sendMark) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.landed()
 	if m.sentAt.After(g.burstAt) {
 		g.acceptedSince = true
 	}
 	if g.off() {
 		return
+	}
+	if g.starting {
+		// The slow start: one more in flight for every request taken.
+		if g.window++; g.window >= slowStartEnd {
+			g.endStart(now)
+		}
 	}
 	g.answered(m, outAccepted)
 	if !g.governing {
@@ -502,6 +585,8 @@ type refusal struct {
 func (g *governor) refused(now time.Time, m sendMark, guessed bool) refusal {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.landed()
+	g.starting = false
 	g.answeredAt(now, m, false)
 	if m.spell != g.spell || m.n == 0 {
 		g.answered(m, outRefused)
@@ -579,15 +664,24 @@ func (g *governor) refused(now time.Time, m sendMark, guessed bool) refusal {
 	default:
 		// The record says only where the limit is not: cut blind, and
 		// climb back towards the rate refused (or what the record allows).
+		// The rate refused is the least the record refuses: requests
+		// that left together at a high rate say the limit is under
+		// that rate, but an accepted one and the refused one a round
+		// trip after it (the slow start's second round) that it is
+		// under one a round trip.
 		cut := rate.Limit(cutHalf)
 		if m.n <= 3 || recut {
 			cut = cutQuarter
 		}
-		next, climb = x*cut, x*(1-margin)
+		refusedAt := x
 		if f.ok {
-			next, climb = max(next, rate.Limit(f.lo)*(1-margin)), min(climb, rate.Limit(f.hi)*(1-margin))
+			refusedAt = min(x, rate.Limit(f.hi))
 		}
-		g.openBlind = next == x*cut
+		next, climb = refusedAt*cut, refusedAt*(1-margin)
+		if f.ok {
+			next = max(next, rate.Limit(f.lo)*(1-margin))
+		}
+		g.openBlind = next == refusedAt*cut
 	}
 	if g.probeN > 0 && f.ok && f.lo <= float64(g.probeFrom)*(1+margin) {
 		// A probe refused before the record proved any room above the

@@ -95,7 +95,7 @@ func TestGovernorCreepsUpAgainstAStrictServer(t *testing.T) {
 func TestGovernorTakesInAnEarlierRefusalOfTheBurst(t *testing.T) {
 	t.Parallel()
 	lim := rate.NewLimiter(250, 5)
-	g := newGovernorAt(lim, 0, govT0)
+	g := pastSlowStart(newGovernorAt(lim, 0, govT0))
 	var marks []sendMark
 	for i := range 4 {
 		m, _ := g.admit(ms(4 * i))
@@ -120,11 +120,16 @@ func TestGovernorTakesInAnEarlierRefusalOfTheBurst(t *testing.T) {
 // A blind cut refused at the rate it cut to, before the climb moved it,
 // says the limit is further below than half the rate refused: the next
 // cut is to a quarter. A server that takes three requests and refuses the
-// fourth, at 100/s and again at 50/s: 100 -> 50 -> 12.5, not 25.
+// fourth, at 100/s and again at 50/s: 100 -> 50, then a quarter of the
+// least rate the record refuses. That is not 50/s: the record (a bucket
+// of four tokens at most, as the first spell says, and at least 2.14,
+// since it took three 20 ms apart) refuses every rate from 31.56/s on,
+// and the cut is to a quarter of that, 7.89/s, not 12.5 (and certainly
+// not 25), with the climb back towards 31.24/s (1% under it).
 func TestGovernorCutsDeeperWhenABlindCutIsRefused(t *testing.T) {
 	t.Parallel()
 	lim := rate.NewLimiter(100, 5)
-	g := newGovernorAt(lim, 0, govT0)
+	g := pastSlowStart(newGovernorAt(lim, 0, govT0))
 	spell := func(start, gap int) {
 		var m sendMark
 		for i := range 4 {
@@ -141,7 +146,8 @@ func TestGovernorCutsDeeperWhenABlindCutIsRefused(t *testing.T) {
 		t.Fatalf("after the first refusal: %.2f/s, want 50 (half of 100)", float64(got))
 	}
 	spell(1031, 20)
-	if got := lim.Limit(); got != 12.5 {
-		t.Errorf("after the cut to 50/s was refused at 50/s: %.2f/s, want 12.5 (a quarter of 50)", float64(got))
+	if got := lim.Limit(); !near(got, 7.89) || !near(g.target, 31.24) {
+		t.Errorf("after the cut to 50/s was refused at 50/s: %.2f/s climbing to %.2f, want 7.89 (a quarter of 31.56, the least rate the record refuses) climbing to 31.24",
+			float64(got), float64(g.target))
 	}
 }

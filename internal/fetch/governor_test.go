@@ -12,6 +12,30 @@ var govT0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 func near(got rate.Limit, want float64) bool { return math.Abs(float64(got)-want) < 0.01 }
 
+// pastSlowStart is g once its slow start ended without a 429 (the window
+// outgrew it: see admit), with the configured burst and no window: the
+// tests that use it are about what follows the first 429 of such a run,
+// or of one whose requests leave together. The slow start itself is
+// TestGovernorStartsSlowly's.
+func pastSlowStart(g *governor) *governor {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.endStart(govT0)
+	return g
+}
+
+// admitWhenLet admits a request at at, or as much later as the governor
+// says to wait, and returns its mark and when it left.
+func admitWhenLet(g *governor, at time.Time) (sendMark, time.Time) {
+	for {
+		m, wait := g.admit(at)
+		if wait <= 0 {
+			return m, at
+		}
+		at = at.Add(wait)
+	}
+}
+
 // ms is t0 plus n milliseconds.
 func ms(n int) time.Time { return govT0.Add(time.Duration(n) * time.Millisecond) }
 
@@ -23,7 +47,7 @@ func ms(n int) time.Time { return govT0.Add(time.Duration(n) * time.Millisecond)
 func TestGovernorDecidesOncePerBurst(t *testing.T) {
 	t.Parallel()
 	lim := rate.NewLimiter(50, 5)
-	g := newGovernorAt(lim, 0, govT0)
+	g := pastSlowStart(newGovernorAt(lim, 0, govT0))
 	var marks []sendMark
 	for i := range 9 {
 		m, wait := g.admit(ms(20 * i))
@@ -131,7 +155,7 @@ func TestGovernorClimbsAfterABlindCut(t *testing.T) {
 func TestGovernorBurstAndSpacing(t *testing.T) {
 	t.Parallel()
 	lim := rate.NewLimiter(50, 5)
-	g := newGovernorAt(lim, 0, govT0)
+	g := pastSlowStart(newGovernorAt(lim, 0, govT0))
 	m, wait := g.admit(govT0)
 	if _, w := g.admit(govT0); w != 0 || wait != 0 || lim.Burst() != 5 {
 		t.Fatalf("before any 429: waits %v %v, burst %d; want none and 5", wait, w, lim.Burst())
@@ -282,22 +306,26 @@ func TestGovernorForgetsTheRecordWhenTheLimitFell(t *testing.T) {
 	g.paused(ms(at + 1000))
 	held := lim.Limit()
 	g.slack = 8 * time.Millisecond // as widened by refusals the fit could not place
-	// After the pause: the first taken, the second refused.
-	m1, _ := g.admit(ms(4010))
-	g.accepted(ms(4030), m1)
-	m2, _ := g.admit(ms(4010 + 100))
-	g.refused(ms(4111), m2, false)
+	// After the pause: the first taken, the second refused. (Each
+	// request leaves when the spacing lets it.)
+	m1, at1 := admitWhenLet(g, govT0.Add(4010*time.Millisecond))
+	g.accepted(at1.Add(20*time.Millisecond), m1)
+	m2, at2 := admitWhenLet(g, at1.Add(100*time.Millisecond))
+	g.refused(at2.Add(time.Millisecond), m2, false)
 	if g.slack != 8*time.Millisecond {
 		t.Fatalf("one early refusal reset the noise to %v", g.slack)
 	}
-	g.paused(ms(5111))
+	g.paused(at2.Add(time.Second))
 	if lim.Limit() > held {
 		t.Fatalf("the rate rose from %.2f to %.2f after a refusal", float64(held), float64(lim.Limit()))
 	}
-	m3, _ := g.admit(ms(5120))
-	g.accepted(ms(5140), m3)
-	m4, _ := g.admit(ms(5120 + 200))
-	g.refused(ms(5321), m4, false)
+	m3, at3 := admitWhenLet(g, at2.Add(1010*time.Millisecond))
+	g.accepted(at3.Add(20*time.Millisecond), m3)
+	m4, at4 := admitWhenLet(g, at3.Add(200*time.Millisecond))
+	g.refused(at4.Add(time.Millisecond), m4, false)
+	if m4.n != 2 {
+		t.Fatalf("the refused request is the spell's request %d, want its second", m4.n)
+	}
 	if g.slack != fitSlack || g.fitFrom != m4.seq || g.fitStart != startRefused {
 		t.Errorf("after a second early refusal: noise %v, fit from %d (%v); want %v, from the refusal (%d)", g.slack, g.fitFrom, g.fitStart, fitSlack, m4.seq)
 	}
@@ -363,7 +391,7 @@ func TestGovernorProbeRefusedGoesBack(t *testing.T) {
 func TestGovernorCatchesUpAgainstARoomyServer(t *testing.T) {
 	t.Parallel()
 	lim := rate.NewLimiter(50, 5)
-	g := newGovernorAt(lim, 0, govT0)
+	g := pastSlowStart(newGovernorAt(lim, 0, govT0))
 	var m sendMark
 	for i := range 8 {
 		at := max(0, 20*(i-4)) // five at once, then 20 ms apart
@@ -406,7 +434,7 @@ func TestGovernorCatchesUpAgainstARoomyServer(t *testing.T) {
 func TestGovernorKeepsWhatItLearnedOfTheBucket(t *testing.T) {
 	t.Parallel()
 	lim := rate.NewLimiter(100, 40)
-	g := newGovernorAt(lim, 0, govT0)
+	g := pastSlowStart(newGovernorAt(lim, 0, govT0))
 	var m sendMark
 	for i := range 31 {
 		m, _ = g.admit(ms(0))

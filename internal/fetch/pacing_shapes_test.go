@@ -254,19 +254,15 @@ func TestGovernorAgainstServersOfEveryShape(t *testing.T) {
 //   - a strict server at 25/s: the creep ends within a point or two of
 //     the limit, and a late wake-up (0.7 ms on average here, 1.7% of a
 //     request at 25/s) cannot be caught up against a bucket of one, so
-//     the converged share sits at 96.9-97.5%; with the client at 10x, two
-//     blind cuts are refused before the climb, and a request already in
-//     flight may take a sixth 429;
-//   - a bucket of 100 at 2/s, client at 4/s: the first 429 comes after
-//     50 s (the cell runs to 139.5 s, as the matrix runs it), and the
-//     climb's refusal comes 30.5 s after it, in the judged minute;
-//   - a Retry-After as an HTTP-date is a pause of one to two seconds,
-//     not one: each 429 costs more.
+//     the converged share sits at 96.3-97.9% (twelve seeds);
+//   - a bucket of 20 at 2/s, client at 4/s: the hold 2% under the upper
+//     bound of a roomy fit is a little over the limit on one seed in
+//     twelve (2.05/s), and refused once 34 s after the first 429, in the
+//     judged minute, where a 429's second is 1.7% of it.
 func shortfalls() map[string]*shortfall {
 	return map[string]*shortfall{
-		"10/s bucket 3, Retry-After an HTTP-date": {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.3%/3/1.0, 96.8%/2/1.0, 99.2%/3/0.0
-		"2/s bucket 100 client 2x":                {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.7%/2/1.0, 99.2%/2/0.0, 96.7%/2/1.0 (run to 139.5 s)
-		"25/s bucket 1 client 2x":                 {minShare: 0.96, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.0%/3/0.0, 96.9%/3/0.0, 97.1%/3/0.0
-		"25/s bucket 1 client 10x":                {minShare: 0.96, max30: 6, maxPerMin: 1}, // seeds 1-3: 97.5%/4/0.0, 97.2%/4/0.0, 97.4%/6/0.0
+		"2/s bucket 20 client 2x":  {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 98.3%/2/0.0, 96.7%/2/1.0, 98.3%/2/0.0
+		"25/s bucket 1 client 2x":  {minShare: 0.96, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.2%/3/0.0, 96.9%/3/0.0, 97.1%/3/0.0
+		"25/s bucket 1 client 10x": {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.1%/3/0.0, 96.3%/4/0.0, 97.2%/3/0.0
 	}
 }
