@@ -45,7 +45,13 @@ matched AS (
            d.device_id, i.ip, i.mac, i.connection_status, i.software, i.serial,
            i.display_name, i.product, i.person_id, i.workspace_id, i.location_id, i.last_seen,
            d.ip AS details_ip, d.mac AS details_mac,
-           d.connection_status AS old_connection_status, s.listed_at AS old_listed_at
+           d.connection_status AS old_connection_status, s.listed_at AS old_listed_at,
+           s.device_id IS NOT NULL AS has_state,
+           (d.connection_status, d.software, d.serial, d.display_name, d.product,
+            d.person_id, d.workspace_id, d.location_id, d.listed_ip, d.listed_mac)
+           IS DISTINCT FROM
+           (i.connection_status, i.software, i.serial, i.display_name, i.product,
+            i.person_id, i.workspace_id, i.location_id, i.ip, i.mac) AS listing_changed
     FROM input i
     JOIN devices d ON d.device_key COLLATE "C" = i.device_key
     LEFT JOIN device_sync_state s ON s.device_id = d.device_id
@@ -68,6 +74,9 @@ recorded AS (
     RETURNING reason
 ),
 inventory AS (
+    -- A device's first listing (no state row yet) always writes its row:
+    -- the update's lock keeps the state row inserted below from outliving
+    -- a devices row deleted meanwhile (migration 00020: no foreign key).
     UPDATE devices d
     SET connection_status = m.connection_status,
         software          = m.software,
@@ -81,30 +90,45 @@ inventory AS (
         listed_mac        = m.mac
     FROM matched m
     WHERE d.device_id = m.device_id
-      AND (d.connection_status, d.software, d.serial, d.display_name, d.product,
-           d.person_id, d.workspace_id, d.location_id, d.listed_ip, d.listed_mac)
-          IS DISTINCT FROM
-          (m.connection_status, m.software, m.serial, m.display_name, m.product,
-           m.person_id, m.workspace_id, m.location_id, m.ip, m.mac)
-    RETURNING d.device_id
+      AND (m.listing_changed OR NOT m.has_state)
+    RETURNING d.device_id, m.listing_changed, m.has_state, m.last_seen, m.ip, m.mac,
+              m.details_ip, m.details_mac
 ),
 trust AS (
     -- A field the listing is not trusted for in this org confirms nothing.
     SELECT NOT EXISTS (SELECT 1 FROM listing_trust t
                        WHERE t.org_key = @org_key::text AND t.field IN ('ip', 'mac') AND NOT t.trusted) AS trusted
 ),
+-- When the listing shows the IP and the MAC the details hold, it confirms
+-- them: the window of a later change of either opens here, with no history
+-- row. Same row, same HOT update as listed_at; a confirmation at listed_at
+-- is stored as NULL (no bytes), and only a pass that does not confirm keeps
+-- the earlier one (-infinity: none).
+--
+-- A state row that exists is updated in place; not one INSERT ... ON
+-- CONFLICT DO UPDATE for all, which locks every existing row before
+-- updating it (a WAL record a device on every pass). A new one is inserted
+-- only for a device whose devices row inventory updated (and so holds
+-- locked): a device deleted since the statement began gets none. The
+-- insert keeps ON CONFLICT for a row written since by another statement.
 seen AS (
-    -- When the listing shows the IP and the MAC the details hold, it
-    -- confirms them: the window of a later change of either opens here,
-    -- with no history row. Same row, same HOT update as listed_at; a
-    -- confirmation at listed_at is stored as NULL (no bytes), and only a
-    -- pass that does not confirm keeps the earlier one (-infinity: none).
-    INSERT INTO device_sync_state AS s (device_id, listed_at, last_seen, listing_confirmed_earlier)
-    SELECT m.device_id, now(), m.last_seen,
-           CASE WHEN t.trusted AND m.ip = m.details_ip AND m.mac = m.details_mac THEN NULL
-                ELSE '-infinity'::timestamptz END
+    UPDATE device_sync_state s
+    SET listed_at                 = now(),
+        last_seen                 = m.last_seen,
+        listing_confirmed_earlier = CASE WHEN t.trusted AND m.ip = m.details_ip AND m.mac = m.details_mac THEN NULL
+                                         ELSE coalesce(s.listing_confirmed_earlier, s.listed_at, '-infinity') END
     FROM matched m, trust t
-    ORDER BY m.device_id
+    WHERE s.device_id = m.device_id
+      AND m.has_state
+),
+seen_new AS (
+    INSERT INTO device_sync_state AS s (device_id, listed_at, last_seen, listing_confirmed_earlier)
+    SELECT v.device_id, now(), v.last_seen,
+           CASE WHEN t.trusted AND v.ip = v.details_ip AND v.mac = v.details_mac THEN NULL
+                ELSE '-infinity'::timestamptz END
+    FROM inventory v, trust t
+    WHERE NOT v.has_state
+    ORDER BY v.device_id
     ON CONFLICT (device_id) DO UPDATE
     SET listed_at                 = EXCLUDED.listed_at,
         last_seen                 = EXCLUDED.last_seen,
@@ -113,7 +137,7 @@ seen AS (
 )
 SELECT (SELECT count(*) FROM recorded)::int                          AS matched,
        (SELECT count(*) FROM recorded WHERE reason IS NOT NULL)::int AS flagged,
-       (SELECT count(*) FROM inventory)::int                         AS inventory_changed;
+       (SELECT count(*) FROM inventory WHERE listing_changed)::int                         AS inventory_changed;
 
 -- name: RecordListingAgreement :many
 -- Measures, once the run has stored its details and before its listing is

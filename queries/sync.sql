@@ -329,7 +329,11 @@ synced AS (
     FROM prev p
     WHERE d.device_id = p.device_id
       AND p.outcome = 'ok'
-      AND (d.sync_status <> 'ok'
+      -- A device's first result always writes its row (has_state NULL):
+      -- the update's lock is what keeps its new state row from outliving
+      -- a devices row deleted meanwhile (state_new; migration 00020).
+      AND (p.has_state IS NULL
+           OR d.sync_status <> 'ok'
            OR d.last_error IS NOT NULL
            OR d.first_synced_at IS NULL
            OR (d.manufacturer, d.managed_by, d.model, d.ip, d.mac, d.activation_state, d.tags,
@@ -343,7 +347,7 @@ synced AS (
               p.old_activation_state, d.activation_state AS new_activation_state,
               p.old_ip, d.ip AS new_ip,
               p.old_mac, d.mac AS new_mac,
-              p.old_synced_at, p.confirmed_at
+              p.old_synced_at, p.confirmed_at, p.has_state
 ),
 failed AS (
     UPDATE devices d
@@ -352,7 +356,9 @@ failed AS (
     FROM prev p
     WHERE d.device_id = p.device_id
       AND p.outcome <> 'ok'
-      AND (d.sync_status, d.last_error) IS DISTINCT FROM (p.outcome, p.last_error)
+      AND (p.has_state IS NULL
+           OR (d.sync_status, d.last_error) IS DISTINCT FROM (p.outcome, p.last_error))
+    RETURNING d.device_id, p.outcome, p.has_state
 ),
 -- The bookkeeping row: updated in place where it existed when the
 -- statement began, inserted otherwise (a first sync). Not one INSERT ...
@@ -360,15 +366,28 @@ failed AS (
 -- updating it, a WAL record a device on every run. The insert keeps ON
 -- CONFLICT for a row written since by another statement (a batch sent
 -- twice at once).
+--
+-- A new row is written only for a device whose devices row this statement
+-- updated (synced or failed, which hold the row's lock and saw its latest
+-- version): a device deleted since the statement began gets none, and a
+-- delete that comes later waits for this commit, then its trigger removes
+-- the row (migration 00020: no foreign key). The rows come from the
+-- updates' own RETURNING, not from a join: the batch runs without hash
+-- and merge joins (PlanBatchWrite), and a nested loop over two CTEs of a
+-- batch each would compare every pair.
+first_written AS (
+    SELECT device_id, 'ok'::text AS outcome FROM synced WHERE has_state IS NULL
+    UNION ALL
+    SELECT device_id, outcome FROM failed WHERE has_state IS NULL
+),
 state_new AS (
     INSERT INTO device_sync_state AS s (device_id, last_attempt_at, last_synced_at, last_run_id, consecutive_failures)
-    SELECT p.device_id, now(),
-           CASE WHEN p.outcome = 'ok' THEN now() END,
+    SELECT f.device_id, now(),
+           CASE WHEN f.outcome = 'ok' THEN now() END,
            @run_id::bigint,
-           CASE WHEN p.outcome IN ('ok', 'not_found') THEN 0 ELSE 1 END
-    FROM prev p
-    WHERE p.has_state IS NULL
-    ORDER BY p.device_id
+           CASE WHEN f.outcome IN ('ok', 'not_found') THEN 0 ELSE 1 END
+    FROM first_written f
+    ORDER BY f.device_id
     ON CONFLICT (device_id) DO UPDATE
     SET last_attempt_at      = EXCLUDED.last_attempt_at,
         last_synced_at       = coalesce(EXCLUDED.last_synced_at, s.last_synced_at),
@@ -390,6 +409,15 @@ state AS (
     FROM prev p
     WHERE s.device_id = p.device_id
       AND p.has_state
+    RETURNING p.outcome
+),
+-- The results stored: a device deleted since the statement began has no
+-- state row left to update or insert, is not counted, and ApplyResults
+-- reports it missing.
+stored AS (
+    SELECT outcome FROM first_written
+    UNION ALL
+    SELECT outcome FROM state
 ),
 changes AS (
     -- Each change's window opens when the job last saw the old value: the
@@ -409,9 +437,9 @@ changes AS (
     RETURNING device_id
 ),
 counts AS (
-    SELECT (SELECT count(*) FROM prev WHERE outcome = 'ok')::int AS ok,
-           (SELECT count(*) FROM prev WHERE outcome = 'not_found')::int AS not_found,
-           (SELECT count(*) FROM prev WHERE outcome NOT IN ('ok', 'not_found'))::int AS failed,
+    SELECT (SELECT count(*) FROM stored WHERE outcome = 'ok')::int AS ok,
+           (SELECT count(*) FROM stored WHERE outcome = 'not_found')::int AS not_found,
+           (SELECT count(*) FROM stored WHERE outcome NOT IN ('ok', 'not_found'))::int AS failed,
            (SELECT count(DISTINCT device_id) FROM changes)::int AS changed,
            (SELECT count(*) FROM changes)::int AS changes
 )

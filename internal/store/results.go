@@ -73,11 +73,6 @@ func (s *Store) ApplyResults(ctx context.Context, runID int64, results []Result)
 	// A data error is PostgreSQL's answer: nothing of the batch committed.
 	if len(results) == 1 {
 		r := results[0]
-		if isForeignKeyViolation(err) {
-			// The device was removed (devices remove, discover --prune)
-			// between its fetch and this write: nothing to store.
-			return BatchCounts{Missing: 1, Resent: counts.Resent}, nil
-		}
 		if r.Outcome != OutcomeOK {
 			return counts, err
 		}
@@ -182,13 +177,6 @@ func (s *Store) applyOnce(ctx context.Context, runID int64, results []Result) (B
 		Changed: int(row.Changed), Changes: int(row.Changes), Resent: resent}
 	c.Missing = len(results) - c.OK - c.NotFound - c.Failed
 	return c, nil
-}
-
-// isForeignKeyViolation reports a write that referenced a device row that
-// is gone.
-func isForeignKeyViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23503"
 }
 
 // nullable maps "" to NULL and makes s storable.
