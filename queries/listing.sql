@@ -137,7 +137,7 @@ seen_new AS (
 )
 SELECT (SELECT count(*) FROM recorded)::int                          AS matched,
        (SELECT count(*) FROM recorded WHERE reason IS NOT NULL)::int AS flagged,
-       (SELECT count(*) FROM inventory WHERE listing_changed)::int                         AS inventory_changed;
+       (SELECT count(*) FROM inventory WHERE listing_changed)::int   AS inventory_changed;
 
 -- name: RecordListingAgreement :many
 -- Measures, once the run has stored its details and before its listing is

@@ -111,7 +111,7 @@ seen_new AS (
 )
 SELECT (SELECT count(*) FROM recorded)::int                          AS matched,
        (SELECT count(*) FROM recorded WHERE reason IS NOT NULL)::int AS flagged,
-       (SELECT count(*) FROM inventory WHERE listing_changed)::int                         AS inventory_changed
+       (SELECT count(*) FROM inventory WHERE listing_changed)::int   AS inventory_changed
 `
 
 type ApplyListingPageParams struct {

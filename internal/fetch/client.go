@@ -326,7 +326,7 @@ func (c *Client) get(ctx context.Context, r request) error {
 			c.gov.accepted(time.Now(), mark)
 		case ferr.Kind != KindRateLimited:
 			// No answer (a 429 or 423 told the governor in throttle).
-			c.gov.unanswered(mark)
+			c.gov.unanswered()
 		}
 		if ferr == nil {
 			return nil

@@ -465,10 +465,10 @@ func (g *governor) admit(now time.Time) (sendMark, time.Duration) {
 	return m, 0
 }
 
-// unanswered records that the request marked m ended without an answer
-// (a connection error, a timeout, or it was never sent): it is no longer
-// in flight, and says nothing of the server.
-func (g *governor) unanswered(m sendMark) {
+// unanswered records that a request ended without an answer (a
+// connection error, a timeout, or it was never sent): it is no longer in
+// flight, and says nothing of the server, so its mark is not read.
+func (g *governor) unanswered() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.landed()
