@@ -48,6 +48,10 @@ func TestFallbackPauseGrowsOncePerBurstOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As a run whose last run ended at the configured rate, never refused:
+	// no slow start (governor.admit), so that the configured burst puts
+	// many requests in flight when the first 429 comes back, as here.
+	c.Resume(200)
 	ids := sim.IDs()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(ids))
