@@ -101,13 +101,8 @@ import (
 //     while its answer is not back; see lateness). On a busy machine one
 //     request in a hundred reaches the server a few milliseconds late, and
 //     a strict server refuses the next at any rate within a few percent of
-//     its limit. And the wait for the spacing ends on time (onTime,
-//     sleepOnTime): a Go timer fires 0.7 ms late on average here, 1.7% of
-//     a request's time at 25/s, which against a bucket of one is lost for
-//     good, and a governor whose sends come that late converges a few
-//     percent under the limit. Once the fit says every bucket that
-//     explains the record holds roomyBucket tokens or more (and the wait
-//     no longer needs to end on time), the spacing is half a request and
+//     its limit. Once the fit says every bucket that explains the record
+//     holds roomyBucket tokens or more, the spacing is half a request and
 //     the burst as many requests as the smallest such bucket holds (and
 //     as the lower bound of the rate: a pause of a second refills that
 //     many), at least roomyBurst and at most the configured burst: an
@@ -468,18 +463,6 @@ func (g *governor) admit(now time.Time) (sendMark, time.Duration) {
 	g.sentN++
 	m.n = g.sentN
 	return m, 0
-}
-
-// onTime says whether the wait admit asked for must end on time (see
-// sleepOnTime): the client is governing, and the server's bucket may hold
-// a single token, so that a request that leaves late loses its lateness
-// for good. Against a roomy server an early or late request is caught up
-// by the bucket, and before the first 429 the wait is the configured
-// rate's, which nothing measured yet.
-func (g *governor) onTime() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.governing && !g.roomy
 }
 
 // unanswered records that a request ended without an answer (a

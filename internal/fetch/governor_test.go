@@ -471,38 +471,3 @@ func TestGovernorKeepsWhatItLearnedOfTheBucket(t *testing.T) {
 		t.Errorf("the hold's latest requests alone: %+v, want a fit whose smallest bucket is 1", f)
 	}
 }
-
-// The spacing wait ends on time (onTime) only where a late request is lost
-// for good: once governing, against a server whose bucket may hold one
-// token. Before the first 429 the wait is the configured rate's; against a
-// roomy server the bucket catches a late request up.
-func TestGovernorWaitsOnTimeOnlyAgainstAStrictServer(t *testing.T) {
-	t.Parallel()
-	strict := newGovernorAt(rate.NewLimiter(50, 5), 0, govT0)
-	if strict.onTime() {
-		t.Fatal("before any 429: on time, want the configured rate's ordinary wait")
-	}
-	m1, _ := strict.admit(ms(0))
-	strict.accepted(ms(20), m1)
-	m2, _ := strict.admit(ms(20))
-	strict.refused(ms(21), m2, false) // the second request, 20 ms after the first: a bucket of one
-	strict.paused(ms(1021))
-	if strict.roomy || !strict.onTime() {
-		t.Fatalf("after a refusal of the second request, 20 ms after the first: roomy %v, on time %v; want false and true", strict.roomy, strict.onTime())
-	}
-
-	roomy := pastSlowStart(newGovernorAt(rate.NewLimiter(50, 5), 0, govT0))
-	var m sendMark
-	for i := range 8 {
-		at := max(0, 20*(i-4)) // five at once, then 20 ms apart
-		m, _ = roomy.admit(ms(at))
-		if i < 7 {
-			roomy.accepted(ms(at+20), m)
-		}
-	}
-	roomy.refused(ms(61), m, false)
-	roomy.paused(ms(1061))
-	if !roomy.roomy || roomy.onTime() {
-		t.Fatalf("after five taken at once: roomy %v, on time %v; want true and false", roomy.roomy, roomy.onTime())
-	}
-}
