@@ -90,19 +90,19 @@ func TestSchemaDocumented(t *testing.T) {
 }
 
 var (
-	sectionHeading = regexp.MustCompile(`(?m)^(#{1,6})[ \t]+(.+?)[ \t#]*$`)
 	identifier     = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 	identifierPart = regexp.MustCompile(`[a-z_][a-z0-9_]*`)
 )
 
 // schemaSections returns the text under each third-level heading of md
-// that is a bare SQL name, to the next heading of any level.
+// (links_test.go's heading) that is a bare SQL name, to the next heading
+// of any level.
 func schemaSections(md string) map[string]string {
 	out := map[string]string{}
-	locs := sectionHeading.FindAllStringSubmatchIndex(md, -1)
+	locs := heading.FindAllStringSubmatchIndex(md, -1)
 	for i, l := range locs {
-		level, title := md[l[2]:l[3]], md[l[4]:l[5]]
-		if level != "###" || !identifier.MatchString(title) {
+		title := md[l[2]:l[3]]
+		if !strings.HasPrefix(md[l[0]:l[1]], "### ") || !identifier.MatchString(title) {
 			continue
 		}
 		end := len(md)
