@@ -24,10 +24,13 @@ const (
 	outBurst                       // the 429 or 423 that opened a burst
 )
 
-// sendRec is one request of the record.
+// sendRec is one request of the record: when it left, what came back,
+// and how late it is taken to have reached the server (its round trip
+// above the least of the recent ones, once accepted; 0 otherwise).
 type sendRec struct {
-	at  time.Time
-	out sendOutcome
+	at   time.Time
+	out  sendOutcome
+	late time.Duration
 }
 
 // fitSlack is how far off its send time a request may have reached the
@@ -87,10 +90,11 @@ func fitRecordIn(recs []sendRec, start bucketStart, slack time.Duration, floor, 
 	}
 	// The record as the replay reads it: seconds since the request before,
 	// and the outcome.
-	tr := trace{dt: make([]float64, len(recs)), out: make([]sendOutcome, len(recs)), slack: slack.Seconds()}
+	tr := trace{dt: make([]float64, len(recs)), out: make([]sendOutcome, len(recs)), after: make([]float64, len(recs)), slack: slack.Seconds()}
 	for i, r := range recs {
 		if i > 0 {
 			tr.dt[i] = r.at.Sub(recs[i-1].at).Seconds()
+			tr.after[i] = recs[i-1].late.Seconds()
 		}
 		tr.out[i] = r.out
 	}
@@ -156,7 +160,8 @@ const (
 type trace struct {
 	dt    []float64 // seconds since the request before
 	out   []sendOutcome
-	slack float64 // seconds a request may have reached the server off its send time
+	after []float64 // how late the request before reached the server, seconds
+	slack float64   // seconds a request may have reached the server off its send time
 }
 
 // replay runs the trace through a bucket of size b and rate L, holding
@@ -164,7 +169,8 @@ type trace struct {
 // tooLow: does one find no token?) or the refusals (mode tooHigh: does one
 // find a token?). Each request may have reached the server up to
 // t.slack later (an acceptance) or earlier (a refusal) than its send time
-// says.
+// says, and a refusal as much closer to the request before it as that
+// one was late (t.after).
 func (t trace) replay(start, b, L float64, mode int) int {
 	tokens := min(b, start)
 	slack := L * t.slack
@@ -193,7 +199,9 @@ func (t trace) replay(start, b, L float64, mode int) int {
 			// found a token.
 			tokens = max(0, min(b, tokens+refill)-1)
 		case outBurst:
-			if mode == tooHigh && min(b, tokens+max(0, refill-slack)) >= 1 {
+			// A refusal after a request that reached the server late
+			// came that much closer to it than their send times say.
+			if mode == tooHigh && min(b, tokens+max(0, refill-slack-L*t.after[i])) >= 1 {
 				return tooHigh
 			}
 			tokens = min(b, tokens+refill)

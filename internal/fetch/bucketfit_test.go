@@ -130,3 +130,30 @@ func TestFitRecordReadsAPendingRequestAsEither(t *testing.T) {
 		t.Errorf("with the pending request read as taken, fit %+v: want no bucket under 1.5 tokens", f)
 	}
 }
+
+// A refusal after a request that reached the server late came closer to
+// it than their send times say: against a strict server of 25/s (40 ms a
+// token), twenty requests taken 41 ms apart, the last of them 3 ms late
+// (its round trip 3 ms over the least), and the next, sent 44 ms after it
+// (the spacing waits out the lateness), refused: it reached the server
+// 41 ms after the late one, 1 ms early by its own noise, within the 40 ms.
+// Read by the send times alone the refusal says the rate is under
+// 1/(44 ms - 1 ms) = 23.3/s, under the server's; with the late request's
+// 3 ms it says under 1/(44 - 1 - 3 ms) = 25/s, and the server's rate
+// explains the record.
+func TestFitRecordReadsARefusalAfterALateRequest(t *testing.T) {
+	t.Parallel()
+	recs := records(govT0,
+		run{n: 1, out: outBurst},
+		run{n: 20, gap: 41 * time.Millisecond, out: outAccepted},
+		run{n: 1, gap: 44 * time.Millisecond, out: outBurst})
+	f := fitRecord(recs, startRefused, fitSlack, 0.05, 200, 2)
+	if !f.ok || f.hi > 23.5 {
+		t.Fatalf("no request late: fit %+v, want an upper bound under 23.5/s (1/43 ms)", f)
+	}
+	recs[len(recs)-2].late = 3 * time.Millisecond
+	f = fitRecord(recs, startRefused, fitSlack, 0.05, 200, 2)
+	if !f.ok || f.hi < 25 || f.lo > 25 {
+		t.Errorf("the request before the refusal 3 ms late: fit %+v, want bounds around 25/s", f)
+	}
+}

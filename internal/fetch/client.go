@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -434,7 +435,11 @@ func (c *Client) turn(ctx context.Context) (sendMark, error) {
 			if wait <= 0 {
 				return m, nil
 			}
-			if err := sleep(ctx, wait); err != nil {
+			nap := sleep
+			if c.gov.onTime() {
+				nap = sleepOnTime
+			}
+			if err := nap(ctx, wait); err != nil {
 				return sendMark{}, err
 			}
 		}
@@ -602,6 +607,36 @@ func jitter(d time.Duration) time.Duration {
 		return d
 	}
 	return d/2 + rand.N(d/2)
+}
+
+// spinTail is the end of a wait that sleepOnTime spins through rather
+// than sleeps: Go's timers fire up to a millisecond and more late (on the
+// benchmark machine 0.7 ms on average, 0.15 ms to 1.1 ms from the 10th to
+// the 90th percentile, in 40 ms waits), and the runtime waits in whole
+// milliseconds.
+const spinTail = 1500 * time.Microsecond
+
+// sleepOnTime waits d as sleep does, but ends on time: it sleeps all but
+// the last spinTail and spins through that, yielding the processor at
+// every turn. Against a server whose bucket may hold a single token a
+// request that leaves late loses that time for good (the next may not
+// leave sooner), and a timer's lateness of 0.7 ms is 1.7% of a request's
+// time at 25/s: the governor uses it there alone (see onTime), at a cost of
+// about 2% of a core at 25 requests a second.
+func sleepOnTime(ctx context.Context, d time.Duration) error {
+	end := time.Now().Add(d)
+	if d > spinTail {
+		if err := sleep(ctx, d-spinTail); err != nil {
+			return err
+		}
+	}
+	for time.Now().Before(end) {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		runtime.Gosched()
+	}
+	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

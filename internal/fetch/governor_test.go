@@ -381,16 +381,11 @@ func TestGovernorProbeRefusedGoesBack(t *testing.T) {
 	}
 }
 
-// Against a server that took five requests sent at once, and two more
-// 20 ms apart, before refusing the eighth, every bucket that explains the
-// record holds 2 tokens or more (a bucket of 1 takes no two requests at
-// once): the client's burst is 2 and the spacing half a request, so that a
-// late wake-up is caught up (an early request finds a token all the same).
-// Against a strict server, after a refusal of the second request, the
-// burst is 1 and the spacing (1-0.005)/rate.
-func TestGovernorCatchesUpAgainstARoomyServer(t *testing.T) {
-	t.Parallel()
-	lim := rate.NewLimiter(50, 5)
+// roomyAfterFiveAtOnce is a governor of lim, past its slow start, whose
+// first five requests left at once and were taken, as were the next two,
+// 20 ms apart, and whose eighth was refused: only a bucket of a few tokens
+// explains that, so the fit says roomy. Its pause ends at 1061 ms.
+func roomyAfterFiveAtOnce(lim *rate.Limiter) *governor {
 	g := pastSlowStart(newGovernorAt(lim, 0, govT0))
 	var m sendMark
 	for i := range 8 {
@@ -402,6 +397,20 @@ func TestGovernorCatchesUpAgainstARoomyServer(t *testing.T) {
 	}
 	g.refused(ms(61), m, false)
 	g.paused(ms(1061))
+	return g
+}
+
+// Against a server that took five requests sent at once, and two more
+// 20 ms apart, before refusing the eighth, every bucket that explains the
+// record holds 2 tokens or more (a bucket of 1 takes no two requests at
+// once): the client's burst is 2 and the spacing half a request, so that a
+// late wake-up is caught up (an early request finds a token all the same).
+// Against a strict server, after a refusal of the second request, the
+// burst is 1 and the spacing (1-0.005)/rate.
+func TestGovernorCatchesUpAgainstARoomyServer(t *testing.T) {
+	t.Parallel()
+	lim := rate.NewLimiter(50, 5)
+	g := roomyAfterFiveAtOnce(lim)
 	r := float64(lim.Limit())
 	if !g.roomy || lim.Burst() != 2 {
 		t.Fatalf("after five taken at once: roomy %v, burst %d; want true and 2", g.roomy, lim.Burst())
@@ -469,5 +478,95 @@ func TestGovernorKeepsWhatItLearnedOfTheBucket(t *testing.T) {
 	end := len(g.record)
 	if f := fitRecord(g.record[end-maxFit-1:end], startUnknown, fitSlack, 0.05, 200, math.Inf(1)); !f.ok || f.smallest >= 2 {
 		t.Errorf("the hold's latest requests alone: %+v, want a fit whose smallest bucket is 1", f)
+	}
+}
+
+// The spacing wait ends on time (onTime) only where a late request is lost
+// for good: once governing, against a server whose bucket may hold one
+// token. Before the first 429 the wait is the configured rate's; against a
+// roomy server the bucket catches a late request up.
+func TestGovernorWaitsOnTimeOnlyAgainstAStrictServer(t *testing.T) {
+	t.Parallel()
+	strict := newGovernorAt(rate.NewLimiter(50, 5), 0, govT0)
+	if strict.onTime() {
+		t.Fatal("before any 429: on time, want the configured rate's ordinary wait")
+	}
+	m1, _ := strict.admit(ms(0))
+	strict.accepted(ms(20), m1)
+	m2, _ := strict.admit(ms(20))
+	strict.refused(ms(21), m2, false) // the second request, 20 ms after the first: a bucket of one
+	strict.paused(ms(1021))
+	if strict.roomy || !strict.onTime() {
+		t.Fatalf("after a refusal of the second request, 20 ms after the first: roomy %v, on time %v; want false and true", strict.roomy, strict.onTime())
+	}
+
+	roomy := roomyAfterFiveAtOnce(rate.NewLimiter(50, 5))
+	if !roomy.roomy || roomy.onTime() {
+		t.Fatalf("after five taken at once: roomy %v, on time %v; want true and false", roomy.roomy, roomy.onTime())
+	}
+}
+
+// The record keeps how late each request taken is taken to have reached
+// the server, for the fit (see TestFitRecordReadsARefusalAfterALateRequest):
+// its round trip over the least of the recent ones, once there are rttMin
+// of them, while the answers are steady. Nine requests taken after a 429,
+// each answered 20 ms after it left but the ninth, answered 23 ms after:
+// 3 ms late; the eighth, 0. Against a server whose own latency varies,
+// answers 100, 150, 200, 250 and 300 ms after the request in turn, the
+// ninth answered 250 ms after it is not taken to have reached it late.
+func TestGovernorRecordsHowLateARequestWas(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name     string
+		rtt      func(i int) time.Duration
+		wantLast time.Duration
+	}{
+		{"steady answers", func(i int) time.Duration {
+			if i == 8 {
+				return 23 * time.Millisecond
+			}
+			return 20 * time.Millisecond
+		}, 3 * time.Millisecond},
+		{"a server's latency of 100-300 ms", func(i int) time.Duration {
+			return time.Duration(100+50*(i%5)) * time.Millisecond
+		}, 0},
+	} {
+		g := pastSlowStart(newGovernorAt(rate.NewLimiter(25, 5), 0, govT0))
+		m, _ := g.admit(ms(0))
+		g.refused(ms(1), m, false)
+		g.paused(ms(1001))
+		at := ms(1001)
+		var marks []sendMark
+		for i := range 9 {
+			m, sent := admitWhenLet(g, at)
+			g.accepted(sent.Add(tt.rtt(i)), m)
+			marks = append(marks, m)
+			at = sent.Add(tt.rtt(i))
+		}
+		late := func(m sendMark) time.Duration {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			return g.record[m.seq-g.recordFrom].late
+		}
+		if got := late(marks[7]); tt.wantLast > 0 && got != 0 {
+			t.Errorf("%s: the eighth request, answered in the least round trip: late %v, want 0", tt.name, got)
+		}
+		if got := late(marks[8]); got != tt.wantLast {
+			t.Errorf("%s: the ninth request, answered %v after it left: late %v, want %v", tt.name, tt.rtt(8), got, tt.wantLast)
+		}
+	}
+}
+
+// Against a roomy server the hold sits 3% under the fit's upper bound: a
+// refusal's upper bound errs high by what the bucket and the latency hid.
+// The pacing scenario's R/2 climb fits 22.9-25.6/s with a smallest bucket
+// of 4.6 against a server of 25/s: the hold is 24.83/s, under it (at 98%
+// it was 25.09/s, over it, and refused 10-17 s later).
+func TestGovernorHoldsARoomyServerUnderItsUpperBound(t *testing.T) {
+	t.Parallel()
+	g := pastSlowStart(newGovernorAt(rate.NewLimiter(50, 5), 0, govT0))
+	f := fit{lo: 22.9, hi: 25.6, smallest: 4.6, ok: true}
+	if got := g.holdRate(f); !near(got, 24.83) {
+		t.Errorf("hold for a roomy fit of 22.9-25.6/s: %.2f/s, want 24.83 (97%% of 25.6)", float64(got))
 	}
 }

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -201,10 +202,16 @@ func otherShapes() []shape {
 		{name: "25/s bucket 100, no Retry-After", L: 25, b: 100, over: 2, run: pacingRun{retryAfter: retryAfterNone}},
 		{name: "10/s bucket 1, no Retry-After", L: 10, b: 1, over: 2, run: pacingRun{retryAfter: retryAfterNone}},
 		{name: "25/s bucket 20, noisier network", L: 25, b: 20, over: 2, run: pacingRun{netDelay: slowNet}},
+		// wxc-bench's pacing scenario at R/2, for 90 s rather than 20.
+		{name: "25/s bucket 5, latency 100-300 ms, 32 workers", L: 25, b: 5, over: 2, run: pacingRun{latency: 100 * time.Millisecond, jitter: 200 * time.Millisecond, workers: 32}},
 	}
 }
 
-const shapeSeeds = 3
+// shapeSeeds is how many seeds each shape runs on: three by default, more
+// to screen a change to the governor (go test ./internal/fetch -run
+// TestGovernorAgainstServersOfEveryShape -shape-seeds 12), where a
+// shortfall's bounds, stated for seeds 1-3, may be missed on a later one.
+var shapeSeeds = flag.Int("shape-seeds", 3, "seeds each shape of TestGovernorAgainstServersOfEveryShape runs on")
 
 func TestGovernorAgainstServersOfEveryShape(t *testing.T) {
 	t.Parallel()
@@ -214,7 +221,7 @@ func TestGovernorAgainstServersOfEveryShape(t *testing.T) {
 		sh.short = short[sh.name]
 		t.Run(sh.name, func(t *testing.T) {
 			t.Parallel()
-			for seed := uint64(1); seed <= shapeSeeds; seed++ {
+			for seed := uint64(1); seed <= uint64(*shapeSeeds); seed++ {
 				res := sh.measure(seed)
 				ok, why := sh.meets(res)
 				t.Logf("seed %d: converged %.1f%%, %.1f%% of bucket + limit, first 429 at %.1f s, %d 429s in the 30 s from it, %.1f a minute after, rise found after %v; targets met: %v %s",
@@ -251,18 +258,20 @@ func TestGovernorAgainstServersOfEveryShape(t *testing.T) {
 // seed (its worst less a point of share), and its figures on seeds 1-3
 // (converged share/429s in the 30 s/a minute after). What they are short
 // of, and why:
-//   - a strict server at 25/s: the creep ends within a point or two of
-//     the limit, and a late wake-up (0.7 ms on average here, 1.7% of a
-//     request at 25/s) cannot be caught up against a bucket of one, so
-//     the converged share sits at 96.3-97.9% (twelve seeds);
-//   - a bucket of 20 at 2/s, client at 4/s: the hold 2% under the upper
-//     bound of a roomy fit is a little over the limit on one seed in
-//     twelve (2.05/s), and refused once 34 s after the first 429, in the
-//     judged minute, where a 429's second is 1.7% of it.
+//   - a strict server at 25/s: sent on time and read with the lateness
+//     of the request before a refusal, the hold ends within a point of
+//     the limit, and a 429 in the judged minute costs 1.7% of it; on 12
+//     seeds 11 (client 2x) and 9 (10x) meet the targets, against 7 and 8
+//     before the spin and the lateness read into the fit;
+//   - a bucket of 20 at 25/s answering with a Retry-After as an
+//     HTTP-date: a whole second's pause for every 429 (the date's
+//     resolution), and the roomy hold 3% under the fit's upper bound,
+//     end at 97.0% on two seeds of three (96.97%); on 12 seeds 9 meet
+//     the targets, as before that hold.
 func shortfalls() map[string]*shortfall {
 	return map[string]*shortfall{
-		"2/s bucket 20 client 2x":  {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 98.3%/2/0.0, 96.7%/2/1.0, 98.3%/2/0.0
-		"25/s bucket 1 client 2x":  {minShare: 0.96, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.2%/3/0.0, 96.9%/3/0.0, 97.1%/3/0.0
-		"25/s bucket 1 client 10x": {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.1%/3/0.0, 96.3%/4/0.0, 97.2%/3/0.0
+		"25/s bucket 1 client 2x":                  {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.3%/3/0.0, 96.0%/3/1.0, 97.8%/3/0.0
+		"25/s bucket 1 client 10x":                 {minShare: 0.95, max30: 5, maxPerMin: 1}, // seeds 1-3: 96.9%/3/0.0, 97.3%/3/0.0, 97.6%/4/0.0
+		"25/s bucket 20, Retry-After an HTTP-date": {minShare: 0.96, max30: 5, maxPerMin: 1}, // seeds 1-3: 97.0%/3/1.0, 97.7%/3/1.0, 97.0%/3/1.0
 	}
 }

@@ -234,7 +234,15 @@ func (p pacingRun) run(srv *pacingServer, dur time.Duration) pacingResult {
 			}
 			m, wait := g.admit(at(now))
 			if wait > 0 {
-				heap.Push(&q, simEvent{at: now + wait + p.late(rng), kind: evWake})
+				late := p.late(rng)
+				if g.onTime() {
+					// As sleepOnTime waits: a timer for all but the
+					// last spinTail, which ends as late as any, then
+					// a spin that ends within a few turns of the
+					// scheduler, unless the timer ended later still.
+					late = max(0, late-spinTail) + time.Duration(rng.Int64N(int64(30*time.Microsecond)))
+				}
+				heap.Push(&q, simEvent{at: now + wait + late, kind: evWake})
 				continue
 			}
 			reserved, gateBusy = false, false
