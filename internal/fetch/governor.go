@@ -106,11 +106,11 @@ import (
 //     a late request came that much closer to it than the send times say,
 //     and read by the send times alone it bounds the rate a few percent
 //     under the limit, where the hold would then stay until a probe. And
-//     the wait for the spacing ends on time (onTime,
-//     sleepOnTime): a Go timer fires 0.7 ms late on average here, 1.7% of
-//     a request's time at 25/s, which against a bucket of one is lost for
-//     good, and a governor whose sends come that late converges a few
-//     percent under the limit. Once the fit says every bucket that
+//     the wait for the spacing ends on time (onTime, sleepOnTime): a Go
+//     timer fires 0.7 ms late on average here, 1.7% of a request's time
+//     at 25/s, which against a bucket of one is lost for good, and a
+//     governor whose sends come that late converges a few percent under
+//     the limit. Once the fit says every bucket that
 //     explains the record holds roomyBucket tokens or more (and the wait
 //     no longer needs to end on time), the spacing is half a request and
 //     the burst as many requests as the smallest such bucket holds (and
@@ -509,9 +509,16 @@ func (g *governor) landed() {
 	}
 }
 
+// recordIndex is where the request marked m is in the record; false if it
+// is not there (sent unrecorded, or trimmed since). g.mu is held.
+func (g *governor) recordIndex(m sendMark) (int, bool) {
+	i := m.seq - g.recordFrom
+	return i, m.seq >= 0 && i >= 0 && i < len(g.record)
+}
+
 // answered records what became of the request marked m. g.mu is held.
 func (g *governor) answered(m sendMark, out sendOutcome) {
-	if i := m.seq - g.recordFrom; m.seq >= 0 && i >= 0 && i < len(g.record) {
+	if i, ok := g.recordIndex(m); ok {
 		g.record[i].out = out
 	}
 }
@@ -822,8 +829,7 @@ func (g *governor) answeredAt(now time.Time, m sendMark, accepted bool) {
 		g.rttN++
 	}
 	if least, ok := g.leastRTT(); ok && accepted {
-		i := m.seq - g.recordFrom
-		if m.seq >= 0 && i >= 0 && i < len(g.record) && g.steadyAnswers(least) {
+		if i, ok := g.recordIndex(m); ok && g.steadyAnswers(least) {
 			g.record[i].late = min(rtt-least, maxLate)
 		}
 		if m.seq >= 0 && m.seq == g.lastSeq {
@@ -969,8 +975,8 @@ func (g *governor) refit(now time.Time) {
 // fitFrom there; when nothing before m explains it (the limit moved), to
 // m. g.mu is held.
 func (g *governor) fit(m sendMark) fit {
-	end := m.seq - g.recordFrom
-	if m.seq < 0 || end < 0 || end >= len(g.record) {
+	end, ok := g.recordIndex(m)
+	if !ok {
 		return fit{}
 	}
 	// Requests sent after m left before the client knew: the server
